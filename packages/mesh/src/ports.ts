@@ -1,0 +1,72 @@
+// Ports: what the mesh needs from compute, declared structurally so the mesh never imports the engine.
+// The engine's LayerShard / drafters satisfy these shapes; apps/web/src/wiring.ts and apps/cli check the fit
+// with `satisfies`. Tests plug in CPU or fake implementations. Types only.
+
+/** Mirrors the engine's ShardBatch (see packages/engine/src/model/batch.ts for field docs). */
+export interface StageBatch {
+  tokens?: Int32Array | undefined; // [rows] when the stage embeds
+  hidden?: Float32Array | undefined; // [rows, hiddenSize] otherwise
+  positions: Int32Array; // [rows]
+  seqIds: readonly (readonly number[])[]; // per row
+  outputRows: Int32Array; // rows needing outputs from the last stage
+  logitsRows?: Int32Array | undefined; // rows needing full logits
+  topK?: number | undefined;
+}
+
+export interface StageRowOutput {
+  row: number;
+  argmax: number;
+  prob: number;
+  topIds: Int32Array;
+  topProbs: Float32Array;
+  logits?: Float32Array | undefined; // [vocab]
+}
+
+export interface StageResult {
+  hidden?: Float32Array | undefined;
+  outputs?: StageRowOutput[] | undefined;
+}
+
+export type StageKvOp =
+  | { op: "seq_rm"; seq: number; p0: number; p1: number }
+  | { op: "seq_cp"; src: number; dst: number; p0: number; p1: number }
+  | { op: "seq_keep"; seq: number }
+  | { op: "clear" };
+
+/** A stage's compute: the engine's LayerShard satisfies this. */
+export interface StageRunner {
+  run(batch: StageBatch, signal?: AbortSignal): Promise<StageResult>;
+  kv(op: StageKvOp): Promise<void>;
+}
+
+/** The draft model's next-token distribution after a context. */
+export interface DraftPrediction {
+  /** [k] candidate ids by descending probability. */
+  topIds: Int32Array;
+  /** [k] their probabilities (softmax at temperature 1). */
+  topProbs: Float32Array;
+  /** [vocab] full probabilities, only when asked (speculative sampling at temperature > 0). */
+  probs?: Float32Array | undefined;
+}
+
+/**
+ * The draft model at the head. Contexts are full token sequences (prompt + accepted + speculative); the
+ * drafter caches its own KV per context prefix and reuses it, so asking for a context that extends an
+ * earlier one costs only the new tokens. `predict` evaluates several contexts (tree branches) at once.
+ */
+export interface Drafter {
+  readonly vocabSize: number;
+  predict(
+    contexts: readonly Int32Array[],
+    options: { topK: number; wantProbs?: boolean },
+    signal?: AbortSignal,
+  ): Promise<DraftPrediction[]>;
+  /**
+   * The accepted context grew or was replaced: cached states that are not prefixes-consistent with
+   * `accepted` (and not extensions of it) may be dropped.
+   */
+  accept(accepted: Int32Array): Promise<void>;
+  /** Forget everything (new conversation). */
+  reset(): Promise<void>;
+  destroy(): Promise<void>;
+}

@@ -1,0 +1,74 @@
+"""Measurements for the model card: validation loss, greedy speculative acceptance, samples.
+
+All in float32, no KV cache (contexts are short): slow but obviously correct.
+"""
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from config import SEQ_LEN
+from model import Llama
+
+
+@torch.no_grad()
+def val_loss(model: Llama, val: np.ndarray, windows: int) -> float:
+    """Mean next-token loss over the first `windows` non-overlapping SEQ_LEN windows of val."""
+    n = min(windows, (len(val) - 1) // SEQ_LEN)
+    total = 0.0
+    for i in range(0, n, 16):
+        rows = range(i, min(n, i + 16))
+        x = torch.from_numpy(np.stack([val[r * SEQ_LEN : (r + 1) * SEQ_LEN + 1] for r in rows]).astype(np.int64))
+        logits, _ = model(x[:, :-1])
+        total += F.cross_entropy(logits.reshape(-1, logits.size(-1)), x[:, 1:].reshape(-1), reduction="sum").item()
+    return total / (n * SEQ_LEN)
+
+
+@torch.no_grad()
+def next_logits(model: Llama, ids: list[int]) -> torch.Tensor:
+    return model(torch.tensor([ids]))[0][0, -1]
+
+
+@torch.no_grad()
+def generate(model: Llama, ids: list[int], n: int, temperature: float = 0.0, gen: torch.Generator | None = None):
+    ids = list(ids)
+    for _ in range(n):
+        logits = next_logits(model, ids)
+        if temperature == 0.0:
+            ids.append(int(logits.argmax()))
+        else:
+            probs = F.softmax(logits / temperature, -1)
+            ids.append(int(torch.multinomial(probs, 1, generator=gen)))
+    return ids
+
+
+@torch.no_grad()
+def speculate(target: Llama, draft: Llama, prompt: list[int], new_tokens: int, k: int) -> tuple[list[int], int, int, int]:
+    """Greedy speculative decoding: the draft proposes k tokens, the target keeps the longest
+    matching prefix plus its own next token. Returns (tokens, accepted, drafted, target passes)."""
+    ids, accepted, drafted, passes = list(prompt), 0, 0, 0
+    while len(ids) - len(prompt) < new_tokens:
+        k_now = min(k, new_tokens - (len(ids) - len(prompt)))
+        proposal = generate(draft, ids, k_now)[len(ids):]
+        t_logits = target(torch.tensor([ids + proposal]))[0][0, len(ids) - 1 :]  # (k_now + 1, V)
+        t_next = t_logits.argmax(-1).tolist()
+        n_ok = 0
+        while n_ok < k_now and proposal[n_ok] == t_next[n_ok]:
+            n_ok += 1
+        accepted, drafted, passes = accepted + n_ok, drafted + k_now, passes + 1
+        ids += proposal[:n_ok] + [t_next[n_ok]]
+    return ids[: len(prompt) + new_tokens], accepted, drafted, passes
+
+
+def acceptance_prompts(val: np.ndarray, count: int, length: int = 32) -> list[list[int]]:
+    """Evenly spaced windows of held-out (validation) tokens."""
+    starts = np.linspace(0, len(val) - length - 1, count).astype(int)
+    return [val[s : s + length].astype(int).tolist() for s in starts]
+
+
+def acceptance(target: Llama, draft: Llama, prompts: list[list[int]], new_tokens: int, k: int) -> dict:
+    acc = drafted = passes = 0
+    for p in prompts:
+        _, a, d, n = speculate(target, draft, p, new_tokens, k)
+        acc, drafted, passes = acc + a, drafted + d, passes + n
+    return {"acceptance": round(acc / drafted, 4), "accepted": acc, "drafted": drafted,
+            "target_passes": passes, "tokens_per_target_pass": round(len(prompts) * new_tokens / passes, 3)}
