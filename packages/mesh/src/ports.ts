@@ -70,3 +70,38 @@ export interface Drafter {
   reset(): Promise<void>;
   destroy(): Promise<void>;
 }
+
+/** One run as the head's scheduler launches it (token ids; the pipeline embeds at the head). */
+export interface RunSpec {
+  runId: number;
+  /** Canonical and prefill runs are never cancelled over the network; speculative runs may be. */
+  kind: "canonical" | "speculative" | "prefill";
+  tokens: Int32Array; // [rows]
+  positions: Int32Array; // [rows]
+  seqIds: readonly (readonly number[])[]; // per row
+  outputRows: Int32Array;
+  logitsRows?: Int32Array | undefined;
+  topK?: number | undefined;
+}
+
+/** What comes back for a run, in launch order. `stageComputeMs` sums compute time spent on every stage. */
+export type RunOutcome =
+  | { runId: number; status: "done"; outputs: StageRowOutput[]; stageComputeMs: number }
+  | { runId: number; status: "skipped"; stageComputeMs: number };
+
+/**
+ * The scheduler's view of a pipeline (in-process, simulated, or over WebRTC). Runs and KV ops reach every
+ * stage in issue order; cancels travel out of band and overtake queued work.
+ */
+export interface PipelinePort {
+  /** Queue a run through every stage. */
+  launch(run: RunSpec): void;
+  /** Queue a KV op for every stage, ordered with runs. */
+  kv(op: StageKvOp): void;
+  /** Stages skip these runs if they have not finished them. Idempotent; never for canonical runs. */
+  cancel(runIds: readonly number[]): void;
+  /** True when the oldest outstanding run's outcome has arrived (a non-blocking probe). */
+  hasOutcome(): boolean;
+  /** The oldest outstanding run's outcome. Rejects with MeshError (ERR_PEER_LOST, ERR_STAGE_FAILED, ...). */
+  next(signal?: AbortSignal): Promise<RunOutcome>;
+}
