@@ -217,7 +217,7 @@ function parseRope(j: Json, headDim: number): RopeConfig {
   if (kind !== "llama3") {
     throw unsupported(
       "rope_scaling.rope_type",
-      `"${String(kind)}" is not implemented (supported: default, llama3)`,
+      `${JSON.stringify(kind)} is not implemented (supported: default, llama3)`,
     );
   }
   const field = (name: string): number => {
@@ -264,7 +264,7 @@ export function parseModelConfig(json: unknown): ModelConfig {
 
   const act = j["hidden_act"] ?? j["hidden_activation"] ?? "silu";
   if (act !== "silu")
-    throw unsupported("hidden_act", `"${String(act)}" (only silu is implemented)`);
+    throw unsupported("hidden_act", `${JSON.stringify(act)} (only silu is implemented)`);
   if (j["quantization_config"] !== undefined && j["quantization_config"] !== null) {
     throw unsupported("quantization_config", "quantized checkpoints are not implemented");
   }

@@ -71,7 +71,7 @@ export class MemorySource implements ByteSource {
       checkRange(this.location, offset, length, this.#bytes.byteLength);
       return Promise.resolve(this.#bytes.slice(offset, offset + length));
     } catch (e) {
-      return Promise.reject(e as Error);
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
   }
 }
