@@ -26,7 +26,7 @@ import json
 import math
 import os
 import shutil
-import struct
+import subprocess
 
 import numpy as np
 import torch
@@ -523,6 +523,8 @@ def main():
     with open(os.path.join(ROOT, "models", "index.json"), "w") as f:
         json.dump({"fixtureVersion": FIXTURE_VERSION, "generator": GENERATOR, "models": made}, f, indent=2)
         f.write("\n")
+    # The repository's format check covers JSON; format what we wrote the way `npm run format` would.
+    subprocess.run(["npx", "prettier", "--write", ROOT], check=True, stdout=subprocess.DEVNULL)
 
 
 if __name__ == "__main__":
