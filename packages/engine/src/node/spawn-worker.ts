@@ -1,0 +1,52 @@
+// Starts the shard worker as a Node worker_thread (from the .mjs bootstrap that registers the TypeScript
+// loader) and returns the handle ShardClient needs; plus createNodeShardClient, spawn + load in one call.
+
+import { Worker } from "node:worker_threads";
+import type { ShardSpec } from "../model/shard-spec.ts";
+import { nodeEndpoint } from "../worker/node-endpoint.ts";
+import {
+  ShardClient,
+  watchReady,
+  type ShardClientOptions,
+  type WorkerHandle,
+} from "../worker/shard-client.ts";
+
+export const SHARD_WORKER_BOOTSTRAP = new URL("../worker/shard-worker-node.mjs", import.meta.url);
+
+export interface NodeWorkerHandle extends WorkerHandle {
+  /** The worker_thread itself (tests use it to simulate a crash). */
+  worker: Worker;
+}
+
+export function spawnNodeShardWorker(bootstrap: URL = SHARD_WORKER_BOOTSTRAP): NodeWorkerHandle {
+  const worker = new Worker(bootstrap, { name: "pipemesh-shard" });
+  const endpoint = nodeEndpoint(worker);
+  const ready = watchReady(endpoint);
+  const deathCallbacks: ((reason: string) => void)[] = [];
+  let terminating = false;
+  const die = (reason: string): void => {
+    for (const cb of deathCallbacks.splice(0)) cb(reason);
+  };
+  worker.on("error", (e: Error) => die(`uncaught error: ${e.message}`));
+  worker.on("exit", (code: number) => die(terminating ? "terminated" : `exited with code ${code}`));
+  return {
+    worker,
+    endpoint,
+    ready,
+    onDeath: (cb) => {
+      deathCallbacks.push(cb);
+    },
+    terminate: () => {
+      terminating = true;
+      void worker.terminate();
+    },
+  };
+}
+
+/** Spawns a shard worker_thread and loads `spec` in it (paths or URLs both work in Node). */
+export function createNodeShardClient(
+  spec: ShardSpec,
+  options: ShardClientOptions = {},
+): Promise<ShardClient> {
+  return ShardClient.create(spawnNodeShardWorker(), spec, options);
+}

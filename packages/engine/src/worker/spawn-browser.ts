@@ -1,0 +1,44 @@
+// Starts the shard worker as a browser module Web Worker (Vite bundles shard.worker.ts from this URL) and
+// returns the handle ShardClient needs. Browser-only; Node uses src/node/spawn-worker.ts.
+
+import type { LoadProgress } from "../loader/load-weights.ts";
+import type { ShardSpec } from "../model/shard-spec.ts";
+import {
+  ShardClient,
+  watchReady,
+  type ShardClientOptions,
+  type WorkerHandle,
+} from "./shard-client.ts";
+
+export function spawnBrowserShardWorker(): WorkerHandle {
+  const worker = new Worker(new URL("./shard.worker.ts", import.meta.url), {
+    type: "module",
+    name: "pipemesh-shard",
+  });
+  const ready = watchReady(worker);
+  const deathCallbacks: ((reason: string) => void)[] = [];
+  const die = (reason: string): void => {
+    for (const cb of deathCallbacks.splice(0)) cb(reason);
+  };
+  // A dedicated worker has no exit event: an uncaught error or an undeliverable message counts as death.
+  worker.addEventListener("error", (ev) => die(`uncaught error: ${ev.message}`));
+  worker.addEventListener("messageerror", () => die("a message could not be deserialized"));
+  return {
+    endpoint: worker,
+    ready,
+    onDeath: (cb) => {
+      deathCallbacks.push(cb);
+    },
+    terminate: () => {
+      worker.terminate();
+    },
+  };
+}
+
+/** Spawns a browser shard worker and loads `spec` in it. */
+export function createBrowserShardClient(
+  spec: ShardSpec,
+  options: ShardClientOptions & { onProgress?: (p: LoadProgress) => void } = {},
+): Promise<ShardClient> {
+  return ShardClient.create(spawnBrowserShardWorker(), spec, options);
+}
