@@ -55,3 +55,8 @@ export class MeshError extends Error {
 export function isMeshError(e: unknown, code?: MeshErrorCode): e is MeshError {
   return e instanceof MeshError && (code === undefined || e.code === code);
 }
+
+/** Narrows an error code received off the wire; codes this version does not know become ERR_INTERNAL. */
+export function toMeshErrorCode(code: string): MeshErrorCode {
+  return MESH_ERROR_CODES.find((c) => c === code) ?? "ERR_INTERNAL";
+}

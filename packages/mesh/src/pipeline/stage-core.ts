@@ -1,0 +1,214 @@
+// One stage's ordered work loop, independent of transport: applies runs and KV ops strictly in arrival
+// (= head issue) order through a StageRunner, skips speculative runs cancelled before they start, aborts one
+// that is cancelled mid-run (the runner checks its signal between layers), and hands results, skip markers
+// and KV ops to a sink. Used by the head (embedding), by remote stages and by the in-process pipeline.
+
+import type { StageBatch, StageKvOp, StageResult, StageRunner } from "../ports.ts";
+import type { RunKind } from "../protocol/messages.ts";
+import { systemClock, type Clock } from "../transport/clock.ts";
+
+export interface RunHeader {
+  runId: number;
+  kind: RunKind;
+  positions: Int32Array; // [rows]
+  seqIds: readonly (readonly number[])[]; // per row
+  outputRows: Int32Array;
+  logitsRows?: Int32Array | undefined;
+  topK?: number | undefined;
+  /** Compute time the run has cost so far, summed over the stages it passed. */
+  stageComputeMs: number;
+}
+
+export type StageInput =
+  | {
+      type: "run";
+      header: RunHeader;
+      tokens?: Int32Array | undefined;
+      hidden?: Float32Array | undefined;
+    }
+  | { type: "kv"; op: StageKvOp }
+  | { type: "skip"; runId: number; stageComputeMs: number };
+
+/** Where a stage's output goes. A returned promise holds the loop (downstream backpressure). */
+export interface StageSink {
+  /** A computed run; `header.stageComputeMs` includes this stage. */
+  run(header: RunHeader, result: StageResult): void | Promise<void>;
+  kv(op: StageKvOp): void | Promise<void>;
+  skip(runId: number, stageComputeMs: number): void | Promise<void>;
+  /** The runner failed (not an abort). `runId` is null for a KV op. */
+  failed(runId: number | null, error: unknown): void;
+}
+
+export interface StageCoreOptions {
+  runner: StageRunner;
+  sink: StageSink;
+  clock?: Clock;
+  /** Cancelled run ids remembered for runs not seen yet (oldest forgotten first). */
+  maxRememberedCancels?: number;
+}
+
+export class StageCore {
+  readonly #runner: StageRunner;
+  readonly #sink: StageSink;
+  readonly #clock: Clock;
+  readonly #maxCancels: number;
+  readonly #queue: StageInput[] = [];
+  readonly #cancelled = new Set<number>();
+  #current: { runId: number; kind: RunKind; abort: AbortController } | null = null;
+  #running = false;
+  #destroyed = false;
+  #idleWaiters: (() => void)[] = [];
+  #computeMs = 0;
+  #runsDone = 0;
+  #runsSkipped = 0;
+
+  constructor(options: StageCoreOptions) {
+    this.#runner = options.runner;
+    this.#sink = options.sink;
+    this.#clock = options.clock ?? systemClock;
+    this.#maxCancels = options.maxRememberedCancels ?? 4096;
+  }
+
+  /** Totals for the pipeline view. */
+  get stats(): { computeMs: number; runsDone: number; runsSkipped: number; queued: number } {
+    return {
+      computeMs: this.#computeMs,
+      runsDone: this.#runsDone,
+      runsSkipped: this.#runsSkipped,
+      queued: this.#queue.length,
+    };
+  }
+
+  push(input: StageInput): void {
+    if (this.#destroyed) return;
+    this.#queue.push(input);
+    if (!this.#running) void this.#loop();
+  }
+
+  /** Out-of-band cancel (idempotent). Only speculative runs are ever skipped or aborted. */
+  cancel(runIds: readonly number[]): void {
+    for (const id of runIds) {
+      const cur = this.#current;
+      if (cur !== null && cur.runId === id) {
+        if (cur.kind === "speculative") cur.abort.abort();
+        continue;
+      }
+      this.#cancelled.add(id);
+    }
+    while (this.#cancelled.size > this.#maxCancels) {
+      const oldest = this.#cancelled.values().next();
+      if (oldest.done === true) break;
+      this.#cancelled.delete(oldest.value);
+    }
+  }
+
+  /** Resolves when the queue is empty and nothing runs (tests). */
+  idle(): Promise<void> {
+    if (!this.#running && this.#queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Stops the loop after the current item; aborts a running speculative run. Idempotent. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#queue.length = 0;
+    this.#current?.abort.abort();
+    this.#wakeIdle();
+  }
+
+  async #loop(): Promise<void> {
+    this.#running = true;
+    try {
+      for (
+        let item = this.#queue.shift();
+        item !== undefined && !this.#destroyed;
+        item = this.#queue.shift()
+      ) {
+        switch (item.type) {
+          case "kv":
+            await this.#kv(item.op);
+            break;
+          case "skip":
+            this.#cancelled.delete(item.runId);
+            this.#runsSkipped++;
+            await this.#sink.skip(item.runId, item.stageComputeMs);
+            break;
+          case "run":
+            await this.#run(item);
+            break;
+        }
+      }
+    } catch (e) {
+      // A sink threw (its link is gone): the owner tears the stage down through its own close path.
+      this.#sink.failed(null, e);
+    } finally {
+      this.#running = false;
+      this.#wakeIdle();
+    }
+  }
+
+  #wakeIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  async #kv(op: StageKvOp): Promise<void> {
+    await this.#sink.kv(op); // forward first: downstream applies it in the same position of its stream
+    try {
+      await this.#runner.kv(op);
+    } catch (e) {
+      this.#sink.failed(null, e);
+    }
+  }
+
+  async #run(item: Extract<StageInput, { type: "run" }>): Promise<void> {
+    const { header } = item;
+    if (header.kind === "speculative" && this.#cancelled.delete(header.runId)) {
+      this.#runsSkipped++;
+      await this.#sink.skip(header.runId, header.stageComputeMs);
+      return;
+    }
+    this.#cancelled.delete(header.runId);
+    const abort = new AbortController();
+    this.#current = { runId: header.runId, kind: header.kind, abort };
+    const batch: StageBatch = {
+      positions: header.positions,
+      seqIds: header.seqIds,
+      outputRows: header.outputRows,
+      ...(item.tokens === undefined ? {} : { tokens: item.tokens }),
+      ...(item.hidden === undefined ? {} : { hidden: item.hidden }),
+      ...(header.logitsRows === undefined ? {} : { logitsRows: header.logitsRows }),
+      ...(header.topK === undefined ? {} : { topK: header.topK }),
+    };
+    const t0 = this.#clock.now();
+    let result: StageResult;
+    try {
+      result = await this.#runner.run(batch, abort.signal);
+    } catch (e) {
+      const ms = this.#clock.now() - t0;
+      this.#computeMs += ms;
+      this.#current = null;
+      if (abort.signal.aborted) {
+        this.#runsSkipped++;
+        await this.#sink.skip(header.runId, header.stageComputeMs + ms);
+      } else {
+        this.#sink.failed(header.runId, e);
+        await this.#sink.skip(header.runId, header.stageComputeMs + ms); // keep the stream in step
+      }
+      return;
+    }
+    const ms = this.#clock.now() - t0;
+    this.#computeMs += ms;
+    this.#current = null;
+    if (abort.signal.aborted) {
+      // Cancelled after its last layer: the activations are useless downstream, so send the marker.
+      this.#runsSkipped++;
+      await this.#sink.skip(header.runId, header.stageComputeMs + ms);
+      return;
+    }
+    this.#runsDone++;
+    await this.#sink.run({ ...header, stageComputeMs: header.stageComputeMs + ms }, result);
+  }
+}

@@ -1,0 +1,188 @@
+// A remote stage's session: takes run / kv / skip messages from the upstream link in order and feeds them to
+// a StageCore, takes cancels from the head's link (out of band), forwards activations, KV ops and skip markers
+// downstream, and, as the tail, returns compact results to the head. Any lost link ends the session (the
+// head hears ERR_PEER_LOST); it never decides anything about runs.
+
+import { MeshError } from "../errors.ts";
+import type { StageRunner } from "../ports.ts";
+import type { Unversioned, WireDtype } from "../protocol/messages.ts";
+import type { Clock } from "../transport/clock.ts";
+import type { Link, LinkMessage } from "../transport/link.ts";
+import { StageCore, type StageSink } from "./stage-core.ts";
+import { decodeRun, encodeResult, encodeRun } from "./wire.ts";
+
+export interface StageServerOptions {
+  runner: StageRunner;
+  /** Where runs come from: the previous stage, or the head for stage 1. */
+  upstream: Link;
+  /** Where activations go; null for the tail (results go to `head`). */
+  downstream: Link | null;
+  /** The head: cancels come from it, errors (and the tail's results) go to it. */
+  head: Link;
+  /** Wire dtype for activations sent downstream (f32 keeps results exact). */
+  activationDtype?: WireDtype;
+  /** Wire dtype for logits rows the tail returns. */
+  logitsDtype?: WireDtype;
+  clock?: Clock;
+  /** The session ended (a link failed or destroy()); called once. */
+  onClose?: (error: MeshError | null) => void;
+}
+
+export class StageServer {
+  readonly #upstream: Link;
+  readonly #downstream: Link | null;
+  readonly #head: Link;
+  readonly #core: StageCore;
+  readonly #onClose: ((error: MeshError | null) => void) | undefined;
+  #closed = false;
+
+  constructor(options: StageServerOptions) {
+    const { upstream, downstream, head } = options;
+    this.#upstream = upstream;
+    this.#downstream = downstream;
+    this.#head = head;
+    this.#onClose = options.onClose;
+    const activationDtype = options.activationDtype ?? "f32";
+    const logitsDtype = options.logitsDtype ?? "f32";
+    const sink: StageSink = {
+      run: async (header, result) => {
+        if (downstream === null) {
+          const { msg, body } = encodeResult(
+            header.runId,
+            header.stageComputeMs,
+            result.outputs ?? [],
+            logitsDtype,
+          );
+          head.send(msg, body);
+          await head.whenWritable();
+          return;
+        }
+        if (result.hidden === undefined)
+          throw new MeshError("ERR_STAGE_FAILED", `no hidden states for run ${header.runId}`);
+        const { msg, body } = encodeRun(header, result.hidden, activationDtype);
+        downstream.send(msg, body);
+        await downstream.whenWritable();
+      },
+      kv: (op) => {
+        downstream?.send({ type: "kv", op });
+      },
+      skip: (runId, stageComputeMs) => {
+        (downstream ?? head).send({ type: "skip", runId, stageComputeMs });
+      },
+      failed: (runId, error) => {
+        if (
+          error instanceof MeshError &&
+          (error.code === "ERR_PEER_DESTROYED" || error.code === "ERR_PEER_LOST")
+        ) {
+          return; // a link went away: its close handler ends the session
+        }
+        const message = `stage ${head.localId}${runId === null ? "" : ` run ${runId}`}: ${error instanceof Error ? error.message : String(error)}`;
+        this.#tell({
+          type: "error",
+          code: "ERR_STAGE_FAILED",
+          message,
+          ...(runId === null ? {} : { runId }),
+        });
+      },
+    };
+    this.#core = new StageCore({
+      runner: options.runner,
+      sink,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
+    for (const link of new Set([upstream, head, ...(downstream === null ? [] : [downstream])])) {
+      link.listen({
+        message: (msg, body) => this.#onMessage(link, msg, body),
+        close: (error) => this.#lost(link, error),
+      });
+    }
+  }
+
+  get stats(): StageCore["stats"] {
+    return this.#core.stats;
+  }
+
+  /** Ends the session: stops the loop and closes every link politely. Idempotent. */
+  destroy(): void {
+    this.#end(null);
+  }
+
+  #onMessage(link: Link, msg: LinkMessage, body: Uint8Array): void {
+    if (this.#closed) return;
+    if (link === this.#head && msg.type === "cancel") {
+      this.#core.cancel(msg.runIds);
+      return;
+    }
+    if (
+      link === this.#upstream &&
+      (msg.type === "run" || msg.type === "kv" || msg.type === "skip")
+    ) {
+      switch (msg.type) {
+        case "run":
+          try {
+            this.#core.push(decodeRun(msg, body));
+          } catch (e) {
+            // A malformed run cannot be applied; the stream is out of step: end the session.
+            const err =
+              e instanceof MeshError ? e : new MeshError("ERR_PROTOCOL_DECODE", String(e));
+            this.#tell({ type: "error", code: err.code, message: err.message, runId: msg.runId });
+            this.#end(err);
+          }
+          return;
+        case "kv":
+          this.#core.push({ type: "kv", op: msg.op });
+          return;
+        case "skip":
+          this.#core.push({ type: "skip", runId: msg.runId, stageComputeMs: msg.stageComputeMs });
+          return;
+      }
+    }
+    if (msg.type === "error") return; // a neighbour's complaint; the head is told by whoever failed
+    link.send(
+      {
+        type: "error",
+        code: "ERR_PROTOCOL_UNKNOWN",
+        message: `unexpected "${msg.type}" from ${link.remoteId}`,
+      },
+      undefined,
+      "control",
+    );
+  }
+
+  /** A neighbour vanished: tell the head which one (it may still be reachable), then end. */
+  #lost(link: Link, error: MeshError): void {
+    if (this.#closed) return;
+    if (link !== this.#head) {
+      this.#tell({
+        type: "error",
+        code: "ERR_PEER_LOST",
+        message: error.message,
+        peerId: link.remoteId,
+      });
+    }
+    this.#end(error);
+  }
+
+  #tell(msg: Unversioned<Extract<LinkMessage, { type: "error" }>>): void {
+    if (!this.#head.open) return;
+    try {
+      this.#head.send(msg, undefined, "control");
+    } catch {
+      // the head link is gone; its close handler ends the session
+    }
+  }
+
+  #end(error: MeshError | null): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#core.destroy();
+    for (const link of new Set([
+      this.#upstream,
+      this.#head,
+      ...(this.#downstream === null ? [] : [this.#downstream]),
+    ])) {
+      link.destroy(error === null ? "stage session ended" : error.code);
+    }
+    this.#onClose?.(error);
+  }
+}

@@ -1,0 +1,695 @@
+// THE wire schema of pipemesh: every message on the signaling WebSocket (SignalMessage) and on peer data
+// channels (PeerMessage), the protocol version, and validating decoders. Imports nothing but types.
+// Binary payloads (activations, logits) never appear here as JSON; frame.ts carries them after a header.
+// Changing a field's name or meaning bumps PROTOCOL_VERSION (see CHANGELOG.md and docs/protocol.md).
+
+import type { MeshErrorCode } from "../errors.ts";
+import type { StageKvOp } from "../ports.ts";
+
+export const PROTOCOL_VERSION = 1;
+export const MIN_SUPPORTED_VERSION = 1;
+
+/** Pick a version both ends speak, or null (then the link or join is refused with ERR_PROTOCOL_VERSION). */
+export function negotiateVersion(
+  theirV: number,
+  theirMinV: number,
+  ours: { v: number; minV: number } = { v: PROTOCOL_VERSION, minV: MIN_SUPPORTED_VERSION },
+): number | null {
+  const v = Math.min(ours.v, theirV);
+  return v >= ours.minV && v >= theirMinV ? v : null;
+}
+
+// --- shared shapes ---------------------------------------------------------------------------------------
+
+/** Model geometry the planner needs. Bytes are f32/f16 weight bytes as stored. */
+export interface ModelInfo {
+  id: string;
+  layerCount: number;
+  /** Bytes of one transformer layer (all layers are the same size in Llama-family models). */
+  layerBytes: number;
+  /** Token embeddings (held by the head). */
+  embedBytes: number;
+  /** Final norm + LM head (held by the tail). */
+  headBytes: number;
+}
+
+export interface AdapterInfo {
+  description: string;
+  limits: Record<string, number>;
+}
+
+export interface PeerCapabilities {
+  platform: "browser" | "node";
+  adapter: AdapterInfo;
+  /** User-set memory budget for weights + KV cache; defaults from adapter limits. */
+  memoryBudgetBytes: number;
+  /** Measured matmul speed (GFLOP/s); the planner sizes ranges in proportion to it. */
+  matmulGflops: number;
+  /** Model files already cached locally, per model id. */
+  models: { modelId: string; files: string[] }[];
+  name?: string | undefined;
+}
+
+export type PeerRole = "head" | "stage";
+
+export interface LayerRange {
+  layerStart: number;
+  /** Exclusive. */
+  layerEnd: number;
+}
+
+export interface PlanStage extends LayerRange {
+  peerId: string;
+}
+
+/** A versioned pipeline plan. With a head, stages[0] is the head (embeddings, maybe the first layers). */
+export interface PipelinePlan {
+  version: number;
+  modelId: string;
+  layerCount: number;
+  headId: string | null;
+  stages: PlanStage[];
+  /** Members that hold no layers in this plan (more peers than layers, or no usable budget). */
+  idle: string[];
+}
+
+export interface MemberInfo {
+  peerId: string;
+  role: PeerRole;
+  caps: PeerCapabilities;
+  /** The layer range this member reports loaded (null before its first `ready`). */
+  loaded: LayerRange | null;
+}
+
+export interface RoomState {
+  roomId: string;
+  model: ModelInfo;
+  members: MemberInfo[];
+  plan: PipelinePlan | null;
+  /** Why there is no plan (ERR_PLAN_IMPOSSIBLE), else null. */
+  planError: { code: string; message: string } | null;
+  /** Every stage of `plan` has loaded its range. */
+  ready: boolean;
+  /** The head whose generation runs now. */
+  active: string | null;
+  /** Heads waiting for a generation slot, in order. */
+  queue: string[];
+}
+
+export interface IceServer {
+  urls: string | string[];
+  username?: string | undefined;
+  credential?: string | undefined;
+}
+
+/** WebRTC signaling payloads as simple-peer emits them. */
+export type RtcSignal =
+  | { type: "offer" | "answer"; sdp: string }
+  | {
+      type: "candidate";
+      candidate: { candidate: string; sdpMLineIndex?: number | null; sdpMid?: string | null };
+    }
+  | { type: "renegotiate"; renegotiate: true };
+
+// --- signaling: client <-> server (JSON text on the WebSocket) ---------------------------------------------
+
+export type SignalMessage =
+  | { type: "create"; v: number; model: ModelInfo }
+  | { type: "created"; v: number; roomId: string; secret: string }
+  | {
+      type: "join";
+      v: number;
+      minV: number;
+      roomId: string;
+      secret: string;
+      role: PeerRole;
+      caps: PeerCapabilities;
+    }
+  | {
+      type: "joined";
+      v: number;
+      peerId: string;
+      state: RoomState;
+      iceServers: IceServer[];
+      heartbeatMs: number;
+      livenessTimeoutMs: number;
+    }
+  | { type: "caps"; v: number; caps: PeerCapabilities }
+  | { type: "ready"; v: number; layerStart: number; layerEnd: number }
+  | { type: "request"; v: number }
+  | { type: "queued"; v: number; position: number }
+  | { type: "granted"; v: number; planVersion: number }
+  | { type: "release"; v: number }
+  | { type: "leave"; v: number }
+  | { type: "state"; v: number; state: RoomState }
+  /** Client -> server: `to` set; server -> client: `from` set. */
+  | {
+      type: "signal";
+      v: number;
+      to?: string | undefined;
+      from?: string | undefined;
+      connId: string;
+      data: RtcSignal;
+    }
+  | { type: "ping"; v: number; t: number }
+  | { type: "pong"; v: number; t: number }
+  | { type: "error"; v: number; code: string; message: string; ref?: string | undefined };
+
+// --- peer: data channels (JSON header in a binary frame, optional binary body) ----------------------------
+
+export type RunKind = "canonical" | "speculative" | "prefill";
+export type WireDtype = "f32" | "f16";
+
+/** One output row at the tail. `logits` tells whether the row's logits follow in the body. */
+export interface WireRowOutput {
+  row: number;
+  argmax: number;
+  prob: number;
+  topIds: number[];
+  topProbs: number[];
+  logits?: boolean | undefined;
+}
+
+export type PeerMessage =
+  | { type: "hello"; v: number; minV: number; peerId: string }
+  /** Body: hidden states [rows, cols] in `dtype`. */
+  | {
+      type: "run";
+      v: number;
+      runId: number;
+      kind: RunKind;
+      rows: number;
+      cols: number;
+      dtype: WireDtype;
+      positions: number[];
+      seqIds: number[][];
+      outputRows: number[];
+      logitsRows?: number[] | undefined;
+      topK?: number | undefined;
+      /** Compute time spent on this run by the stages it already passed. */
+      stageComputeMs: number;
+    }
+  | { type: "kv"; v: number; op: StageKvOp }
+  | { type: "cancel"; v: number; runIds: number[] }
+  | { type: "skip"; v: number; runId: number; stageComputeMs: number }
+  /** Body: the logits of rows with `logits: true`, in output order, each [vocab] in `logitsDtype`. */
+  | {
+      type: "result";
+      v: number;
+      runId: number;
+      stageComputeMs: number;
+      outputs: WireRowOutput[];
+      vocab?: number | undefined;
+      logitsDtype?: WireDtype | undefined;
+    }
+  | { type: "ping"; v: number; t: number }
+  | { type: "pong"; v: number; t: number }
+  | { type: "bye"; v: number; reason?: string | undefined }
+  | {
+      type: "error";
+      v: number;
+      code: string;
+      message: string;
+      runId?: number | undefined;
+      peerId?: string | undefined;
+    };
+
+export type SignalType = SignalMessage["type"];
+export type PeerType = PeerMessage["type"];
+/** A message without its version field: what senders build (the transport stamps `v`). */
+export type Unversioned<M> = M extends unknown ? Omit<M, "v"> : never;
+
+export interface ProtocolError {
+  code: MeshErrorCode;
+  message: string;
+}
+export type Decoded<M> = { ok: true; msg: M } | { ok: false; error: ProtocolError };
+
+// --- validation helpers (no casts: every field is checked and copied) --------------------------------------
+
+const ID_RE = /^[A-Za-z0-9_.:-]{1,128}$/;
+const MAX_ARRAY = 1 << 20;
+
+class Invalid extends Error {
+  readonly code: MeshErrorCode;
+  constructor(code: MeshErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+function fail(message: string): never {
+  throw new Invalid("ERR_PROTOCOL_DECODE", message);
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
+function rec(x: unknown, at: string): Record<string, unknown> {
+  if (!isRecord(x)) fail(`${at}: expected an object`);
+  return x;
+}
+
+function int(
+  o: Record<string, unknown>,
+  k: string,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  const x = o[k];
+  if (typeof x !== "number" || !Number.isInteger(x) || x < min || x > max) {
+    fail(`${k}: expected an integer in [${min}, ${max}]`);
+  }
+  return x;
+}
+
+function optInt(
+  o: Record<string, unknown>,
+  k: string,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
+  return o[k] === undefined ? undefined : int(o, k, min, max);
+}
+
+function num(o: Record<string, unknown>, k: string, min = -Infinity, max = Infinity): number {
+  const x = o[k];
+  if (typeof x !== "number" || !Number.isFinite(x) || x < min || x > max) {
+    fail(`${k}: expected a finite number in [${min}, ${max}]`);
+  }
+  return x;
+}
+
+function str(o: Record<string, unknown>, k: string, maxLen = 1024): string {
+  const x = o[k];
+  if (typeof x !== "string" || x.length > maxLen)
+    fail(`${k}: expected a string of <= ${maxLen} chars`);
+  return x;
+}
+
+function id(o: Record<string, unknown>, k: string): string {
+  const x = str(o, k, 128);
+  if (!ID_RE.test(x)) fail(`${k}: not a valid id`);
+  return x;
+}
+
+function optStr(o: Record<string, unknown>, k: string, maxLen = 1024): string | undefined {
+  return o[k] === undefined ? undefined : str(o, k, maxLen);
+}
+
+function oneOf<T extends string>(o: Record<string, unknown>, k: string, values: readonly T[]): T {
+  const x = o[k];
+  const hit = values.find((v) => v === x);
+  if (hit === undefined) fail(`${k}: expected one of ${values.join(", ")}`);
+  return hit;
+}
+
+function arr(o: Record<string, unknown>, k: string, maxLen = MAX_ARRAY): unknown[] {
+  const x = o[k];
+  if (!Array.isArray(x) || x.length > maxLen) fail(`${k}: expected an array of <= ${maxLen} items`);
+  return x;
+}
+
+function intArr(o: Record<string, unknown>, k: string, min = 0, max = 0x7fffffff): number[] {
+  return arr(o, k).map((x, i) => {
+    if (typeof x !== "number" || !Number.isInteger(x) || x < min || x > max)
+      fail(`${k}[${i}]: bad integer`);
+    return x;
+  });
+}
+
+function numArr(o: Record<string, unknown>, k: string): number[] {
+  return arr(o, k).map((x, i) => {
+    if (typeof x !== "number" || !Number.isFinite(x)) fail(`${k}[${i}]: bad number`);
+    return x;
+  });
+}
+
+function strArr(o: Record<string, unknown>, k: string, maxLen = 4096): string[] {
+  return arr(o, k, maxLen).map((x, i) => {
+    if (typeof x !== "string" || x.length > 1024) fail(`${k}[${i}]: bad string`);
+    return x;
+  });
+}
+
+function idArr(o: Record<string, unknown>, k: string): string[] {
+  return strArr(o, k).map((x) => {
+    if (!ID_RE.test(x)) fail(`${k}: not a valid id`);
+    return x;
+  });
+}
+
+function version(o: Record<string, unknown>, negotiating: boolean): number {
+  const v = int(o, "v", 0, 0xffff);
+  if (!negotiating && (v < MIN_SUPPORTED_VERSION || v > PROTOCOL_VERSION)) {
+    throw new Invalid(
+      "ERR_PROTOCOL_VERSION",
+      `protocol v${v} is not supported (v${MIN_SUPPORTED_VERSION}..v${PROTOCOL_VERSION})`,
+    );
+  }
+  return v;
+}
+
+// Codes are checked for shape only: a newer peer may send codes this version does not know. Receivers
+// narrow them with toMeshErrorCode (errors.ts).
+function errorCode(o: Record<string, unknown>): string {
+  const c = str(o, "code", 64);
+  if (!/^ERR_[A-Z0-9_]+$/.test(c)) fail("code: not an error code");
+  return c;
+}
+
+function modelInfo(x: unknown): ModelInfo {
+  const o = rec(x, "model");
+  return {
+    id: id(o, "id"),
+    layerCount: int(o, "layerCount", 1, 100_000),
+    layerBytes: num(o, "layerBytes", 0),
+    embedBytes: num(o, "embedBytes", 0),
+    headBytes: num(o, "headBytes", 0),
+  };
+}
+
+function caps(x: unknown): PeerCapabilities {
+  const o = rec(x, "caps");
+  const a = rec(o["adapter"], "caps.adapter");
+  const limitsIn = rec(a["limits"], "caps.adapter.limits");
+  const limits: Record<string, number> = {};
+  const keys = Object.keys(limitsIn);
+  if (keys.length > 256) fail("caps.adapter.limits: too many keys");
+  for (const k of keys) limits[k.slice(0, 128)] = num(limitsIn, k);
+  const models = arr(o, "models", 64).map((m) => {
+    const mo = rec(m, "caps.models[]");
+    return { modelId: id(mo, "modelId"), files: strArr(mo, "files", 1024) };
+  });
+  const name = optStr(o, "name", 128);
+  return {
+    platform: oneOf(o, "platform", ["browser", "node"] as const),
+    adapter: { description: str(a, "description", 512), limits },
+    memoryBudgetBytes: num(o, "memoryBudgetBytes", 0),
+    matmulGflops: num(o, "matmulGflops", 0),
+    models,
+    ...(name === undefined ? {} : { name }),
+  };
+}
+
+function range(o: Record<string, unknown>): LayerRange {
+  const layerStart = int(o, "layerStart", 0, 100_000);
+  const layerEnd = int(o, "layerEnd", layerStart, 100_000);
+  return { layerStart, layerEnd };
+}
+
+function plan(x: unknown): PipelinePlan | null {
+  if (x === null) return null;
+  const o = rec(x, "plan");
+  const headId = o["headId"] === null ? null : id(o, "headId");
+  return {
+    version: int(o, "version"),
+    modelId: id(o, "modelId"),
+    layerCount: int(o, "layerCount", 1, 100_000),
+    headId,
+    stages: arr(o, "stages", 4096).map((s) => {
+      const so = rec(s, "plan.stages[]");
+      return { peerId: id(so, "peerId"), ...range(so) };
+    }),
+    idle: idArr(o, "idle"),
+  };
+}
+
+function roomState(x: unknown): RoomState {
+  const o = rec(x, "state");
+  const pe = o["planError"];
+  let planError: RoomState["planError"] = null;
+  if (pe !== null) {
+    const peo = rec(pe, "state.planError");
+    planError = { code: errorCode(peo), message: str(peo, "message") };
+  }
+  return {
+    roomId: id(o, "roomId"),
+    model: modelInfo(o["model"]),
+    members: arr(o, "members", 4096).map((m) => {
+      const mo = rec(m, "state.members[]");
+      return {
+        peerId: id(mo, "peerId"),
+        role: oneOf(mo, "role", ["head", "stage"] as const),
+        caps: caps(mo["caps"]),
+        loaded: mo["loaded"] === null ? null : range(rec(mo["loaded"], "loaded")),
+      };
+    }),
+    plan: plan(o["plan"]),
+    planError,
+    ready: bool(o, "ready"),
+    active: o["active"] === null ? null : id(o, "active"),
+    queue: idArr(o, "queue"),
+  };
+}
+
+function bool(o: Record<string, unknown>, k: string): boolean {
+  const x = o[k];
+  if (typeof x !== "boolean") fail(`${k}: expected a boolean`);
+  return x;
+}
+
+function iceServer(x: unknown): IceServer {
+  const o = rec(x, "iceServers[]");
+  const u = o["urls"];
+  const urls = typeof u === "string" ? str(o, "urls") : strArr(o, "urls", 16);
+  const username = optStr(o, "username");
+  const credential = optStr(o, "credential");
+  return {
+    urls,
+    ...(username === undefined ? {} : { username }),
+    ...(credential === undefined ? {} : { credential }),
+  };
+}
+
+function rtcSignal(x: unknown): RtcSignal {
+  const o = rec(x, "data");
+  const type = oneOf(o, "type", ["offer", "answer", "candidate", "renegotiate"] as const);
+  if (type === "offer" || type === "answer") return { type, sdp: str(o, "sdp", 64 * 1024) };
+  if (type === "renegotiate") return { type, renegotiate: true };
+  const c = rec(o["candidate"], "data.candidate");
+  const candidate: Extract<RtcSignal, { type: "candidate" }>["candidate"] = {
+    candidate: str(c, "candidate", 2048),
+  };
+  if (c["sdpMLineIndex"] !== undefined) {
+    candidate.sdpMLineIndex = c["sdpMLineIndex"] === null ? null : int(c, "sdpMLineIndex", 0, 1024);
+  }
+  if (c["sdpMid"] !== undefined)
+    candidate.sdpMid = c["sdpMid"] === null ? null : str(c, "sdpMid", 64);
+  return { type, candidate };
+}
+
+function kvOp(x: unknown): StageKvOp {
+  const o = rec(x, "op");
+  const op = oneOf(o, "op", ["seq_rm", "seq_cp", "seq_keep", "clear"] as const);
+  const p = (k: string): number => int(o, k, -1, 0x7fffffff);
+  switch (op) {
+    case "seq_rm":
+      return { op, seq: int(o, "seq", -1, 0x7fffffff), p0: p("p0"), p1: p("p1") };
+    case "seq_cp":
+      return { op, src: int(o, "src"), dst: int(o, "dst"), p0: p("p0"), p1: p("p1") };
+    case "seq_keep":
+      return { op, seq: int(o, "seq") };
+    case "clear":
+      return { op };
+  }
+}
+
+function rowOutput(x: unknown): WireRowOutput {
+  const o = rec(x, "outputs[]");
+  const out: WireRowOutput = {
+    row: int(o, "row"),
+    argmax: int(o, "argmax"),
+    prob: num(o, "prob", 0, 1),
+    topIds: intArr(o, "topIds"),
+    topProbs: numArr(o, "topProbs"),
+  };
+  if (out.topIds.length !== out.topProbs.length) fail("topIds and topProbs differ in length");
+  if (o["logits"] !== undefined) out.logits = bool(o, "logits");
+  return out;
+}
+
+// --- decoders ------------------------------------------------------------------------------------------------
+
+function typeOf(x: unknown): { o: Record<string, unknown>; type: string } {
+  const o = rec(x, "message");
+  const t = o["type"];
+  if (typeof t !== "string") fail("type: missing");
+  return { o, type: t };
+}
+
+function guard<M>(f: () => M): Decoded<M> {
+  try {
+    return { ok: true, msg: f() };
+  } catch (e) {
+    if (e instanceof Invalid) return { ok: false, error: { code: e.code, message: e.message } };
+    return { ok: false, error: { code: "ERR_PROTOCOL_DECODE", message: String(e) } };
+  }
+}
+
+/** Validates one WebRTC signal (what simple-peer emits, before it goes on the wire). Never throws. */
+export function decodeRtcSignal(x: unknown): Decoded<RtcSignal> {
+  return guard(() => rtcSignal(x));
+}
+
+/** Validates a parsed signaling message (JSON.parse output). Never throws. */
+export function decodeSignal(x: unknown): Decoded<SignalMessage> {
+  return guard((): SignalMessage => {
+    const { o, type } = typeOf(x);
+    const v = version(o, type === "join" || type === "error");
+    switch (type) {
+      case "create":
+        return { type, v, model: modelInfo(o["model"]) };
+      case "created":
+        return { type, v, roomId: id(o, "roomId"), secret: id(o, "secret") };
+      case "join":
+        return {
+          type,
+          v,
+          minV: int(o, "minV", 0, 0xffff),
+          roomId: id(o, "roomId"),
+          secret: id(o, "secret"),
+          role: oneOf(o, "role", ["head", "stage"] as const),
+          caps: caps(o["caps"]),
+        };
+      case "joined":
+        return {
+          type,
+          v,
+          peerId: id(o, "peerId"),
+          state: roomState(o["state"]),
+          iceServers: arr(o, "iceServers", 32).map(iceServer),
+          heartbeatMs: int(o, "heartbeatMs", 1),
+          livenessTimeoutMs: int(o, "livenessTimeoutMs", 1),
+        };
+      case "caps":
+        return { type, v, caps: caps(o["caps"]) };
+      case "ready":
+        return { type, v, ...range(o) };
+      case "request":
+      case "release":
+      case "leave":
+        return { type, v };
+      case "queued":
+        return { type, v, position: int(o, "position", 1) };
+      case "granted":
+        return { type, v, planVersion: int(o, "planVersion") };
+      case "state":
+        return { type, v, state: roomState(o["state"]) };
+      case "signal": {
+        const to = o["to"] === undefined ? undefined : id(o, "to");
+        const from = o["from"] === undefined ? undefined : id(o, "from");
+        return {
+          type,
+          v,
+          ...(to === undefined ? {} : { to }),
+          ...(from === undefined ? {} : { from }),
+          connId: str(o, "connId", 256),
+          data: rtcSignal(o["data"]),
+        };
+      }
+      case "ping":
+      case "pong":
+        return { type, v, t: num(o, "t") };
+      case "error": {
+        const ref = optStr(o, "ref", 64);
+        return {
+          type,
+          v,
+          code: errorCode(o),
+          message: str(o, "message", 4096),
+          ...(ref === undefined ? {} : { ref }),
+        };
+      }
+      default:
+        throw new Invalid(
+          "ERR_PROTOCOL_UNKNOWN",
+          `unknown signaling message type "${type.slice(0, 64)}"`,
+        );
+    }
+  });
+}
+
+/** Validates a peer message header (the JSON part of a frame). Never throws. */
+export function decodePeer(x: unknown): Decoded<PeerMessage> {
+  return guard((): PeerMessage => {
+    const { o, type } = typeOf(x);
+    const v = version(o, type === "hello" || type === "error");
+    switch (type) {
+      case "hello":
+        return { type, v, minV: int(o, "minV", 0, 0xffff), peerId: id(o, "peerId") };
+      case "run": {
+        const rows = int(o, "rows", 1, 1 << 20);
+        const msg: PeerMessage = {
+          type,
+          v,
+          runId: int(o, "runId"),
+          kind: oneOf(o, "kind", ["canonical", "speculative", "prefill"] as const),
+          rows,
+          cols: int(o, "cols", 1, 1 << 24),
+          dtype: oneOf(o, "dtype", ["f32", "f16"] as const),
+          positions: intArr(o, "positions"),
+          seqIds: arr(o, "seqIds").map((s, i) => {
+            if (!Array.isArray(s) || s.length === 0 || s.length > 4096)
+              fail(`seqIds[${i}]: expected a non-empty array`);
+            return intArr({ s }, "s");
+          }),
+          outputRows: intArr(o, "outputRows", 0, rows - 1),
+          stageComputeMs: num(o, "stageComputeMs", 0),
+        };
+        if (msg.positions.length !== rows || msg.seqIds.length !== rows)
+          fail("positions/seqIds must have `rows` entries");
+        if (o["logitsRows"] !== undefined) msg.logitsRows = intArr(o, "logitsRows", 0, rows - 1);
+        const topK = optInt(o, "topK", 0, 1 << 20);
+        if (topK !== undefined) msg.topK = topK;
+        return msg;
+      }
+      case "kv":
+        return { type, v, op: kvOp(o["op"]) };
+      case "cancel":
+        return { type, v, runIds: intArr(o, "runIds", 0, Number.MAX_SAFE_INTEGER) };
+      case "skip":
+        return { type, v, runId: int(o, "runId"), stageComputeMs: num(o, "stageComputeMs", 0) };
+      case "result": {
+        const msg: PeerMessage = {
+          type,
+          v,
+          runId: int(o, "runId"),
+          stageComputeMs: num(o, "stageComputeMs", 0),
+          outputs: arr(o, "outputs").map(rowOutput),
+        };
+        const vocab = optInt(o, "vocab", 1, 1 << 24);
+        if (vocab !== undefined) msg.vocab = vocab;
+        if (o["logitsDtype"] !== undefined)
+          msg.logitsDtype = oneOf(o, "logitsDtype", ["f32", "f16"] as const);
+        if (
+          msg.outputs.some((r) => r.logits === true) &&
+          (vocab === undefined || msg.logitsDtype === undefined)
+        ) {
+          fail("result with logits needs vocab and logitsDtype");
+        }
+        return msg;
+      }
+      case "ping":
+      case "pong":
+        return { type, v, t: num(o, "t") };
+      case "bye": {
+        const reason = optStr(o, "reason");
+        return { type, v, ...(reason === undefined ? {} : { reason }) };
+      }
+      case "error": {
+        const msg: PeerMessage = { type, v, code: errorCode(o), message: str(o, "message", 4096) };
+        const runId = optInt(o, "runId");
+        if (runId !== undefined) msg.runId = runId;
+        if (o["peerId"] !== undefined) msg.peerId = id(o, "peerId");
+        return msg;
+      }
+      default:
+        throw new Invalid(
+          "ERR_PROTOCOL_UNKNOWN",
+          `unknown peer message type "${type.slice(0, 64)}"`,
+        );
+    }
+  });
+}

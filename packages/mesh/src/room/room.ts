@@ -1,0 +1,231 @@
+// One room as the signaling server sees it: members and their capabilities, the versioned pipeline plan,
+// which stages have loaded their ranges, the active generation and the queue of waiting heads. Pure state:
+// no sockets, no timers. The relay turns its return values into messages.
+
+import { isMeshError } from "../errors.ts";
+import { computePlan } from "../pipeline/plan.ts";
+import type {
+  LayerRange,
+  MemberInfo,
+  ModelInfo,
+  PeerCapabilities,
+  PeerRole,
+  PipelinePlan,
+  PlanStage,
+  RoomState,
+} from "../protocol/messages.ts";
+
+interface Member {
+  peerId: string;
+  role: PeerRole;
+  caps: PeerCapabilities;
+  loaded: LayerRange | null;
+}
+
+/** A message for one member that the relay must send (besides the state broadcast). */
+export type RoomNotice =
+  | { to: string; type: "queued"; position: number }
+  | { to: string; type: "granted"; planVersion: number };
+
+export class Room {
+  readonly roomId: string;
+  readonly secret: string;
+  readonly model: ModelInfo;
+  readonly #members = new Map<string, Member>();
+  #plan: PipelinePlan | null = null;
+  #planError: RoomState["planError"] = null;
+  #version = 0;
+  #active: string | null = null;
+  #queue: string[] = [];
+  #dirty = false;
+
+  constructor(roomId: string, secret: string, model: ModelInfo) {
+    this.roomId = roomId;
+    this.secret = secret;
+    this.model = model;
+  }
+
+  get size(): number {
+    return this.#members.size;
+  }
+
+  has(peerId: string): boolean {
+    return this.#members.has(peerId);
+  }
+
+  memberIds(): string[] {
+    return [...this.#members.keys()];
+  }
+
+  join(peerId: string, role: PeerRole, caps: PeerCapabilities): RoomNotice[] {
+    this.#members.set(peerId, { peerId, role, caps, loaded: null });
+    return this.#changed(false);
+  }
+
+  leave(peerId: string): RoomNotice[] {
+    if (!this.#members.delete(peerId)) return [];
+    const inPlan = this.#plan?.stages.some((s) => s.peerId === peerId) ?? false;
+    this.#queue = this.#queue.filter((q) => q !== peerId);
+    if (this.#active === peerId) {
+      this.#active = null;
+      return [...this.#changed(true), ...this.#grantNext()];
+    }
+    return [...this.#changed(inPlan), ...this.#positions()];
+  }
+
+  setCaps(peerId: string, caps: PeerCapabilities): RoomNotice[] {
+    const m = this.#members.get(peerId);
+    if (m === undefined) return [];
+    m.caps = caps;
+    return this.#changed(false);
+  }
+
+  setLoaded(peerId: string, range: LayerRange): void {
+    const m = this.#members.get(peerId);
+    if (m !== undefined) m.loaded = { layerStart: range.layerStart, layerEnd: range.layerEnd };
+  }
+
+  /** A head asks for the generation slot: granted now, or queued with its 1-based position. */
+  request(peerId: string): RoomNotice[] {
+    if (!this.#members.has(peerId) || this.#active === peerId || this.#queue.includes(peerId)) {
+      return this.#active === peerId && this.#plan !== null
+        ? [{ to: peerId, type: "granted", planVersion: this.#plan.version }]
+        : this.#positions().filter((n) => n.to === peerId);
+    }
+    this.#queue.push(peerId);
+    return this.#active === null ? this.#grantNext() : this.#positions();
+  }
+
+  /** The active head is done (or a queued head gives up). */
+  release(peerId: string): RoomNotice[] {
+    if (this.#active === peerId) {
+      this.#active = null;
+      return [...this.#changed(true), ...this.#grantNext()];
+    }
+    const before = this.#queue.length;
+    this.#queue = this.#queue.filter((q) => q !== peerId);
+    return before === this.#queue.length ? [] : this.#positions();
+  }
+
+  get plan(): PipelinePlan | null {
+    return this.#plan;
+  }
+
+  /** Every stage of the plan reports its range loaded. */
+  get ready(): boolean {
+    const plan = this.#plan;
+    if (plan === null) return false;
+    return plan.stages.every((s) => {
+      const l = this.#members.get(s.peerId)?.loaded;
+      return (
+        l !== null && l !== undefined && l.layerStart === s.layerStart && l.layerEnd === s.layerEnd
+      );
+    });
+  }
+
+  state(): RoomState {
+    const members: MemberInfo[] = [...this.#members.values()].map((m) => ({
+      peerId: m.peerId,
+      role: m.role,
+      caps: m.caps,
+      loaded: m.loaded,
+    }));
+    return {
+      roomId: this.roomId,
+      model: this.model,
+      members,
+      plan: this.#plan,
+      planError: this.#planError,
+      ready: this.ready,
+      active: this.#active,
+      queue: [...this.#queue],
+    };
+  }
+
+  #grantNext(): RoomNotice[] {
+    const next = this.#queue.shift();
+    if (next === undefined) return [];
+    this.#active = next;
+    this.#replan();
+    const notices: RoomNotice[] = [
+      { to: next, type: "granted", planVersion: this.#plan?.version ?? 0 },
+    ];
+    return [...notices, ...this.#positions()];
+  }
+
+  #positions(): RoomNotice[] {
+    return this.#queue.map((to, i) => ({ to, type: "queued", position: i + 1 }));
+  }
+
+  /**
+   * Membership changed. While a generation runs on a ready plan, the plan is frozen (a join produces a new
+   * plan for the next request) unless the change broke it (`force`: a plan member left).
+   */
+  #changed(force: boolean): RoomNotice[] {
+    if (!force && this.#active !== null && this.ready) {
+      this.#dirty = true;
+      return [];
+    }
+    this.#replan();
+    return [];
+  }
+
+  #replan(): void {
+    this.#dirty = false;
+    const head = this.#active === null ? null : (this.#members.get(this.#active) ?? null);
+    const peers = [...this.#members.values()]
+      .filter((m) => m.role === "stage" && m.peerId !== this.#active)
+      .map((m) => ({
+        peerId: m.peerId,
+        speed: m.caps.matmulGflops,
+        memoryBudgetBytes: m.caps.memoryBudgetBytes,
+      }));
+    let stages: PlanStage[];
+    let idle: string[];
+    try {
+      ({ stages, idle } = computePlan({
+        layerCount: this.model.layerCount,
+        layerBytes: this.model.layerBytes,
+        tailExtraBytes: this.model.headBytes,
+        headExtraBytes: this.model.embedBytes,
+        peers,
+        head:
+          head === null
+            ? null
+            : {
+                peerId: head.peerId,
+                speed: head.caps.matmulGflops,
+                memoryBudgetBytes: head.caps.memoryBudgetBytes,
+              },
+      }));
+    } catch (e) {
+      if (!isMeshError(e)) throw e;
+      if (this.#plan !== null || this.#planError === null) this.#version++;
+      this.#plan = null;
+      this.#planError = { code: e.code, message: e.message };
+      return;
+    }
+    const headId = head?.peerId ?? null;
+    const same =
+      this.#plan !== null &&
+      this.#plan.headId === headId &&
+      JSON.stringify(this.#plan.stages) === JSON.stringify(stages) &&
+      JSON.stringify(this.#plan.idle) === JSON.stringify(idle);
+    this.#planError = null;
+    if (same) return;
+    this.#version++;
+    this.#plan = {
+      version: this.#version,
+      modelId: this.model.id,
+      layerCount: this.model.layerCount,
+      headId,
+      stages,
+      idle,
+    };
+  }
+
+  /** True when a membership change is waiting to be planned (applied when the generation ends). */
+  get dirty(): boolean {
+    return this.#dirty;
+  }
+}

@@ -1,0 +1,468 @@
+// The signaling server's logic without a socket library: rooms (create, join with secret, leave), liveness,
+// limits (message size, messages per second, peers per room), the room's plan and queue, and relay of WebRTC
+// signals between members of one room. Time comes from an injected clock; the ws adapter only moves text.
+// Never sees activations or tokens. A bad message gets a coded error reply and is dropped, never a throw.
+
+import type { MeshErrorCode } from "../errors.ts";
+import {
+  decodeSignal,
+  negotiateVersion,
+  PROTOCOL_VERSION,
+  type IceServer,
+  type ModelInfo,
+  type SignalMessage,
+  type Unversioned,
+} from "../protocol/messages.ts";
+import { Room, type RoomNotice } from "../room/room.ts";
+import { systemClock, type Clock } from "../transport/clock.ts";
+
+export interface RelayConnection {
+  send(text: string): void;
+  close(code: number, reason: string): void;
+}
+
+export interface RelayLimits {
+  /** Largest accepted message (UTF-8 bytes). SDP offers are a few KiB. */
+  maxMessageBytes: number;
+  /** Sustained messages per second per connection (bursts up to the same count). */
+  maxMessagesPerSecond: number;
+  maxPeersPerRoom: number;
+  maxRooms: number;
+}
+
+export const DEFAULT_RELAY_LIMITS: RelayLimits = {
+  maxMessageBytes: 64 * 1024,
+  maxMessagesPerSecond: 100,
+  maxPeersPerRoom: 32,
+  maxRooms: 1000,
+};
+
+export interface RelayOptions {
+  clock?: Clock;
+  limits?: Partial<RelayLimits>;
+  /** Handed to every peer on join. Empty by default: STUN/TURN come from configuration only. */
+  iceServers?: IceServer[];
+  /** How often clients should ping. */
+  heartbeatMs?: number;
+  /** A connection silent for this long is dropped (and leaves its room). */
+  livenessTimeoutMs?: number;
+  /** Rooms nobody has joined are forgotten after this long. */
+  emptyRoomTtlMs?: number;
+  /** Random id source (tests pass a seeded one). */
+  randomId?: (chars: number) => string;
+  /**
+   * Checks or completes the model a room is created for (the CLI reads it from public/models). Return a
+   * string to refuse with that message.
+   */
+  resolveModel?: (model: ModelInfo) => ModelInfo | string;
+}
+
+/** WebSocket close codes the relay uses. */
+export const CLOSE_CODES = { liveness: 4000, version: 4001, shutdown: 1001 } as const;
+
+interface Conn {
+  readonly id: number;
+  readonly conn: RelayConnection;
+  room: Room | null;
+  peerId: string | null;
+  lastSeenMs: number;
+  tokens: number;
+  tokensAtMs: number;
+  lastRateErrorMs: number;
+  open: boolean;
+}
+
+const ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+function defaultRandomId(chars: number): string {
+  const bytes = new Uint8Array(chars);
+  crypto.getRandomValues(bytes);
+  let s = "";
+  for (const b of bytes) s += ALPHABET[b % ALPHABET.length] ?? "a";
+  return s;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < Math.max(a.length, b.length); i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+/** A connection as the relay sees it; the socket adapter feeds it text and tells it when the socket closed. */
+export interface RelaySession {
+  receive(text: string, sizeBytes?: number): void;
+  /** A binary message arrived (not part of the protocol): answered with an error and dropped. */
+  receiveBinary(sizeBytes: number): void;
+  closed(): void;
+}
+
+export class Relay {
+  readonly #clock: Clock;
+  readonly #limits: RelayLimits;
+  readonly #iceServers: IceServer[];
+  readonly #heartbeatMs: number;
+  readonly #livenessTimeoutMs: number;
+  readonly #emptyRoomTtlMs: number;
+  readonly #randomId: (chars: number) => string;
+  readonly #resolveModel: RelayOptions["resolveModel"];
+  readonly #conns = new Set<Conn>();
+  readonly #rooms = new Map<string, { room: Room; emptySinceMs: number | null }>();
+  #nextConnId = 1;
+  #destroyed = false;
+
+  constructor(options: RelayOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+    this.#limits = { ...DEFAULT_RELAY_LIMITS, ...options.limits };
+    this.#iceServers = options.iceServers ?? [];
+    this.#heartbeatMs = options.heartbeatMs ?? 5_000;
+    this.#livenessTimeoutMs = options.livenessTimeoutMs ?? 20_000;
+    this.#emptyRoomTtlMs = options.emptyRoomTtlMs ?? 10 * 60_000;
+    this.#randomId = options.randomId ?? defaultRandomId;
+    this.#resolveModel = options.resolveModel;
+  }
+
+  get heartbeatMs(): number {
+    return this.#heartbeatMs;
+  }
+
+  /** Counts for tests and logs. */
+  stats(): { connections: number; rooms: number; members: number } {
+    let members = 0;
+    for (const { room } of this.#rooms.values()) members += room.size;
+    return { connections: this.#conns.size, rooms: this.#rooms.size, members };
+  }
+
+  /** The state of one room (tests, admin). */
+  room(roomId: string): Room | undefined {
+    return this.#rooms.get(roomId)?.room;
+  }
+
+  open(conn: RelayConnection): RelaySession {
+    const c: Conn = {
+      id: this.#nextConnId++,
+      conn,
+      room: null,
+      peerId: null,
+      lastSeenMs: this.#clock.now(),
+      tokens: this.#limits.maxMessagesPerSecond,
+      tokensAtMs: this.#clock.now(),
+      lastRateErrorMs: -Infinity,
+      open: !this.#destroyed,
+    };
+    if (this.#destroyed) conn.close(CLOSE_CODES.shutdown, "server shutting down");
+    else this.#conns.add(c);
+    return {
+      receive: (text, sizeBytes) => this.#receive(c, text, sizeBytes ?? byteLength(text)),
+      receiveBinary: (sizeBytes) => this.#receiveBinary(c, sizeBytes),
+      closed: () => this.#drop(c),
+    };
+  }
+
+  /** Drops silent connections and forgets long-empty rooms. Call every second or so. */
+  sweep(): void {
+    const now = this.#clock.now();
+    for (const c of [...this.#conns]) {
+      if (now - c.lastSeenMs > this.#livenessTimeoutMs) {
+        this.#drop(c);
+        c.conn.close(CLOSE_CODES.liveness, "liveness timeout");
+      }
+    }
+    for (const [roomId, r] of this.#rooms) {
+      if (
+        r.room.size === 0 &&
+        r.emptySinceMs !== null &&
+        now - r.emptySinceMs > this.#emptyRoomTtlMs
+      ) {
+        this.#rooms.delete(roomId);
+      }
+    }
+  }
+
+  /** Closes every connection. Idempotent. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    for (const c of [...this.#conns]) {
+      this.#drop(c);
+      c.conn.close(CLOSE_CODES.shutdown, "server shutting down");
+    }
+    this.#rooms.clear();
+  }
+
+  #send(c: Conn, msg: Unversioned<SignalMessage>): void {
+    if (!c.open) return;
+    try {
+      c.conn.send(JSON.stringify({ ...msg, v: PROTOCOL_VERSION }));
+    } catch {
+      this.#drop(c);
+    }
+  }
+
+  #error(c: Conn, code: MeshErrorCode, message: string, ref?: string): void {
+    this.#send(c, { type: "error", code, message, ...(ref === undefined ? {} : { ref }) });
+  }
+
+  #admit(c: Conn, sizeBytes: number): boolean {
+    if (!c.open) return false;
+    const now = this.#clock.now();
+    c.lastSeenMs = now;
+    const rate = this.#limits.maxMessagesPerSecond;
+    c.tokens = Math.min(rate, c.tokens + ((now - c.tokensAtMs) * rate) / 1000);
+    c.tokensAtMs = now;
+    if (c.tokens < 1) {
+      if (now - c.lastRateErrorMs >= 1000) {
+        c.lastRateErrorMs = now;
+        this.#error(
+          c,
+          "ERR_RATE_LIMITED",
+          `more than ${rate} messages per second; message dropped`,
+        );
+      }
+      return false;
+    }
+    c.tokens -= 1;
+    if (sizeBytes > this.#limits.maxMessageBytes) {
+      this.#error(
+        c,
+        "ERR_MESSAGE_TOO_LARGE",
+        `message of ${sizeBytes} bytes exceeds ${this.#limits.maxMessageBytes}`,
+      );
+      return false;
+    }
+    return true;
+  }
+
+  #receiveBinary(c: Conn, sizeBytes: number): void {
+    if (this.#admit(c, sizeBytes))
+      this.#error(
+        c,
+        "ERR_PROTOCOL_DECODE",
+        "binary messages are not part of the signaling protocol",
+      );
+  }
+
+  #receive(c: Conn, text: string, sizeBytes: number): void {
+    if (!this.#admit(c, sizeBytes)) return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      this.#error(c, "ERR_PROTOCOL_DECODE", "message is not JSON");
+      return;
+    }
+    const d = decodeSignal(parsed);
+    if (!d.ok) {
+      this.#error(c, d.error.code, d.error.message);
+      if (d.error.code === "ERR_PROTOCOL_VERSION" && c.room === null) {
+        this.#drop(c);
+        c.conn.close(CLOSE_CODES.version, "unsupported protocol version");
+      }
+      return;
+    }
+    this.#handle(c, d.msg);
+  }
+
+  #handle(c: Conn, msg: SignalMessage): void {
+    switch (msg.type) {
+      case "ping":
+        this.#send(c, { type: "pong", t: msg.t });
+        return;
+      case "create":
+        this.#create(c, msg.model);
+        return;
+      case "join":
+        this.#join(c, msg);
+        return;
+      case "leave":
+        if (c.room !== null) this.#leaveRoom(c);
+        return;
+      case "caps":
+      case "ready":
+      case "request":
+      case "release":
+      case "signal":
+        this.#member(c, msg);
+        return;
+      case "created":
+      case "joined":
+      case "queued":
+      case "granted":
+      case "state":
+      case "pong":
+      case "error":
+        this.#error(
+          c,
+          "ERR_PROTOCOL_UNKNOWN",
+          `"${msg.type}" is a server-to-client message`,
+          msg.type,
+        );
+        return;
+      default:
+        assertNever(msg);
+    }
+  }
+
+  #create(c: Conn, model: ModelInfo): void {
+    if (this.#rooms.size >= this.#limits.maxRooms) {
+      this.#error(c, "ERR_ROOM_FULL", "the server has too many rooms", "create");
+      return;
+    }
+    const resolved = this.#resolveModel === undefined ? model : this.#resolveModel(model);
+    if (typeof resolved === "string") {
+      this.#error(c, "ERR_ROOM_NOT_FOUND", resolved, "create");
+      return;
+    }
+    let roomId = this.#randomId(10);
+    while (this.#rooms.has(roomId)) roomId = this.#randomId(10);
+    const secret = this.#randomId(22);
+    this.#rooms.set(roomId, {
+      room: new Room(roomId, secret, resolved),
+      emptySinceMs: this.#clock.now(),
+    });
+    this.#send(c, { type: "created", roomId, secret });
+  }
+
+  #join(c: Conn, msg: Extract<SignalMessage, { type: "join" }>): void {
+    if (negotiateVersion(msg.v, msg.minV) === null) {
+      this.#error(
+        c,
+        "ERR_PROTOCOL_VERSION",
+        `client speaks v${msg.minV}..v${msg.v}, server v${PROTOCOL_VERSION}`,
+        "join",
+      );
+      this.#drop(c);
+      c.conn.close(CLOSE_CODES.version, "unsupported protocol version");
+      return;
+    }
+    if (c.room !== null) {
+      this.#error(c, "ERR_PROTOCOL_DECODE", "already in a room; leave first", "join");
+      return;
+    }
+    const r = this.#rooms.get(msg.roomId);
+    if (r === undefined) {
+      this.#error(c, "ERR_ROOM_NOT_FOUND", `no room ${msg.roomId}`, "join");
+      return;
+    }
+    if (!sameSecret(r.room.secret, msg.secret)) {
+      this.#error(c, "ERR_ROOM_SECRET", "wrong room secret", "join");
+      return;
+    }
+    if (r.room.size >= this.#limits.maxPeersPerRoom) {
+      this.#error(c, "ERR_ROOM_FULL", `room has ${this.#limits.maxPeersPerRoom} peers`, "join");
+      return;
+    }
+    let peerId = this.#randomId(8);
+    while (r.room.has(peerId)) peerId = this.#randomId(8);
+    c.room = r.room;
+    c.peerId = peerId;
+    r.emptySinceMs = null;
+    const notices = r.room.join(peerId, msg.role, msg.caps);
+    this.#send(c, {
+      type: "joined",
+      peerId,
+      state: r.room.state(),
+      iceServers: this.#iceServers,
+      heartbeatMs: this.#heartbeatMs,
+      livenessTimeoutMs: this.#livenessTimeoutMs,
+    });
+    this.#publish(r.room, notices, c);
+  }
+
+  #member(
+    c: Conn,
+    msg: Extract<SignalMessage, { type: "caps" | "ready" | "request" | "release" | "signal" }>,
+  ): void {
+    const room = c.room;
+    const peerId = c.peerId;
+    if (room === null || peerId === null) {
+      this.#error(
+        c,
+        "ERR_NOT_IN_ROOM",
+        `"${msg.type}" needs room membership; join first`,
+        msg.type,
+      );
+      return;
+    }
+    switch (msg.type) {
+      case "caps":
+        this.#publish(room, room.setCaps(peerId, msg.caps));
+        return;
+      case "ready":
+        room.setLoaded(peerId, msg);
+        this.#publish(room, []);
+        return;
+      case "request":
+        this.#publish(room, room.request(peerId));
+        return;
+      case "release":
+        this.#publish(room, room.release(peerId));
+        return;
+      case "signal": {
+        const to = msg.to === undefined ? undefined : this.#connOf(room, msg.to);
+        if (to === undefined) {
+          this.#error(
+            c,
+            "ERR_NOT_IN_ROOM",
+            `peer ${msg.to ?? "(none)"} is not in this room`,
+            "signal",
+          );
+          return;
+        }
+        this.#send(to, { type: "signal", from: peerId, connId: msg.connId, data: msg.data });
+        return;
+      }
+      default:
+        assertNever(msg);
+    }
+  }
+
+  #connOf(room: Room, peerId: string): Conn | undefined {
+    for (const c of this.#conns) if (c.room === room && c.peerId === peerId) return c;
+    return undefined;
+  }
+
+  /** Targeted notices first, then the new state to every member (`skip` already has it in `joined`). */
+  #publish(room: Room, notices: RoomNotice[], skip?: Conn): void {
+    for (const n of notices) {
+      const to = this.#connOf(room, n.to);
+      if (to === undefined) continue;
+      if (n.type === "queued") this.#send(to, { type: "queued", position: n.position });
+      else this.#send(to, { type: "granted", planVersion: n.planVersion });
+    }
+    const state = room.state();
+    for (const c of this.#conns)
+      if (c.room === room && c !== skip) this.#send(c, { type: "state", state });
+  }
+
+  #leaveRoom(c: Conn): void {
+    const room = c.room;
+    const peerId = c.peerId;
+    c.room = null;
+    c.peerId = null;
+    if (room === null || peerId === null) return;
+    const notices = room.leave(peerId);
+    const r = this.#rooms.get(room.roomId);
+    if (r !== undefined && room.size === 0) r.emptySinceMs = this.#clock.now();
+    this.#publish(room, notices);
+  }
+
+  #drop(c: Conn): void {
+    if (!c.open) return;
+    c.open = false;
+    this.#conns.delete(c);
+    if (c.room !== null) this.#leaveRoom(c);
+  }
+}
+
+function byteLength(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    n += code < 0x80 ? 1 : code < 0x800 ? 2 : code >= 0xd800 && code <= 0xdbff ? 2 : 3;
+  }
+  return n;
+}
+
+function assertNever(x: never): never {
+  throw new Error(`unreachable: ${JSON.stringify(x)}`);
+}
