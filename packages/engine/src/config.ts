@@ -200,7 +200,7 @@ function parseRope(j: Json, headDim: number): RopeConfig {
     "rope_theta",
     (j["rope_theta"] as number | undefined) ?? 10000,
   );
-  const partial = j["partial_rotary_factor"];
+  const partial = j["partial_rotary_factor"] ?? nested?.["partial_rotary_factor"];
   if (partial !== undefined && partial !== null && partial !== 1) {
     throw unsupported(
       "partial_rotary_factor",
@@ -221,7 +221,11 @@ function parseRope(j: Json, headDim: number): RopeConfig {
     );
   }
   const field = (name: string): number => {
-    const v = s[name];
+    // transformers falls back to max_position_embeddings for the original context.
+    const v =
+      name === "original_max_position_embeddings"
+        ? (s[name] ?? j["max_position_embeddings"])
+        : s[name];
     if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
       throw invalid(`rope_scaling.${name}`, `must be a positive number, got ${JSON.stringify(v)}`);
     }
