@@ -1,0 +1,127 @@
+// Drafting one speculative micro-batch: a narrow token tree grown level by level from the Drafter port,
+// with the reference's adaptive cutoffs (a branch stops when the draft's top-1 < pAccept + pAdjust; a
+// candidate opens a branch when its probability > pSplit + pAdjust) and a cap on rows and branches. At
+// temperature > 0 it drafts a single chain by sampling from the filtered draft distribution (what lossless
+// verification needs). Knows nothing of runs, KV or the pipeline.
+
+import type { Drafter } from "../ports.ts";
+import { at } from "./at.ts";
+import {
+  draftProbs,
+  RNG_STREAM,
+  sampleIndex,
+  uniformAt,
+  type ResolvedSampling,
+} from "./sampling.ts";
+
+/** One drafted token = one row of a speculative run. Nodes are in row order (parents first). */
+export interface DraftNode {
+  token: number;
+  pos: number;
+  /** Index of the parent node, or -1 when the node follows the run's assumed prefix directly. */
+  parent: number;
+  children: number[];
+  /** Tree branches (0 = the main line) whose path goes through this node. */
+  branches: number[];
+  /** Sampling only: the filtered draft distribution this token was drawn from. */
+  q?: Float64Array | undefined;
+}
+
+export interface DraftTree {
+  nodes: DraftNode[];
+  /** Branches that own at least one node (branch b gets sequence id partition.firstSeq + b). */
+  branchCount: number;
+  /** Drafting stopped early because the caller asked to yield (the tree is incomplete). */
+  interrupted: boolean;
+}
+
+export interface DraftTreeParams {
+  drafter: Drafter;
+  /** Every token before the first drafted position (accepted context + assumed speculative prefix). */
+  base: readonly number[];
+  maxNodes: number;
+  maxBranches: number;
+  /** The last position a drafted token may take (generation budget, context size). */
+  maxPos: number;
+  cutoffAccept: number;
+  cutoffSplit: number;
+  topK: number;
+  /** Present at temperature > 0: draft a chain by sampling (uniforms keyed by position). */
+  sampling?: ResolvedSampling | undefined;
+  /** Checked between levels: true stops drafting (an outcome is waiting). */
+  shouldYield: () => boolean;
+  signal?: AbortSignal | undefined;
+}
+
+interface Branch {
+  path: number[]; // node indices from the first drafted position
+  drafting: boolean;
+}
+
+export async function draftTree(p: DraftTreeParams): Promise<DraftTree> {
+  const firstPos = p.base.length;
+  const nodes: DraftNode[] = [];
+  const branches: Branch[] = [{ path: [], drafting: true }];
+  const maxBranches = p.sampling === undefined ? p.maxBranches : 1;
+  let interrupted = false;
+  for (let depth = 0; nodes.length < p.maxNodes; depth++) {
+    const pos = firstPos + depth;
+    const active = branches.filter((b) => b.drafting);
+    if (active.length === 0 || pos > p.maxPos) break;
+    if (depth > 0 && p.shouldYield()) {
+      interrupted = true;
+      break;
+    }
+    const contexts = active.map((b) =>
+      Int32Array.from([...p.base, ...b.path.map((i) => at(nodes, i).token)]),
+    );
+    const wantProbs = p.sampling !== undefined;
+    const preds = await p.drafter.predict(
+      contexts,
+      { topK: wantProbs ? 1 : p.topK, wantProbs },
+      p.signal,
+    );
+    active.forEach((b, k) => {
+      const pred = preds[k];
+      b.drafting = false;
+      if (pred === undefined || nodes.length >= p.maxNodes) return;
+      const parent = b.path.length === 0 ? -1 : at(b.path, b.path.length - 1);
+      const add = (token: number, q?: Float64Array): number => {
+        nodes.push({ token, pos, parent, children: [], branches: [], q });
+        if (parent >= 0) at(nodes, parent).children.push(nodes.length - 1);
+        return nodes.length - 1;
+      };
+      if (p.sampling !== undefined) {
+        if (pred.probs === undefined) throw new Error("drafter returned no probabilities");
+        const q = draftProbs(pred.probs, p.sampling);
+        // Stop on the top-1 of q, never on the sampled token's own probability: a stop rule that
+        // looked at the sampled value would bias which drafts reach verification.
+        if (Math.max(...q) < p.cutoffAccept) return;
+        b.path.push(add(sampleIndex(q, uniformAt(p.sampling.seed, pos, RNG_STREAM.draft)), q));
+        b.drafting = true;
+        return;
+      }
+      if ((pred.topProbs[0] ?? 0) < p.cutoffAccept) return;
+      const prefix = b.path.slice();
+      b.path.push(add(pred.topIds[0] ?? 0));
+      b.drafting = true;
+      for (let f = 1; f < pred.topIds.length; f++) {
+        if (branches.length >= maxBranches || nodes.length >= p.maxNodes) break;
+        if ((pred.topProbs[f] ?? 0) <= p.cutoffSplit) break;
+        branches.push({ path: [...prefix, add(pred.topIds[f] ?? 0)], drafting: true });
+      }
+    });
+  }
+  let branchCount = 0;
+  branches.forEach((b, i) => {
+    if (b.path.length === 0) return;
+    branchCount = i + 1;
+    for (const n of b.path) at(nodes, n).branches.push(i);
+  });
+  return { nodes, branchCount, interrupted };
+}
+
+/** The main line (branch 0) of a tree, as node indices. */
+export function mainLine(nodes: readonly DraftNode[]): number[] {
+  return nodes.flatMap((n, i) => (n.branches.includes(0) ? [i] : []));
+}

@@ -1,0 +1,497 @@
+// One generation's head loop (plain, speculative and pipeinfer): prefill, then process outcomes in launch
+// order, verify, commit, launch the canonical run for the last accepted token, cancel invalid runs, and
+// (pipeinfer) keep launching chained speculative micro-batches while no outcome is waiting. Owns the run
+// table and the KV bookkeeping; the public API and cross-generation state live in scheduler.ts.
+
+import { MeshError } from "../errors.ts";
+import type { Drafter, PipelinePort, RunSpec, StageRowOutput } from "../ports.ts";
+import { at } from "./at.ts";
+import type { ResolvedConfig } from "./config.ts";
+import { draftTree, type DraftNode, type DraftTree } from "./draft-tree.ts";
+import { chainCopyOps, commitOp, seqsOf, type PartitionPool } from "./kv-protocol.ts";
+import type { MetricsRecorder } from "./metrics.ts";
+import {
+  acceptedNodes,
+  continuesChain,
+  draftsAt,
+  mainLineOf,
+  matchRun,
+  type RunRecord,
+} from "./runs.ts";
+import {
+  RNG_STREAM,
+  sampleIndex,
+  speculativeSample,
+  targetProbs,
+  uniformAt,
+  type ResolvedSampling,
+} from "./sampling.ts";
+import type { StopMatcher } from "./stop-matcher.ts";
+
+export type FinishReason = "length" | "stop" | "abort";
+
+/** Accepted tokens, as streamed to the caller. */
+export interface TokenEvent {
+  /** Newly accepted tokens in order (a stop token id is not included). */
+  tokens: number[];
+  /** Per token: a drafted token the target accepted (for marking in a UI). */
+  fromDraft: boolean[];
+  /** Index of tokens[0] among this generation's tokens. */
+  index: number;
+  /** Clock time of the acceptance. */
+  timeMs: number;
+  /** Newly released text (present when the scheduler has a decode port). */
+  text?: string | undefined;
+}
+
+export interface LoopParams {
+  pipeline: PipelinePort;
+  drafter: Drafter | null;
+  clock: { now(): number };
+  config: ResolvedConfig;
+  pool: PartitionPool;
+  nextRunId: () => number;
+  sampling: ResolvedSampling;
+  stop: StopMatcher;
+  metrics: MetricsRecorder;
+  maxTokens: number;
+  /** The whole context (previous + new tokens). */
+  context: readonly number[];
+  /** First context index whose KV the stages lack (prefill starts here). */
+  prefillFrom: number;
+  signal: AbortSignal | undefined;
+  emit: (event: TokenEvent) => void;
+}
+
+interface Candidate {
+  token: number;
+  q?: Float64Array | undefined;
+}
+
+type SpeculateResult = "launched" | "interrupted" | "empty" | "blocked";
+
+const aborted = (s: AbortSignal | undefined): boolean => s?.aborted === true;
+
+export class GenerationLoop {
+  /** Every token of the sequence: context, then generated (a trailing stop token id included). */
+  readonly tokens: number[];
+  readonly promptLength: number;
+  /** Positions [0, canonicalEnd) have canonical KV written or issued. */
+  canonicalEnd: number;
+  finish: FinishReason | null = null;
+  readonly fromDraft: boolean[] = [];
+  readonly #p: LoopParams;
+  readonly #runs: RunRecord[] = [];
+  readonly #greedy: boolean;
+  readonly #maxPos: number;
+  #nReject = 0;
+  #lastEmptyKey: string | null = null;
+
+  constructor(params: LoopParams) {
+    this.#p = params;
+    this.tokens = [...params.context];
+    this.promptLength = this.tokens.length;
+    this.canonicalEnd = params.prefillFrom;
+    this.#greedy = params.sampling.temperature === 0;
+    this.#maxPos = Math.min(
+      this.promptLength + params.maxTokens - 1,
+      params.config.maxContextTokens - 1,
+    );
+  }
+
+  /** Runs to a finish reason. Pipeline failures reject; an abort ends with finish = "abort". */
+  async run(): Promise<void> {
+    this.#prefill();
+    const { pipeline, signal } = this.#p;
+    try {
+      while (this.finish === null) {
+        if (aborted(signal)) break;
+        if (pipeline.hasOutcome()) {
+          await this.#processNext();
+          continue;
+        }
+        if (this.#maySpeculate()) {
+          const r = await this.#speculate();
+          if (r === "launched" || r === "interrupted") continue;
+        }
+        await this.#processNext();
+      }
+    } catch (e) {
+      if (!aborted(signal)) throw e;
+    }
+    if (this.finish === null) this.finish = "abort";
+  }
+
+  /**
+   * After the end: cancels what is left, frees every partition, and consumes the outstanding outcomes so
+   * the stages hold exactly canonical [0, canonicalEnd) afterwards. Never waits on the caller's signal.
+   */
+  async drain(): Promise<void> {
+    const ids = this.#runs.filter(
+      (r) => r.kind === "speculative" && !r.cancelled && r.draftNodes.length === r.nodes.length,
+    );
+    for (const r of ids) r.cancelled = true;
+    if (ids.length > 0) {
+      this.#p.pipeline.cancel(ids.map((r) => r.runId));
+      this.#p.metrics.runsCancelled += ids.length;
+    }
+    for (const r of this.#runs) this.#release(r);
+    while (this.#runs.length > 0) {
+      await this.#p.pipeline.next();
+      this.#runs.shift();
+    }
+  }
+
+  // --- launching ---
+
+  #prefill(): void {
+    const { context, prefillFrom, config } = this.#p;
+    const L = context.length;
+    for (let s = prefillFrom; s < L; s += config.prefillChunkRows) {
+      const e = Math.min(L, s + config.prefillChunkRows);
+      const rows = e - s;
+      const last = e === L;
+      this.#launch(
+        {
+          runId: this.#p.nextRunId(),
+          kind: "prefill",
+          tokens: Int32Array.from(context.slice(s, e)),
+          positions: Int32Array.from({ length: rows }, (_, i) => s + i),
+          seqIds: Array.from({ length: rows }, () => [0]),
+          outputRows: Int32Array.from(last ? [rows - 1] : []),
+          logitsRows: last && !this.#greedy ? Int32Array.from([rows - 1]) : undefined,
+          topK: 1,
+        },
+        last ? [rootNode(at(context, L - 1), L - 1)] : [],
+        last ? [rows - 1] : [],
+      );
+    }
+    this.canonicalEnd = L;
+  }
+
+  #launch(spec: RunSpec, nodes: DraftNode[], rows: number[], extra: Partial<RunRecord> = {}): void {
+    const rootPos = nodes.find((n) => n.parent < 0)?.pos ?? spec.positions[0] ?? 0;
+    this.#runs.push({
+      runId: spec.runId,
+      kind: spec.kind,
+      rootPos,
+      chainStart: rootPos,
+      prefix: [],
+      nodes,
+      rows,
+      draftNodes: [],
+      branchCount: 0,
+      partition: null,
+      chainDepth: 0,
+      cancelled: false,
+      ...extra,
+    });
+    this.#p.metrics.runsLaunched++;
+    if (spec.kind === "speculative") this.#p.metrics.speculativeRunsLaunched++;
+    this.#p.pipeline.launch(spec);
+  }
+
+  /** After an acceptance: the canonical run for the last token (speculative mode: with a drafted tree). */
+  async #launchForPending(): Promise<void> {
+    const pos = this.tokens.length - 1;
+    const token = at(this.tokens, pos);
+    this.canonicalEnd = pos + 1;
+    const tree =
+      this.#p.config.mode === "speculative"
+        ? await this.#draft(this.tokens, this.#cutoff(0), () => false)
+        : null;
+    const partition = tree !== null && tree.nodes.length > 0 ? this.#p.pool.alloc() : null;
+    if (tree === null || partition === null) {
+      if (tree !== null && tree.nodes.length === 0) this.#nReject++;
+      this.#launch(
+        this.#spec("canonical", [rootNode(token, pos)], [[0]]),
+        [rootNode(token, pos)],
+        [0],
+      );
+      return;
+    }
+    // Synchronous speculation: one run = the pending token (canonical row, seq 0) + the drafted tree.
+    const nodes = [rootNode(token, pos), ...tree.nodes.map((n) => shiftNode(n, 1))];
+    at(nodes, 0).children = nodes.flatMap((n, i) => (i > 0 && n.parent === 0 ? [i] : []));
+    const seqIds = nodes.map((n, i) =>
+      i === 0 ? [0] : n.branches.map((b) => partition.firstSeq + b),
+    );
+    this.#launch(
+      this.#spec("speculative", nodes, seqIds),
+      nodes,
+      nodes.map((_, i) => i),
+      {
+        draftNodes: nodes.map((_, i) => i).slice(1),
+        branchCount: tree.branchCount,
+        partition,
+      },
+    );
+  }
+
+  #spec(kind: RunSpec["kind"], nodes: DraftNode[], seqIds: number[][]): RunSpec {
+    const rows = nodes.length;
+    return {
+      runId: this.#p.nextRunId(),
+      kind,
+      tokens: Int32Array.from(nodes, (n) => n.token),
+      positions: Int32Array.from(nodes, (n) => n.pos),
+      seqIds,
+      outputRows: Int32Array.from({ length: rows }, (_, i) => i),
+      logitsRows: this.#greedy ? undefined : Int32Array.from({ length: rows }, (_, i) => i),
+      topK: 1,
+    };
+  }
+
+  #maySpeculate(): boolean {
+    const { config, drafter, pool } = this.#p;
+    if (config.mode !== "pipeinfer" || drafter === null || pool.freeCount === 0) return false;
+    const active = this.#runs.filter((r) => r.kind === "speculative" && !r.cancelled).length;
+    return active < config.speculation.maxInFlightRuns;
+  }
+
+  /** Drafts one micro-batch at the tip of the deepest valid chain (or the frontier) and launches it. */
+  async #speculate(): Promise<SpeculateResult> {
+    const tokens = this.tokens;
+    const n = tokens.length;
+    const tip = [...this.#runs].reverse().find((r) => continuesChain(r, tokens)) ?? null;
+    const line = tip === null ? null : mainLineOf(tip);
+    const firstPos = line === null ? n : line.endPos + 1;
+    const chainStart = tip === null ? n : tip.chainStart;
+    const prefix = tip === null || line === null ? [] : [...tip.prefix, ...line.tokens];
+    const chainDepth = tip === null ? 0 : tip.chainDepth + 1;
+    const cutoff = this.#cutoff(chainDepth);
+    if (cutoff.accept >= 1 || firstPos > this.#maxPos) return "blocked";
+    const key = `${tip?.runId ?? -1}:${firstPos}:${cutoff.accept}`;
+    if (key === this.#lastEmptyKey) return "blocked";
+    const base = [...tokens.slice(0, chainStart), ...prefix];
+    const tree = await this.#draft(
+      base,
+      cutoff,
+      () => this.#p.pipeline.hasOutcome() || aborted(this.#p.signal),
+    );
+    if (tree.interrupted) return "interrupted";
+    if (tree.nodes.length === 0) {
+      this.#nReject++;
+      this.#lastEmptyKey = key;
+      return "empty";
+    }
+    const partition = this.#p.pool.alloc();
+    if (partition === null) return "blocked";
+    const seqs = seqsOf(partition, tree.branchCount);
+    if (tip?.partition != null) {
+      for (const op of chainCopyOps(tip.partition.firstSeq, seqs, chainStart, firstPos))
+        this.#p.pipeline.kv(op);
+    }
+    const seqIds = tree.nodes.map((nd) => nd.branches.map((b) => partition.firstSeq + b));
+    this.#launch(
+      this.#spec("speculative", tree.nodes, seqIds),
+      tree.nodes,
+      tree.nodes.map((_, i) => i),
+      {
+        rootPos: firstPos,
+        chainStart,
+        prefix,
+        draftNodes: tree.nodes.map((_, i) => i),
+        branchCount: tree.branchCount,
+        partition,
+        chainDepth,
+      },
+    );
+    return "launched";
+  }
+
+  #cutoff(chainDepth: number): { accept: number; split: number } {
+    const s = this.#p.config.speculation;
+    const adjust = chainDepth * s.pRecovery - this.#nReject * s.pDecay;
+    return { accept: s.pAccept + adjust, split: s.pSplit + adjust };
+  }
+
+  #draft(
+    base: readonly number[],
+    cutoff: { accept: number; split: number },
+    shouldYield: () => boolean,
+  ): Promise<DraftTree> {
+    const { drafter, config, signal } = this.#p;
+    if (drafter === null) throw new MeshError("ERR_NO_DRAFT", "no drafter");
+    const s = config.speculation;
+    return draftTree({
+      drafter,
+      base,
+      maxNodes: s.draftMax,
+      maxBranches: s.draftBranches,
+      maxPos: this.#maxPos,
+      cutoffAccept: cutoff.accept,
+      cutoffSplit: cutoff.split,
+      topK: s.draftTopK,
+      sampling: this.#greedy ? undefined : this.#p.sampling,
+      shouldYield,
+      signal,
+    });
+  }
+
+  // --- outcomes ---
+
+  async #processNext(): Promise<void> {
+    if (this.#runs.length === 0)
+      throw new MeshError("ERR_INTERNAL", "no run in flight but generation not finished");
+    const outcome = await this.#p.pipeline.next(this.#p.signal);
+    const run = this.#runs.shift();
+    if (run?.runId !== outcome.runId) {
+      throw new MeshError(
+        "ERR_INTERNAL",
+        `outcome for run ${outcome.runId}, expected ${run?.runId}`,
+      );
+    }
+    const metrics = this.#p.metrics;
+    if (run.cancelled) return metrics.onOutcome(outcome.stageComputeMs, true);
+    if (outcome.status === "skipped") {
+      if (run.kind !== "speculative" || run.draftNodes.length !== run.nodes.length) {
+        throw new MeshError(
+          "ERR_STAGE_FAILED",
+          `${run.kind} run ${run.runId} came back skipped; canonical KV is incomplete`,
+        );
+      }
+      this.#release(run);
+      return metrics.onOutcome(outcome.stageComputeMs, true);
+    }
+    const m = matchRun(run, this.tokens);
+    if (m.kind !== "useful") {
+      this.#release(run);
+      return metrics.onOutcome(outcome.stageComputeMs, run.kind === "speculative");
+    }
+    metrics.onOutcome(outcome.stageComputeMs, false);
+    await this.#verify(run, m.anchor, outcome.outputs);
+  }
+
+  /** Verifies from the anchor (the run's row at the frontier), appends tokens, commits, relaunches. */
+  async #verify(run: RunRecord, anchor: number, outputs: readonly StageRowOutput[]): Promise<void> {
+    const { metrics, stop, clock } = this.#p;
+    const byRow = new Map(outputs.map((o) => [o.row, o]));
+    const nOld = this.tokens.length;
+    const firstIndex = stop.tokens.length;
+    const event: TokenEvent = { tokens: [], fromDraft: [], index: firstIndex, timeMs: clock.now() };
+    let text = "";
+    let v = anchor;
+    let lastDraft = -1;
+    for (;;) {
+      const out = byRow.get(at(run.rows, v));
+      if (out === undefined)
+        throw new MeshError("ERR_INTERNAL", `run ${run.runId}: no output for row ${run.rows[v]}`);
+      const pos = this.tokens.length;
+      const here = at(run.nodes, v).children.filter((c) => run.draftNodes.includes(c));
+      const candidates: Candidate[] = here.map((c) => at(run.nodes, c));
+      for (const r of this.#runs)
+        for (const i of draftsAt(r, this.tokens)) candidates.push(at(r.nodes, i));
+      const { token, fromDraft } = this.#choose(out, candidates, pos);
+      this.tokens.push(token);
+      const step = stop.push(token);
+      text += step.textDelta;
+      if (step.keep) {
+        event.tokens.push(token);
+        event.fromDraft.push(fromDraft);
+        this.fromDraft.push(fromDraft);
+        metrics.tokenTimesMs.push(clock.now());
+      }
+      if (step.stop) this.finish = "stop";
+      else if (
+        stop.tokens.length >= this.#p.maxTokens ||
+        this.tokens.length >= this.#p.config.maxContextTokens
+      ) {
+        this.finish = "length";
+      }
+      const child = here.find((c) => at(run.nodes, c).token === token);
+      if (this.finish !== null || child === undefined) break;
+      v = child;
+      lastDraft = child;
+    }
+    if (run.kind === "speculative") {
+      metrics.draftTokensVerified += run.draftNodes.length;
+      metrics.draftTokensAccepted += acceptedNodes(run, this.tokens).filter((i) =>
+        run.draftNodes.includes(i),
+      ).length;
+    }
+    metrics.acceptanceEvents++;
+    if (lastDraft >= 0 && run.partition !== null) {
+      const node = at(run.nodes, lastDraft);
+      const end = node.pos + 1;
+      this.#p.pipeline.kv(commitOp(run.partition.firstSeq + at(node.branches, 0), nOld, end));
+      this.canonicalEnd = Math.max(this.canonicalEnd, end);
+    }
+    this.#release(run);
+    this.#nReject = 0;
+    this.#lastEmptyKey = null;
+    if (this.finish !== null) text += stop.finish();
+    if (event.tokens.length > 0 || text.length > 0) {
+      this.#p.emit({ ...event, ...(text.length > 0 || this.#hasText() ? { text } : {}) });
+    }
+    if (this.finish !== null) return;
+    await this.#launchForPending();
+    this.#cancelInvalid();
+    if (this.#p.config.mode !== "plain")
+      await this.#p.drafter?.accept(Int32Array.from(this.tokens));
+  }
+
+  #hasText(): boolean {
+    return this.#p.stop.text !== undefined;
+  }
+
+  #choose(
+    out: StageRowOutput,
+    candidates: readonly Candidate[],
+    pos: number,
+  ): { token: number; fromDraft: boolean } {
+    if (this.#greedy) {
+      return { token: out.argmax, fromDraft: candidates.some((c) => c.token === out.argmax) };
+    }
+    if (out.logits === undefined)
+      throw new MeshError("ERR_INTERNAL", `row ${out.row}: full logits missing for sampling`);
+    const s = this.#p.sampling;
+    const p = targetProbs(out.logits, s);
+    const d = candidates[0];
+    if (d?.q !== undefined) {
+      const r = speculativeSample(
+        p,
+        d.q,
+        d.token,
+        uniformAt(s.seed, pos, RNG_STREAM.accept),
+        uniformAt(s.seed, pos, RNG_STREAM.sample),
+      );
+      return { token: r.token, fromDraft: r.accepted };
+    }
+    return { token: sampleIndex(p, uniformAt(s.seed, pos, RNG_STREAM.sample)), fromDraft: false };
+  }
+
+  /** Cancels every in-flight speculative run the accepted tokens made useless, and frees its partition. */
+  #cancelInvalid(): void {
+    const dead = this.#runs.filter(
+      (r) =>
+        r.kind === "speculative" &&
+        !r.cancelled &&
+        r.draftNodes.length === r.nodes.length &&
+        matchRun(r, this.tokens).kind === "dead",
+    );
+    if (dead.length === 0) return;
+    for (const r of dead) r.cancelled = true;
+    this.#p.pipeline.cancel(dead.map((r) => r.runId));
+    this.#p.metrics.runsCancelled += dead.length;
+    for (const r of dead) this.#release(r);
+  }
+
+  #release(run: RunRecord): void {
+    if (run.partition === null) return;
+    for (const op of this.#p.pool.release(run.partition, run.branchCount)) this.#p.pipeline.kv(op);
+    run.partition = null;
+  }
+}
+
+function rootNode(token: number, pos: number): DraftNode {
+  return { token, pos, parent: -1, children: [], branches: [] };
+}
+
+function shiftNode(n: DraftNode, by: number): DraftNode {
+  return {
+    ...n,
+    parent: n.parent < 0 ? 0 : n.parent + by,
+    children: n.children.map((c) => c + by),
+  };
+}
