@@ -133,6 +133,8 @@ export class HttpModelDir implements ModelDir {
   readonly location: string;
   readonly #options: HttpOptions;
   readonly #fetch: FetchFn;
+  // One source per file, so its size (and a whole-file fallback download) is fetched once.
+  readonly #sources = new Map<string, HttpSource>();
 
   constructor(baseUrl: string, options: HttpOptions = {}) {
     this.location = baseUrl.replace(/\/+$/, "");
@@ -164,6 +166,11 @@ export class HttpModelDir implements ModelDir {
   }
 
   open(name: string): ByteSource {
-    return new HttpSource(joinUrl(this.location, name), this.#options);
+    let src = this.#sources.get(name);
+    if (src === undefined) {
+      src = new HttpSource(joinUrl(this.location, name), this.#options);
+      this.#sources.set(name, src);
+    }
+    return src;
   }
 }
