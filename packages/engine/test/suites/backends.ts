@@ -8,6 +8,7 @@ import { splitLayers, type ShardBackend } from "../../src/model/shard-spec.ts";
 import { loadModelConfig } from "../../src/loader/model-files.ts";
 import { openModelDir } from "../../src/node/file-source.ts";
 import type { ModelConfig } from "../../src/config.ts";
+import { createNodeShardClient } from "../../src/node/spawn-worker.ts";
 import { modelFixtureDir, type ModelFixture } from "../fixtures/fixtures.ts";
 
 /** Backends the unit project runs (no GPU needed). The parity project adds "webgpu". */
@@ -51,4 +52,39 @@ export async function makeShards(
 
 export async function destroyAll(shards: readonly LayerShard[]): Promise<void> {
   await Promise.all(shards.map((s) => s.destroy()));
+}
+
+/** Like makeShards, but every shard runs in its own worker_thread behind a ShardClient. */
+export async function makeWorkerShards(
+  backend: ShardBackend,
+  fixture: ModelFixture,
+  boundaries: readonly number[] = [],
+  options: ShardOptions = {},
+): Promise<LayerShard[]> {
+  const config = await fixtureConfig(fixture);
+  const ranges = splitLayers(config.numLayers, boundaries.length + 1, boundaries);
+  const settled = await Promise.allSettled(
+    ranges.map((r) =>
+      createNodeShardClient({
+        model: modelFixtureDir(fixture),
+        ...r,
+        backend,
+        kvCells: options.kvCells ?? 64,
+        maxSeqs: options.maxSeqs,
+        topK: options.topK,
+      }),
+    ),
+  );
+  const shards = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  const failed = settled.find((s) => s.status === "rejected");
+  if (failed !== undefined) {
+    await destroyAll(shards);
+    throw failed.reason;
+  }
+  return shards;
+}
+
+/** Bitwise equality of float arrays (distinguishes -0 and +0, compares NaN payloads). */
+export function bitsOf(a: Float32Array): Uint32Array {
+  return new Uint32Array(a.buffer, a.byteOffset, a.length);
 }
