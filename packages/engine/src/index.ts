@@ -1,3 +1,65 @@
 // Public surface of @pipemesh/engine. Nothing deeper is importable from outside the package.
 export * from "./errors.ts";
 export * from "./model/batch.ts";
+
+// Model config and weights as backends see them.
+export { parseModelConfig, type ModelConfig, type ModelFamily, type RopeConfig } from "./config.ts";
+export type { LayerWeights, ShardWeights } from "./model/weights.ts";
+
+// Shards: specs, splitting, loading, the CPU backend, the KV cache metadata both backends share.
+export {
+  DEFAULT_MAX_SEQS,
+  DEFAULT_TOP_K,
+  splitLayers,
+  type LayerRange,
+  type ShardBackend,
+  type ShardFactoryArgs,
+  type ShardSpec,
+} from "./model/shard-spec.ts";
+export { loadLayerShard, splitShardSpecs, type LoadShardOptions } from "./model/create-shard.ts";
+export { CpuShard, createCpuShard } from "./model/cpu-shard.ts";
+export {
+  KvCache,
+  type KvCacheOptions,
+  type KvCellInfo,
+  type KvClaim,
+  type KvRows,
+} from "./model/kv-cache.ts";
+export { validateBatch, type BatchLimits } from "./model/validate-batch.ts";
+
+// Model files: sources, directories, config, weights, tokenizer.
+export {
+  MemoryModelDir,
+  MemorySource,
+  type ByteSource,
+  type ModelDir,
+} from "./loader/byte-source.ts";
+export { HttpModelDir, HttpSource, type FetchFn, type HttpOptions } from "./loader/http-source.ts";
+export { CONFIG_FILE, loadModelConfig, openUrlModelDir } from "./loader/model-files.ts";
+export { loadModelMeta, type ModelMeta } from "./loader/model-meta.ts";
+export {
+  loadShardWeights,
+  type LoadProgress,
+  type LoadWeightsOptions,
+} from "./loader/load-weights.ts";
+export {
+  loadTokenizer,
+  TextTokenizer,
+  type DecodeOptions,
+  type EncodeOptions,
+} from "./tokenizer/text-tokenizer.ts";
+export {
+  ChatTemplate,
+  type ChatMessage,
+  type ChatTemplateOptions,
+} from "./tokenizer/chat-template.ts";
+export { StreamDecoder, type StreamDecoderOptions } from "./tokenizer/stream-decoder.ts";
+
+// Shards in workers.
+export {
+  ShardClient,
+  watchReady,
+  type ShardClientOptions,
+  type WorkerHandle,
+} from "./worker/shard-client.ts";
+export { createBrowserShardClient, spawnBrowserShardWorker } from "./worker/spawn-browser.ts";

@@ -1,2 +1,8 @@
 // Node-only surface of @pipemesh/engine (Dawn WebGPU, file system sources, worker_threads).
-export {};
+export { FileModelDir, FileSource, openModelDir } from "./file-source.ts";
+export {
+  createNodeShardClient,
+  SHARD_WORKER_BOOTSTRAP,
+  spawnNodeShardWorker,
+  type NodeWorkerHandle,
+} from "./spawn-worker.ts";

@@ -13,7 +13,7 @@ function rows(positions: number[], seqIds: number[][]) {
 /** Row r's gather list as [position, cell] pairs. */
 function listOf(cache: KvCache, claim: KvClaim, r: number): [number, number][] {
   const pos = new Map(cache.entries().map((e) => [e.cell, e.pos]));
-  const ids = [...claim.cellIdx.subarray(claim.offsets[r]!, claim.offsets[r + 1]!)];
+  const ids = [...claim.cellIdx.subarray(claim.offsets[r], claim.offsets[r + 1])];
   return ids.map((c) => [pos.get(c)!, c]);
 }
 
