@@ -47,9 +47,9 @@ class Preset:
 PRESETS = {
     "full": Preset(
         name="full",
-        target=Schedule(steps=2200, lr=2e-3),
-        draft=Schedule(steps=2000, lr=3e-3, snapshot_steps=(30, 50, 75, 100, 150, 200, 300)),
-        distill=Schedule(steps=1000, lr=1e-3, warmup_steps=50),
+        target=Schedule(steps=1600, lr=2e-3, batch_size=16),
+        draft=Schedule(steps=1600, lr=3e-3, batch_size=16, snapshot_steps=(10, 25, 50, 100, 150, 200, 300)),
+        distill=Schedule(steps=400, lr=1e-3, batch_size=16, warmup_steps=40),
     ),
     "smoke": Preset(
         name="smoke",

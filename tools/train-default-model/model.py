@@ -19,7 +19,7 @@ class ModelArgs:
     num_attention_heads: int = 6
     num_key_value_heads: int = 2
     head_dim: int = 32
-    max_position_embeddings: int = 512
+    max_position_embeddings: int = 256  # = training context; RoPE is untested beyond it
     rms_norm_eps: float = 1e-5
     rope_theta: float = 10000.0
     tie_word_embeddings: bool = True
@@ -75,9 +75,9 @@ class Attention(nn.Module):
             k = torch.cat((past_kv[0], k), dim=2)  # (B, KV, P+T, hd)
             v = torch.cat((past_kv[1], v), dim=2)
         present = (k, v)
-        rep = self.n_heads // self.n_kv
-        kr = k.repeat_interleave(rep, dim=1)  # (B, H, P+T, hd); head h uses kv head h // rep, as in HF
-        vr = v.repeat_interleave(rep, dim=1)
+        rep = self.n_heads // self.n_kv  # query head h reads kv head h // rep, as HF's repeat_kv
+        kr = k[:, :, None].expand(B, self.n_kv, rep, -1, self.head_dim).reshape(B, self.n_heads, -1, self.head_dim)
+        vr = v[:, :, None].expand(B, self.n_kv, rep, -1, self.head_dim).reshape(B, self.n_heads, -1, self.head_dim)
         if mask is None:
             y = F.scaled_dot_product_attention(q, kr, vr, is_causal=True)
         else:

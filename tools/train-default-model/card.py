@@ -1,0 +1,177 @@
+"""MODEL_CARD.md and manifest.json, written from the numbers the pipeline measured (never by hand)."""
+import hashlib
+import json
+from pathlib import Path
+
+from bpe import CHAT_TEMPLATE
+from config import SEQ_LEN, Preset, Schedule
+from corpus import SOURCES
+from train import fmt_s
+
+
+def arch_row(name: str, a, params: int) -> str:
+    return (f"| {name} | {params:,} | {a.num_hidden_layers} | {a.hidden_size} | {a.intermediate_size} | "
+            f"{a.num_attention_heads} | {a.num_key_value_heads} | {a.head_dim} |")
+
+
+def sched_row(name: str, s: Schedule, r: dict) -> str:
+    return (f"| {name} | {s.steps} | {s.batch_size} x {SEQ_LEN} | {r['tokens']:,} | {s.lr:g} | "
+            f"{r['train_loss_ema']} | {fmt_s(r['seconds'])} |")
+
+
+def write_card(out: Path, p: Preset, seed: int, r: dict, machine: dict) -> None:
+    ev, params, acc = r["eval"], r["eval"]["params"], r["eval"]["acceptance"]
+    ids = r["tokenizer"]["special_ids"]
+    weak_step = int(r["weak"]["checkpoint"].split("-")[-1].split(".")[0])
+    lines = [
+        "# pipemesh-tiny",
+        "",
+        "A tiny Llama-architecture model pair trained from scratch by `tools/train-default-model` "
+        "(run `tools/train-default-model/train.sh`), embedded as pipemesh's default so that the demo and "
+        "the tests run without downloading anything. It writes simple English prose; it is not "
+        "instruction-tuned and knows nothing useful. Every number below was measured by the tool in the run "
+        "that produced these files.",
+        "",
+        "| folder | role |",
+        "|---|---|",
+        f"| `target/` | the model being served ({p.target_args.num_hidden_layers} layers to split across peers) |",
+        "| `draft/` | the speculative draft: pretrained, then distilled from the target's logits |",
+        f"| `draft-weak/` | a deliberately weak draft (the draft's checkpoint after {weak_step} steps) "
+        "for the low-acceptance benchmark scenario |",
+        "",
+        "Each folder is in Hugging Face layout (`config.json`, `model.safetensors` in float32, `tokenizer.json`, "
+        "`tokenizer_config.json`, `generation_config.json`); the drafts also carry `onnx/model.onnx` "
+        "(with KV cache) and `onnx/expected.json` (golden token ids for the TS engine's tests).",
+        "",
+        "## Data",
+        "",
+        "| source | licence | obtained from | documents | characters |",
+        "|---|---|---|---|---|",
+    ]
+    for (title, licence, origin), key in zip(SOURCES, ("bible", "sotu", "moby")):
+        c = r["corpus"][key]
+        lines.append(f"| {title} | {licence} | {origin} | {c['docs']} | {c['chars']:,} |")
+    lines += [
+        "",
+        "Cleaning: markup and footnotes removed, typographic punctuation mapped to ASCII, accents dropped. "
+        "One document per Bible chapter, address or novel chapter; 2% of documents (seeded shuffle) are held "
+        f"out for validation. Train: {r['tokenizer']['train_tokens']:,} tokens; validation: "
+        f"{r['tokenizer']['val_tokens']:,} tokens.",
+        "",
+        "## Tokenizer",
+        "",
+        f"Byte-level BPE (Hugging Face `tokenizers`), {r['tokenizer']['vocab_size']} tokens, trained on the "
+        "training split. Encoding a plain string prepends `<s>`. Special tokens: "
+        + ", ".join(f"`{t}` = {i}" for t, i in ids.items()) + ". The chat template (Jinja, in "
+        "`tokenizer_config.json`) is:",
+        "",
+        "```jinja",
+        CHAT_TEMPLATE,
+        "```",
+        "",
+        "The models never saw chat-formatted text, so the template only fixes the format for the engine.",
+        "",
+        "## ONNX drafts",
+        "",
+        "`onnx/model.onnx` (opset 17, float32) takes `input_ids` [batch, seq] int64, `attention_mask` "
+        "[batch, past+seq] int64 (1 = attend), `position_ids` [batch, seq] int64 and, per layer i, "
+        f"`past_key_values.{{i}}.key` / `.value` [batch, {p.draft_args.num_key_value_heads}, past, "
+        f"{p.draft_args.head_dim}] float32 (past may be 0: pass empty tensors); it returns `logits` "
+        f"[batch, seq, {p.draft_args.vocab_size}] float32 and `present.{{i}}.key` / `.value` "
+        f"[batch, {p.draft_args.num_key_value_heads}, past+seq, {p.draft_args.head_dim}]. Causal masking "
+        "is built inside the graph. `onnx/expected.json` holds, for a few fixed prompts (token ids), the greedy "
+        "next id from ONNX and PyTorch, the top-5 logits, an 8-token greedy continuation through the ONNX KV "
+        "cache, and the target's 16-token greedy continuation (PyTorch, float32).",
+        "",
+        "## Architecture",
+        "",
+        "Llama: RMSNorm (eps 1e-5), rotate-half RoPE (theta 10000), SwiGLU MLP, grouped-query attention, "
+        f"no biases, tied input/output embeddings, vocabulary {p.target_args.vocab_size}, trained with "
+        f"context {SEQ_LEN} (`max_position_embeddings` {p.target_args.max_position_embeddings}).",
+        "",
+        "| model | parameters | layers | hidden | MLP | heads | KV heads | head dim |",
+        "|---|---|---|---|---|---|---|---|",
+        arch_row("target", p.target_args, params["target"]),
+        arch_row("draft", p.draft_args, params["draft"]),
+        arch_row("draft-weak", p.draft_args, params["draft-weak"]),
+        "",
+        "## Training",
+        "",
+        f"AdamW (betas 0.9/0.95, weight decay 0.1 on matrices), linear warm-up then cosine decay to 10% of the "
+        f"peak learning rate, gradient clipping 1.0, bf16 autocast on CPU, seed {seed}. The draft is first "
+        "pretrained on next-token loss, then distilled: forward KL from the target's next-token distribution "
+        "on the same kind of batches.",
+        "",
+        "| stage | steps | batch | tokens | peak LR | final train loss (EMA) | time |",
+        "|---|---|---|---|---|---|---|",
+        sched_row("target", p.target, r["target"]),
+        sched_row("draft (pretrain)", p.draft, r["draft"]),
+        sched_row("draft (distill, KL)", p.distill, r["distill"]),
+        "",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['torch_threads']} torch threads, "
+        f"no GPU; torch {machine['torch']}, Python {machine['python']}. Whole pipeline (data, tokenizer, "
+        f"training, export, checks, evaluation): {fmt_s(r['total_seconds'])}.",
+        "",
+        "## Evaluation",
+        "",
+        f"Validation loss: mean next-token cross-entropy (nats) over {p.val_windows} windows of {SEQ_LEN} "
+        "held-out tokens, float32.",
+        "",
+        "| model | validation loss |",
+        "|---|---|",
+        *[f"| {n} | {v} |" for n, v in ev["val_loss"].items()],
+        "",
+        f"Acceptance: greedy speculative decoding against the target, {p.draft_len} drafted tokens at a time, "
+        f"{p.acceptance_prompts} held-out prompts of 32 tokens, {p.acceptance_new_tokens} new tokens each. "
+        "Acceptance = accepted drafted tokens / drafted tokens.",
+        "",
+        "| draft | acceptance | accepted / drafted | tokens per target pass |",
+        "|---|---|---|---|",
+        *[f"| {n} | **{a['acceptance']}** | {a['accepted']} / {a['drafted']} | {a['tokens_per_target_pass']} |"
+          for n, a in acc.items()],
+        "",
+        "Weak-draft candidates (acceptance of early draft checkpoints, by step): "
+        + ", ".join(f"{s}: {v}" for s, v in r["weak"]["candidates"].items())
+        + f"; the most-trained one below {p.weak_max_acceptance} was kept.",
+        "",
+        "Export checks (max abs difference of logits, float32):",
+        "",
+        "| model | transformers vs training code | ONNX, empty past | ONNX, with past | ONNX, left-padded batch |",
+        "|---|---|---|---|---|",
+    ]
+    for n, c in r["export"]["checks"].items():
+        cells = [c.get(k) for k in ("transformers_max_abs_err", "max_abs_err_empty_past",
+                                    "max_abs_err_with_past", "max_abs_err_left_padded_batch")]
+        lines.append(f"| {n} | " + " | ".join("-" if v is None else f"{v:.2e}" for v in cells) + " |")
+    lines += ["", "## Samples (target, 64 new tokens)", ""]
+    for s in ev["samples"]:
+        lines += [f"**{s['prompt']}**", "", f"- temperature 0: {s['prompt']}{quote(s['t0'])}",
+                  f"- temperature 0.8: {s['prompt']}{quote(s['t08'])}", ""]
+    lines += [
+        "## Files",
+        "",
+        "`manifest.json` lists the SHA-256 and size of every file in this folder. "
+        "`../default.json` names this pair as pipemesh's default.",
+        "",
+        "## Limitations",
+        "",
+        "A few million parameters trained for minutes on 17 MB of 19th-century-flavoured text: expect archaic, "
+        "biblical or political phrasing, no factual knowledge, and loops at temperature 0. Use it to exercise the "
+        "engine, never for anything that needs a correct answer.",
+        "",
+    ]
+    (out / "MODEL_CARD.md").write_text("\n".join(lines))
+
+
+def quote(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def write_manifest(out: Path) -> dict:
+    files = {}
+    for f in sorted(out.rglob("*")):
+        rel = f.relative_to(out).as_posix()
+        if f.is_file() and rel != "manifest.json":
+            files[rel] = {"sha256": hashlib.sha256(f.read_bytes()).hexdigest(), "size": f.stat().st_size}
+    (out / "manifest.json").write_text(json.dumps(files, indent=2) + "\n")
+    return files
