@@ -35,10 +35,15 @@ export function spawnBrowserShardWorker(): WorkerHandle {
   };
 }
 
-/** Spawns a browser shard worker and loads `spec` in it. */
+/**
+ * Spawns a browser shard worker and loads `spec` in it. A relative spec.model is resolved against the
+ * page first: inside the worker it would resolve against the worker script's URL.
+ */
 export function createBrowserShardClient(
   spec: ShardSpec,
   options: ShardClientOptions & { onProgress?: (p: LoadProgress) => void } = {},
 ): Promise<ShardClient> {
-  return ShardClient.create(spawnBrowserShardWorker(), spec, options);
+  const page = (globalThis as { location?: { href?: string } }).location?.href;
+  const model = page === undefined ? spec.model : new URL(spec.model, page).href;
+  return ShardClient.create(spawnBrowserShardWorker(), { ...spec, model }, options);
 }

@@ -4,6 +4,7 @@
 
 import { afterEach, describe, expect, it } from "vitest";
 import { EngineError, isEngineError } from "../../src/errors.ts";
+import type { LoadProgress } from "../../src/loader/load-weights.ts";
 import type { LayerShard } from "../../src/model/batch.ts";
 import type { ShardSpec } from "../../src/model/shard-spec.ts";
 import { createNodeShardClient, spawnNodeShardWorker } from "../../src/node/spawn-worker.ts";
@@ -45,8 +46,12 @@ function bigBatch(rows: number) {
 }
 
 describe("ShardClient (worker_threads)", () => {
-  it("loads, reports info and generates the golden tokens", async () => {
-    const c = await client();
+  it("loads with progress, reports info and generates the golden tokens", async () => {
+    const progress: LoadProgress[] = [];
+    const c = await client({ onProgress: (p: LoadProgress) => progress.push(p) });
+    const last = progress[progress.length - 1];
+    expect(last?.doneBytes).toBe(last?.totalBytes);
+    expect(last?.totalBytes).toBeGreaterThan(300_000); // the fixture's f32 tensors (~370 KB)
     expect(c.info).toMatchObject({
       layerStart: 0,
       layerEnd: 3,
