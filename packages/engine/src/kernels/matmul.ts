@@ -1,0 +1,82 @@
+// Wrapper of matmul.wgsl: y[rows, n] = x[rows, k] . w[n, k]^T (+ bias) (+ y). Guards shapes and buffer
+// sizes, specialises the pipeline on (k, n, bias, accumulate) and sizes the dispatch. The pipeline depends
+// on the weight's shape only, never on rows, which keeps every row's arithmetic identical.
+
+import type { GpuContext } from "../gpu/device.ts";
+import { pipelineCache } from "../gpu/pipelines.ts";
+import {
+  boundOp,
+  requireBytes,
+  requireInt,
+  requireWorkgroup,
+  shapeError,
+  zeroBuffer,
+  type BoundOp,
+} from "../gpu/kernel-op.ts";
+import source from "./matmul.wgsl?raw";
+
+const WG = 64;
+
+export interface MatmulSpec {
+  k: number;
+  n: number;
+  /** Add bias[n]. */
+  bias: boolean;
+  /** y += result (residual connection) instead of y = result. */
+  accumulate: boolean;
+}
+
+export interface MatmulBuffers {
+  dims: GPUBuffer; // Dims { rows }
+  x: GPUBuffer; // [rows, k] f32
+  w: GPUBuffer; // [n, k] f32
+  bias?: GPUBuffer | undefined; // [n] f32
+  y: GPUBuffer; // [rows, n] f32
+}
+
+export function guardMatmul(spec: MatmulSpec, label = "matmul"): void {
+  requireInt(label, "k", spec.k);
+  requireInt(label, "n", spec.n);
+  if (spec.k % 4 !== 0) throw shapeError(label, `k = ${spec.k} must be a multiple of 4`);
+}
+
+/** Workgroups for `rows` rows: one thread per 4x4 tile of y. */
+export function matmulWorkgroups(spec: MatmulSpec, rows: number): number {
+  return Math.ceil((Math.ceil(rows / 4) * Math.ceil(spec.n / 4)) / WG);
+}
+
+export function bindMatmul(
+  ctx: GpuContext,
+  spec: MatmulSpec,
+  buffers: MatmulBuffers,
+  capacityRows: number,
+  label = "matmul",
+): BoundOp {
+  guardMatmul(spec, label);
+  requireInt(label, "capacityRows", capacityRows);
+  requireWorkgroup(ctx, label, WG);
+  const { k, n } = spec;
+  requireBytes(label, "w", buffers.w, n * k * 4);
+  requireBytes(label, "x", buffers.x, capacityRows * k * 4);
+  requireBytes(label, "y", buffers.y, capacityRows * n * 4);
+  if (spec.bias) {
+    if (buffers.bias === undefined) throw shapeError(label, "spec.bias is set but no bias buffer");
+    requireBytes(label, "bias", buffers.bias, n * 4);
+  }
+  const pipeline = pipelineCache(ctx).get("matmul", source, {
+    K: k,
+    N: n,
+    HAS_BIAS: spec.bias ? 1 : 0,
+    ACCUMULATE: spec.accumulate ? 1 : 0,
+    WG,
+  });
+  const bias = spec.bias && buffers.bias !== undefined ? buffers.bias : zeroBuffer(ctx);
+  return boundOp(
+    ctx,
+    label,
+    pipeline,
+    [buffers.dims, buffers.x, buffers.w, bias, buffers.y],
+    capacityRows,
+    (rows) => matmulWorkgroups(spec, rows),
+  );
+}

@@ -1,0 +1,165 @@
+// WebGPU in Node through the `webgpu` package (Dawn): finds an adapter by itself, preferring a real GPU,
+// then Mesa llvmpipe through Dawn's OpenGL ES backend (compatibility mode, EGL_PLATFORM=surfaceless), then
+// the SwiftShader Vulkan driver that Debian's Chromium ships. Software adapters are reported as slow; when
+// none exists the error is ERR_GPU_UNAVAILABLE. Not used in browsers (see src/gpu/device.ts).
+
+import { existsSync } from "node:fs";
+import { EngineError } from "../errors.ts";
+import {
+  describeAdapter,
+  openDevice,
+  summarizeAdapter,
+  type AdapterSummary,
+  type GpuContext,
+} from "../gpu/device.ts";
+
+/** Which adapter to use: "auto" tries hardware, then gles, then swiftshader. */
+export type DawnAdapterChoice = "auto" | "hardware" | "gles" | "swiftshader";
+
+export const DAWN_ADAPTER_CHOICES: readonly DawnAdapterChoice[] = [
+  "auto",
+  "hardware",
+  "gles",
+  "swiftshader",
+];
+
+/** Vulkan ICD manifests of SwiftShader, in the order they are tried. */
+export const SWIFTSHADER_ICDS: readonly string[] = [
+  "/usr/lib/chromium/vk_swiftshader_icd.json",
+  "/usr/lib/chromium-browser/vk_swiftshader_icd.json",
+  "/opt/google/chrome/vk_swiftshader_icd.json",
+];
+
+export interface DawnGpuOptions {
+  adapter?: DawnAdapterChoice | undefined;
+  /** SwiftShader ICD manifest; default the first of SWIFTSHADER_ICDS that exists. */
+  swiftshaderIcd?: string | undefined;
+  /** Where the "software adapter, slow" warning goes. Default console.warn. */
+  warn?: ((message: string) => void) | undefined;
+}
+
+interface Found {
+  adapter: GPUAdapter;
+  summary: AdapterSummary;
+  instance: GPU;
+}
+
+type CreateFn = (options: string[]) => GPU;
+
+async function loadCreate(): Promise<CreateFn> {
+  try {
+    const mod = (await import("webgpu")) as { create: CreateFn };
+    return mod.create;
+  } catch (e) {
+    throw new EngineError(
+      "ERR_GPU_UNAVAILABLE",
+      `the "webgpu" package (Dawn for Node) could not be loaded: ${(e as Error).message}`,
+      { cause: e },
+    );
+  }
+}
+
+/** Runs `fn` with environment variables set, restoring them afterwards (drivers read them at init). */
+async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const saved = new Map<string, string | undefined>();
+  for (const [k, v] of Object.entries(vars)) {
+    saved.set(k, process.env[k]);
+    process.env[k] = v;
+  }
+  try {
+    return await fn();
+  } finally {
+    for (const [k, v] of saved) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+async function tryHardware(create: CreateFn): Promise<Found | null> {
+  const instance = create([]);
+  const adapter = await instance.requestAdapter({ powerPreference: "high-performance" });
+  if (adapter === null) return null;
+  const summary = summarizeAdapter(adapter, "dawn:default");
+  return summary.software ? null : { adapter, summary, instance };
+}
+
+async function tryGles(create: CreateFn): Promise<Found | null> {
+  // EGL without a display needs the surfaceless platform; Dawn's GLES backend is compatibility-only.
+  const env = { EGL_PLATFORM: process.env["EGL_PLATFORM"] ?? "surfaceless" };
+  return withEnv(env, async () => {
+    const instance = create(["backend=opengles"]);
+    const adapter = await instance.requestAdapter({ featureLevel: "compatibility" });
+    if (adapter === null) return null;
+    return { adapter, summary: summarizeAdapter(adapter, "dawn:opengles"), instance };
+  });
+}
+
+async function trySwiftShader(create: CreateFn, icd: string | undefined): Promise<Found | null> {
+  const manifest = icd ?? SWIFTSHADER_ICDS.find((p) => existsSync(p));
+  if (manifest === undefined || !existsSync(manifest)) return null;
+  return withEnv({ VK_ICD_FILENAMES: manifest }, async () => {
+    const instance = create(["backend=vulkan"]);
+    const adapter = await instance.requestAdapter();
+    if (adapter === null) return null;
+    return { adapter, summary: summarizeAdapter(adapter, "dawn:swiftshader"), instance };
+  });
+}
+
+/** The adapter choice named by PIPEMESH_WEBGPU_ADAPTER (tests and benchmarks), else "auto". */
+export function dawnAdapterFromEnv(env: NodeJS.ProcessEnv = process.env): DawnAdapterChoice {
+  const v = env["PIPEMESH_WEBGPU_ADAPTER"];
+  if (v === undefined || v === "") return "auto";
+  const choice = DAWN_ADAPTER_CHOICES.find((c) => c === v);
+  if (choice === undefined) {
+    throw new EngineError(
+      "ERR_GPU_ADAPTER",
+      `PIPEMESH_WEBGPU_ADAPTER=${v} is not one of ${DAWN_ADAPTER_CHOICES.join(", ")}`,
+    );
+  }
+  return choice;
+}
+
+/**
+ * Finds a Dawn adapter and opens a device on it. The returned context owns the device and keeps Dawn's
+ * instance alive for as long as the context lives.
+ */
+export async function requestDawnGpu(options: DawnGpuOptions = {}): Promise<GpuContext> {
+  process.env["XDG_RUNTIME_DIR"] ??= "/tmp"; // silences Mesa's "XDG_RUNTIME_DIR is invalid" noise
+  const choice = options.adapter ?? dawnAdapterFromEnv();
+  const warn = options.warn ?? ((m: string) => console.warn(m));
+  const create = await loadCreate();
+  const steps: [DawnAdapterChoice, () => Promise<Found | null>][] = [
+    ["hardware", () => tryHardware(create)],
+    ["gles", () => tryGles(create)],
+    ["swiftshader", () => trySwiftShader(create, options.swiftshaderIcd)],
+  ];
+  const failures: string[] = [];
+  for (const [name, attempt] of steps) {
+    if (choice !== "auto" && choice !== name) continue;
+    let found: Found | null = null;
+    try {
+      found = await attempt();
+    } catch (e) {
+      failures.push(`${name}: ${(e as Error).message}`);
+    }
+    if (found === null) {
+      if (failures.length === 0 || !failures[failures.length - 1]?.startsWith(name)) {
+        failures.push(`${name}: no adapter`);
+      }
+      continue;
+    }
+    if (found.summary.software) {
+      warn(
+        `pipemesh: WebGPU runs on a software adapter (${describeAdapter(found.summary)}); expect slow compute`,
+      );
+    }
+    return openDevice(found.adapter, found.summary, found.instance);
+  }
+  throw new EngineError(
+    "ERR_GPU_UNAVAILABLE",
+    `no WebGPU adapter found in Node (${failures.join("; ")}). Install a GPU driver, or Mesa ` +
+      `(apt: libegl1 libegl-dev libegl-mesa0 libgl1-mesa-dri) for llvmpipe, or Debian's chromium for ` +
+      `SwiftShader; or use the CPU backend`,
+  );
+}
