@@ -21,6 +21,11 @@ export interface SpeculationOptions {
   draftBranches: number;
   /** Most drafted tokens (tree rows) in one micro-batch. Reference README: 3–4, keep below 8. */
   draftMax: number;
+  /**
+   * Most drafted tokens in the first micro-batch of a new chain (pipeinfer). A small first batch is drafted
+   * and through the pipeline sooner, which shortens the wait after every rejection.
+   */
+  firstDraftMax: number;
   /** A branch keeps drafting while the draft's top-1 probability is >= pAccept + pAdjust (`-pa`). */
   pAccept: number;
   /** A candidate other than the top-1 opens a new branch when its probability > pSplit + pAdjust (`-ps`). */
@@ -46,12 +51,13 @@ export interface SpeculationOptions {
 export const DEFAULT_SPECULATION: SpeculationOptions = {
   draftBranches: 3,
   draftMax: 4,
+  firstDraftMax: 2,
   pAccept: 0.1,
   pSplit: 0.3,
   pRecovery: 0,
   pDecay: 0,
-  maxInFlightRuns: 12,
-  maxPartitions: 16,
+  maxInFlightRuns: 8,
+  maxPartitions: 12,
   draftTopK: 8,
 };
 
@@ -102,6 +108,7 @@ export function resolveConfig(config: SchedulerConfig, hasDraft: boolean): Resol
   const maxSeqIds = config.maxSeqIds ?? 64;
   checkInt("draftBranches", spec.draftBranches, 1);
   checkInt("draftMax", spec.draftMax, 1);
+  checkInt("firstDraftMax", spec.firstDraftMax, 1);
   checkInt("maxInFlightRuns", spec.maxInFlightRuns, 1);
   checkInt("maxPartitions", spec.maxPartitions, 1);
   checkInt("draftTopK", spec.draftTopK, 1);

@@ -23,6 +23,8 @@ export interface DraftNode {
   children: number[];
   /** Tree branches (0 = the main line) whose path goes through this node. */
   branches: number[];
+  /** The draft's probability of this token after its path (1 for a canonical row). */
+  prob: number;
   /** Sampling only: the filtered draft distribution this token was drawn from. */
   q?: Float64Array | undefined;
 }
@@ -86,8 +88,8 @@ export async function draftTree(p: DraftTreeParams): Promise<DraftTree> {
       b.drafting = false;
       if (pred === undefined || nodes.length >= p.maxNodes) return;
       const parent = b.path.length === 0 ? -1 : at(b.path, b.path.length - 1);
-      const add = (token: number, q?: Float64Array): number => {
-        nodes.push({ token, pos, parent, children: [], branches: [], q });
+      const add = (token: number, prob: number, q?: Float64Array): number => {
+        nodes.push({ token, pos, parent, children: [], branches: [], prob, q });
         if (parent >= 0) at(nodes, parent).children.push(nodes.length - 1);
         return nodes.length - 1;
       };
@@ -97,18 +99,22 @@ export async function draftTree(p: DraftTreeParams): Promise<DraftTree> {
         // Stop on the top-1 of q, never on the sampled token's own probability: a stop rule that
         // looked at the sampled value would bias which drafts reach verification.
         if (Math.max(...q) < p.cutoffAccept) return;
-        b.path.push(add(sampleIndex(q, uniformAt(p.sampling.seed, pos, RNG_STREAM.draft)), q));
+        const token = sampleIndex(q, uniformAt(p.sampling.seed, pos, RNG_STREAM.draft));
+        b.path.push(add(token, q[token] ?? 0, q));
         b.drafting = true;
         return;
       }
       if ((pred.topProbs[0] ?? 0) < p.cutoffAccept) return;
       const prefix = b.path.slice();
-      b.path.push(add(pred.topIds[0] ?? 0));
+      b.path.push(add(pred.topIds[0] ?? 0, pred.topProbs[0] ?? 0));
       b.drafting = true;
       for (let f = 1; f < pred.topIds.length; f++) {
         if (branches.length >= maxBranches || nodes.length >= p.maxNodes) break;
         if ((pred.topProbs[f] ?? 0) <= p.cutoffSplit) break;
-        branches.push({ path: [...prefix, add(pred.topIds[f] ?? 0)], drafting: true });
+        branches.push({
+          path: [...prefix, add(pred.topIds[f] ?? 0, pred.topProbs[f] ?? 0)],
+          drafting: true,
+        });
       }
     });
   }
@@ -119,9 +125,4 @@ export async function draftTree(p: DraftTreeParams): Promise<DraftTree> {
     for (const n of b.path) at(nodes, n).branches.push(i);
   });
   return { nodes, branchCount, interrupted };
-}
-
-/** The main line (branch 0) of a tree, as node indices. */
-export function mainLine(nodes: readonly DraftNode[]): number[] {
-  return nodes.flatMap((n, i) => (n.branches.includes(0) ? [i] : []));
 }

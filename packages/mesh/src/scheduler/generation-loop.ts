@@ -10,14 +10,7 @@ import type { ResolvedConfig } from "./config.ts";
 import { draftTree, type DraftNode, type DraftTree } from "./draft-tree.ts";
 import { chainCopyOps, commitOp, seqsOf, type PartitionPool } from "./kv-protocol.ts";
 import type { MetricsRecorder } from "./metrics.ts";
-import {
-  acceptedNodes,
-  continuesChain,
-  draftsAt,
-  mainLineOf,
-  matchRun,
-  type RunRecord,
-} from "./runs.ts";
+import { acceptedNodes, chooseTip, draftsAt, matchRun, type RunRecord } from "./runs.ts";
 import {
   RNG_STREAM,
   sampleIndex,
@@ -177,12 +170,15 @@ export class GenerationLoop {
       rootPos,
       chainStart: rootPos,
       prefix: [],
+      prefixProbs: [],
       nodes,
       rows,
       draftNodes: [],
       branchCount: 0,
       partition: null,
       chainDepth: 0,
+      chainedFrom: null,
+      chainedBranch: 0,
       cancelled: false,
       ...extra,
     });
@@ -249,25 +245,23 @@ export class GenerationLoop {
     return active < config.speculation.maxInFlightRuns;
   }
 
-  /** Drafts one micro-batch at the tip of the deepest valid chain (or the frontier) and launches it. */
+  /** Drafts one micro-batch at the best chain tip (chooseTip) and launches it. */
   async #speculate(): Promise<SpeculateResult> {
     const tokens = this.tokens;
-    const n = tokens.length;
-    const tip = [...this.#runs].reverse().find((r) => continuesChain(r, tokens)) ?? null;
-    const line = tip === null ? null : mainLineOf(tip);
-    const firstPos = line === null ? n : line.endPos + 1;
-    const chainStart = tip === null ? n : tip.chainStart;
-    const prefix = tip === null || line === null ? [] : [...tip.prefix, ...line.tokens];
-    const chainDepth = tip === null ? 0 : tip.chainDepth + 1;
+    const tip = chooseTip(this.#runs, tokens, this.#maxPos);
+    if (tip === null) return "blocked";
+    const { run: from, firstPos, chainStart, prefix, chainDepth } = tip;
     const cutoff = this.#cutoff(chainDepth);
-    if (cutoff.accept >= 1 || firstPos > this.#maxPos) return "blocked";
-    const key = `${tip?.runId ?? -1}:${firstPos}:${cutoff.accept}`;
+    if (cutoff.accept >= 1) return "blocked";
+    const key = `${from?.runId ?? -1}:${tip.branch}:${firstPos}:${cutoff.accept}`;
     if (key === this.#lastEmptyKey) return "blocked";
     const base = [...tokens.slice(0, chainStart), ...prefix];
+    const s = this.#p.config.speculation;
     const tree = await this.#draft(
       base,
       cutoff,
       () => this.#p.pipeline.hasOutcome() || aborted(this.#p.signal),
+      chainDepth === 0 ? Math.min(s.firstDraftMax, s.draftMax) : s.draftMax,
     );
     if (tree.interrupted) return "interrupted";
     if (tree.nodes.length === 0) {
@@ -278,9 +272,9 @@ export class GenerationLoop {
     const partition = this.#p.pool.alloc();
     if (partition === null) return "blocked";
     const seqs = seqsOf(partition, tree.branchCount);
-    if (tip?.partition != null) {
-      for (const op of chainCopyOps(tip.partition.firstSeq, seqs, chainStart, firstPos))
-        this.#p.pipeline.kv(op);
+    if (from?.partition != null) {
+      const src = from.partition.firstSeq + tip.branch;
+      for (const op of chainCopyOps(src, seqs, chainStart, firstPos)) this.#p.pipeline.kv(op);
     }
     const seqIds = tree.nodes.map((nd) => nd.branches.map((b) => partition.firstSeq + b));
     this.#launch(
@@ -291,10 +285,13 @@ export class GenerationLoop {
         rootPos: firstPos,
         chainStart,
         prefix,
+        prefixProbs: tip.prefixProbs,
         draftNodes: tree.nodes.map((_, i) => i),
         branchCount: tree.branchCount,
         partition,
         chainDepth,
+        chainedFrom: from?.runId ?? null,
+        chainedBranch: tip.branch,
       },
     );
     return "launched";
@@ -310,6 +307,7 @@ export class GenerationLoop {
     base: readonly number[],
     cutoff: { accept: number; split: number },
     shouldYield: () => boolean,
+    maxNodes = this.#p.config.speculation.draftMax,
   ): Promise<DraftTree> {
     const { drafter, config, signal } = this.#p;
     if (drafter === null) throw new MeshError("ERR_NO_DRAFT", "no drafter");
@@ -317,7 +315,7 @@ export class GenerationLoop {
     return draftTree({
       drafter,
       base,
-      maxNodes: s.draftMax,
+      maxNodes,
       maxBranches: s.draftBranches,
       maxPos: this.#maxPos,
       cutoffAccept: cutoff.accept,
@@ -461,15 +459,21 @@ export class GenerationLoop {
     return { token: sampleIndex(p, uniformAt(s.seed, pos, RNG_STREAM.sample)), fromDraft: false };
   }
 
-  /** Cancels every in-flight speculative run the accepted tokens made useless, and frees its partition. */
+  /**
+   * Cancels every in-flight speculative run the accepted tokens made useless, and frees its partition,
+   * except a run that a live run was chained from (it writes that run's assumed prefix). Newest first, so
+   * a run is known to be needed before its predecessor is considered.
+   */
   #cancelInvalid(): void {
-    const dead = this.#runs.filter(
-      (r) =>
-        r.kind === "speculative" &&
-        !r.cancelled &&
-        r.draftNodes.length === r.nodes.length &&
-        matchRun(r, this.tokens).kind === "dead",
-    );
+    const needed = new Set<number>();
+    const dead: RunRecord[] = [];
+    for (let i = this.#runs.length - 1; i >= 0; i--) {
+      const r = at(this.#runs, i);
+      if (r.kind !== "speculative" || r.cancelled) continue;
+      const cancellable = r.draftNodes.length === r.nodes.length && !needed.has(r.runId);
+      if (cancellable && matchRun(r, this.tokens).kind === "dead") dead.push(r);
+      else if (r.chainedFrom !== null) needed.add(r.chainedFrom);
+    }
     if (dead.length === 0) return;
     for (const r of dead) r.cancelled = true;
     this.#p.pipeline.cancel(dead.map((r) => r.runId));
@@ -485,7 +489,7 @@ export class GenerationLoop {
 }
 
 function rootNode(token: number, pos: number): DraftNode {
-  return { token, pos, parent: -1, children: [], branches: [] };
+  return { token, pos, parent: -1, children: [], branches: [], prob: 1 };
 }
 
 function shiftNode(n: DraftNode, by: number): DraftNode {

@@ -18,6 +18,8 @@ export interface RunRecord {
   /** Assumed speculative tokens at [chainStart, rootPos) from earlier runs of the chain (may be empty). */
   readonly chainStart: number;
   readonly prefix: readonly number[];
+  /** The draft's probability of each prefix token (for ranking where to speculate next). */
+  readonly prefixProbs: readonly number[];
   /** Rows that return outputs, as a tree (parents first); node i is batch row rows[i]. */
   readonly nodes: readonly DraftNode[];
   readonly rows: readonly number[];
@@ -28,6 +30,13 @@ export interface RunRecord {
   partition: Partition | null;
   /** Speculative runs: earlier runs of the same chain still in flight at launch. */
   readonly chainDepth: number;
+  /**
+   * The run whose main line this one copied at launch (null: it follows accepted context). That run must
+   * not be cancelled while this one is live: its cells are this run's assumed prefix.
+   */
+  readonly chainedFrom: number | null;
+  /** The branch of `chainedFrom` whose path this run continues. */
+  readonly chainedBranch: number;
   cancelled: boolean;
 }
 
@@ -92,23 +101,86 @@ export function acceptedNodes(run: RunRecord, tokens: readonly number[]): number
   return out;
 }
 
-/** The main line (branch 0) of a speculative run: its tokens and last position. */
-export function mainLineOf(run: RunRecord): { tokens: number[]; endPos: number } {
-  const line = run.nodes.filter((nd) => nd.branches.includes(0));
-  return { tokens: line.map((nd) => nd.token), endPos: run.rootPos + line.length - 1 };
+/** One branch of a speculative run's tree as a path: its tokens and probabilities from rootPos on. */
+export function branchLine(run: RunRecord, branch: number): { tokens: number[]; probs: number[] } {
+  const line = run.nodes.filter((nd) => nd.branches.includes(branch));
+  return { tokens: line.map((nd) => nd.token), probs: line.map((nd) => nd.prob) };
+}
+
+/** Where the next micro-batch goes: after `run`'s branch (or after the accepted tokens when run is null). */
+export interface ChainTip {
+  run: RunRecord | null;
+  branch: number;
+  /** Position of the next micro-batch's first drafted token. */
+  firstPos: number;
+  chainStart: number;
+  prefix: number[];
+  prefixProbs: number[];
+  chainDepth: number;
+  /** The draft's estimate that every assumed token past the frontier is accepted. */
+  score: number;
 }
 
 /**
- * Whether a new micro-batch may chain onto `run`'s main line: the run is live, its assumed prefix and main
- * line agree with every accepted token they overlap, and the line reaches past the pending position.
+ * Best-first choice of where to speculate next. Candidates are the frontier (when no live run covers the
+ * next position) and every branch of every live speculative run that agrees with the accepted tokens,
+ * reaches past the pending position, ends before maxPos and has no live run chained from it yet. The score
+ * is the product of the draft's probabilities of the path's unaccepted tokens, so the most likely
+ * continuation is extended first: the deepest valid chain when the draft is confident, an alternative
+ * branch when that is likelier. Ties go to the newest run.
  */
-export function continuesChain(run: RunRecord, tokens: readonly number[]): boolean {
-  if (run.kind !== "speculative" || run.cancelled || run.partition === null) return false;
-  if (!prefixAgrees(run, tokens)) return false;
-  const line = mainLineOf(run);
-  if (line.endPos < tokens.length) return false;
-  for (let q = run.rootPos; q < tokens.length; q++) {
-    if (line.tokens[q - run.rootPos] !== tokens[q]) return false;
+export function chooseTip(
+  runs: readonly RunRecord[],
+  tokens: readonly number[],
+  maxPos: number,
+): ChainTip | null {
+  const n = tokens.length;
+  const live = runs.filter((r) => r.kind === "speculative" && !r.cancelled && r.partition !== null);
+  const expanded = new Set(
+    live.flatMap((r) => (r.chainedFrom === null ? [] : [`${r.chainedFrom}:${r.chainedBranch}`])),
+  );
+  let best: ChainTip | null = null;
+  let covered = false;
+  for (const run of live) {
+    if (run.draftNodes.length !== run.nodes.length || !prefixAgrees(run, tokens)) continue;
+    if (run.rootPos > n) covered = true;
+    for (let b = 0; b < run.branchCount; b++) {
+      const line = branchLine(run, b);
+      const endPos = run.rootPos + line.tokens.length - 1;
+      if (endPos < n) continue;
+      const agrees = tokens.slice(run.rootPos, n).every((t, i) => line.tokens[i] === t);
+      if (!agrees) continue;
+      covered = true;
+      if (expanded.has(`${run.runId}:${b}`) || endPos + 1 > maxPos) continue;
+      const prefix = [...run.prefix, ...line.tokens];
+      const prefixProbs = [...run.prefixProbs, ...line.probs];
+      let score = 1;
+      for (let q = Math.max(n, run.chainStart); q <= endPos; q++) {
+        score *= prefixProbs[q - run.chainStart] ?? 0;
+      }
+      if (best === null || score >= best.score) {
+        best = {
+          run,
+          branch: b,
+          firstPos: endPos + 1,
+          chainStart: run.chainStart,
+          prefix,
+          prefixProbs,
+          chainDepth: run.chainDepth + 1,
+          score,
+        };
+      }
+    }
   }
-  return true;
+  if (covered || n > maxPos) return best;
+  return {
+    run: null,
+    branch: 0,
+    firstPos: n,
+    chainStart: n,
+    prefix: [],
+    prefixProbs: [],
+    chainDepth: 0,
+    score: 1,
+  };
 }

@@ -92,6 +92,7 @@ export class SimPipeline implements PipelinePort {
     | { type: "launch"; run: RunSpec }
     | { type: "kv"; op: StageKvOp }
     | { type: "cancel"; runIds: number[] }
+    | { type: "outcome"; runId: number; status: RunOutcome["status"] }
   ))[] = [];
   readonly #o: Required<Omit<SimPipelineOptions, "cancelDelayMs" | "stepsPerStage">> &
     Pick<SimPipelineOptions, "cancelDelayMs" | "stepsPerStage">;
@@ -360,6 +361,12 @@ export class SimPipeline implements PipelinePort {
     const record = this.#runs.get(runId);
     if (record === undefined) return;
     if (result === null) this.stats.skippedOutcomes++;
+    this.log.push({
+      atMs: this.#clock.now(),
+      type: "outcome",
+      runId,
+      status: result === null ? "skipped" : "done",
+    });
     record.outcome =
       result === null
         ? { runId, status: "skipped", stageComputeMs: record.computeMs }
