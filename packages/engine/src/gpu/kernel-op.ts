@@ -11,6 +11,8 @@ export interface BoundOp {
   readonly label: string;
   /** Encodes the dispatch for `rows` rows; the Dims uniform bound to the op must hold the same `rows`. */
   encode(pass: GPUComputePassEncoder, rows: number): void;
+  /** Frees buffers the op created for itself (not the ones it was bound to). Idempotent. */
+  destroy(): void;
 }
 
 export function shapeError(label: string, detail: string): EngineError {
@@ -54,6 +56,7 @@ export function boundOp(
   entries: GPUBuffer[],
   capacityRows: number,
   workgroupsFor: (rows: number) => number,
+  owned: GPUBuffer[] = [],
 ): BoundOp {
   const bindGroup = ctx.device.createBindGroup({
     label,
@@ -68,6 +71,9 @@ export function boundOp(
         throw shapeError(label, `${rows} rows; this binding holds 1..${capacityRows}`);
       }
       dispatch(pass, pipeline, bindGroup, workgroupGrid(workgroupsFor(rows), maxPerDim, label));
+    },
+    destroy() {
+      for (const b of owned.splice(0)) b.destroy();
     },
   };
 }

@@ -4,6 +4,7 @@
 
 import type { GpuContext } from "../gpu/device.ts";
 import { pipelineCache } from "../gpu/pipelines.ts";
+import { USAGE } from "../gpu/buffers.ts";
 import {
   boundOp,
   requireBytes,
@@ -24,6 +25,9 @@ export interface MatmulSpec {
   bias: boolean;
   /** y += result (residual connection) instead of y = result. */
   accumulate: boolean;
+  /** Floats per row of y (default n) and the column where this matmul's n outputs start (default 0). */
+  yStride?: number | undefined;
+  yOffset?: number | undefined;
 }
 
 export interface MatmulBuffers {
@@ -32,6 +36,19 @@ export interface MatmulBuffers {
   w: GPUBuffer; // [n, k] f32
   bias?: GPUBuffer | undefined; // [n] f32
   y: GPUBuffer; // [rows, n] f32
+}
+
+/** The op's fixed Part { yOffset } uniform. */
+function partUniform(ctx: GpuContext, yOffset: number): GPUBuffer {
+  const b = ctx.device.createBuffer({
+    size: 16,
+    usage: USAGE.UNIFORM,
+    mappedAtCreation: true,
+    label: "matmul part",
+  });
+  new Uint32Array(b.getMappedRange()).set([yOffset]);
+  b.unmap();
+  return b;
 }
 
 export function guardMatmul(spec: MatmulSpec, label = "matmul"): void {
@@ -56,9 +73,14 @@ export function bindMatmul(
   requireInt(label, "capacityRows", capacityRows);
   requireWorkgroup(ctx, label, WG);
   const { k, n } = spec;
+  const yStride = spec.yStride ?? n;
+  const yOffset = spec.yOffset ?? 0;
+  requireInt(label, "yOffset", yOffset, 0);
+  if (yOffset + n > yStride)
+    throw shapeError(label, `columns end at ${yOffset + n} > yStride ${yStride}`);
   requireBytes(label, "w", buffers.w, n * k * 4);
   requireBytes(label, "x", buffers.x, capacityRows * k * 4);
-  requireBytes(label, "y", buffers.y, capacityRows * n * 4);
+  requireBytes(label, "y", buffers.y, capacityRows * yStride * 4);
   if (spec.bias) {
     if (buffers.bias === undefined) throw shapeError(label, "spec.bias is set but no bias buffer");
     requireBytes(label, "bias", buffers.bias, n * 4);
@@ -68,15 +90,18 @@ export function bindMatmul(
     N: n,
     HAS_BIAS: spec.bias ? 1 : 0,
     ACCUMULATE: spec.accumulate ? 1 : 0,
+    Y_STRIDE: yStride,
     WG,
   });
   const bias = spec.bias && buffers.bias !== undefined ? buffers.bias : zeroBuffer(ctx);
+  const part = partUniform(ctx, yOffset);
   return boundOp(
     ctx,
     label,
     pipeline,
-    [buffers.dims, buffers.x, buffers.w, bias, buffers.y],
+    [buffers.dims, buffers.x, buffers.w, bias, buffers.y, part],
     capacityRows,
     (rows) => matmulWorkgroups(spec, rows),
+    [part],
   );
 }

@@ -1,4 +1,5 @@
-// matmul: y[r, j] = sum_k x[r, k] * w[j, k] (+ bias[j]) (+ y[r, j] when ACCUMULATE), w in nn.Linear layout.
+// matmul: y[r, j] = sum_k x[r, k] * w[j, k] (+ bias[j]) (+ y[r, j] when ACCUMULATE), w in nn.Linear layout;
+// y[r, j] is stored at r * Y_STRIDE + part.yOffset + j, so a weight split by output rows can fill one y.
 // Must match reference.ts matmulRef (+ addRef for ACCUMULATE). From bench/matmul/v6.wgsl (register-blocked).
 //
 // Bindings (group 0):
@@ -6,7 +7,9 @@
 //   1 read        x:    array<vec4<f32>>  [rows, K/4]
 //   2 read        w:    array<vec4<f32>>  [N, K/4]
 //   3 read        bias: array<f32>        [N] (bound but unread unless HAS_BIAS)
-//   4 read_write  y:    array<f32>        [rows, N]
+//   4 read_write  y:    array<f32>        [rows, Y_STRIDE] (columns yOffset .. yOffset + N)
+//   5 uniform     Part { yOffset }                    fixed per bound op (a uniform, not an override, so
+//                                                     the parts of a split matrix share one pipeline)
 // Workgroup: WG threads; each thread owns a 4-row x 4-column tile of y.
 // Dispatch: ceil(ceil(rows/4) * ceil(N/4) / WG) workgroups, folded 2D (id = wid.x + wid.y * nwg.x).
 // Numerics: f32; every y element accumulates acc += dot(x[r, 4i..4i+3], w[j, 4i..4i+3]) for i = 0, 1, ...
@@ -19,15 +22,18 @@ override K: u32;
 override N: u32;
 override HAS_BIAS: bool = false;
 override ACCUMULATE: bool = false;
+override Y_STRIDE: u32 = N;
 override WG: u32 = 64u;
 
 struct Dims { rows: u32 }
+struct Part { yOffset: u32 }
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<uniform> part: Part;
 
 fn store(r: u32, c0: u32, a: vec4<f32>) {
   for (var j = 0u; j < 4u; j++) {
@@ -35,7 +41,7 @@ fn store(r: u32, c0: u32, a: vec4<f32>) {
     if (c < N) {
       var v = a[j];
       if (HAS_BIAS) { v = v + bias[c]; }
-      let o = r * N + c;
+      let o = r * Y_STRIDE + part.yOffset + c;
       if (ACCUMULATE) { v = y[o] + v; }
       y[o] = v;
     }

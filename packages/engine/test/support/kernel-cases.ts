@@ -147,6 +147,60 @@ async function matmulInvariance(
   };
 }
 
+/** A weight split by output rows into parts, each filling its columns of one y: the same bits as whole. */
+async function matmulSplit(
+  ctx: GpuContext,
+  rng: Rng,
+  rows: number,
+  k: number,
+  n: number,
+): Promise<KernelCaseResult> {
+  const x = rng.floats(rows * k);
+  const w = rng.floats(n * k);
+  const b = rng.floats(n);
+  const dims = createDimsUniform(ctx, "dims");
+  const xBuf = uploadStorage(ctx, x, "x");
+  const whole = createStorage(ctx, rows * n * 4, "y");
+  const op = bindMatmul(
+    ctx,
+    { k, n, bias: true, accumulate: false },
+    { dims, x: xBuf, w: uploadStorage(ctx, w, "w"), bias: uploadStorage(ctx, b, "b"), y: whole },
+    rows,
+  );
+  const expected = await runOp(ctx, op, dims, rows, whole, rows * n);
+  const y = createStorage(ctx, rows * n * 4, "y");
+  const cuts = [0, 5, 6, n];
+  writeDims(ctx, dims, rows);
+  const encoder = ctx.device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  for (let i = 0; i + 1 < cuts.length; i++) {
+    const n0 = cuts[i]!;
+    const n1 = cuts[i + 1]!;
+    bindMatmul(
+      ctx,
+      { k, n: n1 - n0, bias: true, accumulate: false, yStride: n, yOffset: n0 },
+      {
+        dims,
+        x: xBuf,
+        w: uploadStorage(ctx, w.slice(n0 * k, n1 * k), "w part"),
+        bias: uploadStorage(ctx, b.slice(n0, n1), "b part"),
+        y,
+      },
+      rows,
+    ).encode(pass, rows);
+  }
+  pass.end();
+  ctx.device.queue.submit([encoder.finish()]);
+  const got = new Float32Array(await readBuffer(ctx, y, rows * n * 4));
+  const ref = report(
+    `matmul split rows=${rows} k=${k} n=${n}`,
+    allClose(got, matmulRef(x, w, rows, k, n, b), TOL),
+  );
+  return ref.ok
+    ? bitReport(`matmul split rows=${rows} k=${k} n=${n} vs whole`, got, expected)
+    : ref;
+}
+
 async function rmsnormCase(
   ctx: GpuContext,
   rng: Rng,
@@ -403,6 +457,7 @@ export async function runKernelCases(ctx: GpuContext, seed = 1234): Promise<Kern
     out.push(await matmulCase(ctx, rng, rows, k, n, bias, acc));
   }
   out.push(await matmulInvariance(ctx, rng, 48, 37));
+  out.push(await matmulSplit(ctx, rng, 6, 24, 19));
   for (const [rows, heads, headDim, before, after] of [
     [1, 1, 2, 0, 0],
     [3, 2, 12, 0, 0],

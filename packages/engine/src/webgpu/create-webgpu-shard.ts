@@ -1,0 +1,124 @@
+// createWebGpuShard: the WebGPU backend's factory (same signature as createCpuShard; create-shard.ts
+// imports exactly this path and name). Takes or acquires a device, checks the model fits the kernels and
+// the device's limits, uploads the weights and returns a WebGpuShard.
+
+import type { ModelConfig } from "../config.ts";
+import { EngineError } from "../errors.ts";
+import { borrowDevice, describeAdapter, GpuContext, requestGpu } from "../gpu/device.ts";
+import type { LayerShard, ShardInfo } from "../model/batch.ts";
+import { DEFAULT_MAX_SEQS, DEFAULT_TOP_K, type ShardFactoryArgs } from "../model/shard-spec.ts";
+import { shardWeightBytes, type ShardWeights } from "../model/weights.ts";
+import { uploadShardWeights } from "./gpu-weights.ts";
+import { WebGpuShard } from "./webgpu-shard.ts";
+
+export interface WebGpuShardOptions {
+  /** Caps each uploaded matrix part (tests use it to exercise split matrices). */
+  maxPartBytes?: number | undefined;
+}
+
+function isGpuDevice(d: unknown): d is GPUDevice {
+  return (
+    typeof d === "object" &&
+    d !== null &&
+    "createComputePipeline" in d &&
+    "queue" in d &&
+    "limits" in d
+  );
+}
+
+/** Throws ERR_CONFIG_UNSUPPORTED for shapes the kernels do not take (matmul needs K % 4 == 0). */
+export function checkWebGpuConfig(config: ModelConfig): void {
+  const ks: [string, number][] = [
+    ["hidden_size", config.hiddenSize],
+    ["num_attention_heads * head_dim", config.qDim],
+    ["intermediate_size", config.intermediateSize],
+  ];
+  for (const [name, k] of ks) {
+    if (k % 4 !== 0) {
+      throw new EngineError(
+        "ERR_CONFIG_UNSUPPORTED",
+        `${name} = ${k}: the WebGPU backend needs multiples of 4 (vec4 matmul); use the CPU backend`,
+      );
+    }
+  }
+}
+
+function checkWeights(w: ShardWeights, args: ShardFactoryArgs): void {
+  const { spec } = args;
+  const ok =
+    w.layerStart === spec.layerStart &&
+    w.layerEnd === spec.layerEnd &&
+    w.layers.length === spec.layerEnd - spec.layerStart &&
+    (!spec.embeds || w.embed !== undefined) &&
+    (!spec.head || (w.finalNorm !== undefined && w.lmHead !== undefined));
+  if (!ok) {
+    throw new EngineError(
+      "ERR_INTERNAL",
+      `weights for layers [${w.layerStart}, ${w.layerEnd}) do not fit shard [${spec.layerStart}, ${spec.layerEnd})`,
+    );
+  }
+}
+
+/**
+ * Builds a WebGPU LayerShard. `device` may be a GpuContext or a GPUDevice (borrowed: never destroyed by
+ * the shard); without one the shard requests its own (navigator.gpu, or Dawn in Node) and owns it.
+ */
+export async function createWebGpuShard(
+  args: ShardFactoryArgs,
+  options: WebGpuShardOptions = {},
+): Promise<LayerShard> {
+  const { config, weights, spec } = args;
+  checkWebGpuConfig(config);
+  checkWeights(weights, args);
+  if (!Number.isInteger(spec.kvCells) || spec.kvCells < 1) {
+    throw new EngineError("ERR_BATCH_INVALID", `kvCells must be >= 1, got ${spec.kvCells}`);
+  }
+  let ctx: GpuContext;
+  let ownsContext = false;
+  if (args.device instanceof GpuContext) ctx = args.device;
+  else if (isGpuDevice(args.device)) ctx = borrowDevice(args.device);
+  else if (args.device === undefined) {
+    ctx = await requestGpu();
+    ownsContext = true;
+  } else {
+    throw new EngineError("ERR_GPU_ADAPTER", "args.device is neither a GPUDevice nor a GpuContext");
+  }
+  try {
+    const gpu = uploadShardWeights(ctx, config, weights, spec.head, options.maxPartBytes);
+    const maxSeqs = spec.maxSeqs ?? DEFAULT_MAX_SEQS;
+    const info: ShardInfo = {
+      layerStart: spec.layerStart,
+      layerEnd: spec.layerEnd,
+      embeds: spec.embeds,
+      head: spec.head,
+      backend: "webgpu",
+      adapter: describeAdapter(ctx.adapter),
+      hiddenSize: config.hiddenSize,
+      vocabSize: config.vocabSize,
+      kvCells: spec.kvCells,
+      maxSeqs,
+      weightBytes: shardWeightBytes(weights),
+    };
+    return new WebGpuShard({
+      ctx,
+      ownsContext,
+      config,
+      info,
+      limits: {
+        embeds: spec.embeds,
+        head: spec.head,
+        hiddenSize: config.hiddenSize,
+        vocabSize: config.vocabSize,
+        maxPositions: config.maxPositions,
+        topK: spec.topK ?? DEFAULT_TOP_K,
+      },
+      host: { embed: spec.embeds ? weights.embed : undefined },
+      gpu,
+      kvCells: spec.kvCells,
+      maxSeqs,
+    });
+  } catch (e) {
+    if (ownsContext) ctx.destroy();
+    throw e;
+  }
+}
