@@ -10,7 +10,14 @@ import type { ResolvedConfig } from "./config.ts";
 import { draftTree, type DraftNode, type DraftTree } from "./draft-tree.ts";
 import { chainCopyOps, commitOp, seqsOf, type PartitionPool } from "./kv-protocol.ts";
 import type { MetricsRecorder } from "./metrics.ts";
-import { acceptedNodes, chooseTip, draftsAt, matchRun, type RunRecord } from "./runs.ts";
+import {
+  acceptedNodes,
+  chooseTip,
+  draftsAt,
+  matchRun,
+  runsToCancel,
+  type RunRecord,
+} from "./runs.ts";
 import {
   RNG_STREAM,
   sampleIndex,
@@ -459,21 +466,9 @@ export class GenerationLoop {
     return { token: sampleIndex(p, uniformAt(s.seed, pos, RNG_STREAM.sample)), fromDraft: false };
   }
 
-  /**
-   * Cancels every in-flight speculative run the accepted tokens made useless, and frees its partition,
-   * except a run that a live run was chained from (it writes that run's assumed prefix). Newest first, so
-   * a run is known to be needed before its predecessor is considered.
-   */
+  /** Cancels (over the network) and frees every run runsToCancel picks. */
   #cancelInvalid(): void {
-    const needed = new Set<number>();
-    const dead: RunRecord[] = [];
-    for (let i = this.#runs.length - 1; i >= 0; i--) {
-      const r = at(this.#runs, i);
-      if (r.kind !== "speculative" || r.cancelled) continue;
-      const cancellable = r.draftNodes.length === r.nodes.length && !needed.has(r.runId);
-      if (cancellable && matchRun(r, this.tokens).kind === "dead") dead.push(r);
-      else if (r.chainedFrom !== null) needed.add(r.chainedFrom);
-    }
+    const dead = runsToCancel(this.#runs, this.tokens);
     if (dead.length === 0) return;
     for (const r of dead) r.cancelled = true;
     this.#p.pipeline.cancel(dead.map((r) => r.runId));

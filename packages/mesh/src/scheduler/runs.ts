@@ -101,6 +101,25 @@ export function acceptedNodes(run: RunRecord, tokens: readonly number[]): number
   return out;
 }
 
+/**
+ * The in-flight speculative runs to cancel: dead ones (they disagree with the accepted tokens or lie wholly
+ * behind the frontier), except a run some live run was chained from, because its cells are that run's
+ * assumed prefix (a skipped run never writes them). Walks newest first, so whether a run is needed is known
+ * before its predecessor is considered. Runs with a canonical row are never cancelled.
+ */
+export function runsToCancel(runs: readonly RunRecord[], tokens: readonly number[]): RunRecord[] {
+  const needed = new Set<number>();
+  const dead: RunRecord[] = [];
+  for (let i = runs.length - 1; i >= 0; i--) {
+    const r = at(runs, i);
+    if (r.kind !== "speculative" || r.cancelled) continue;
+    const cancellable = r.draftNodes.length === r.nodes.length && !needed.has(r.runId);
+    if (cancellable && matchRun(r, tokens).kind === "dead") dead.push(r);
+    else if (r.chainedFrom !== null) needed.add(r.chainedFrom);
+  }
+  return dead;
+}
+
 /** One branch of a speculative run's tree as a path: its tokens and probabilities from rootPos on. */
 export function branchLine(run: RunRecord, branch: number): { tokens: number[]; probs: number[] } {
   const line = run.nodes.filter((nd) => nd.branches.includes(branch));
