@@ -21,6 +21,11 @@ export interface RtcOptions {
   connectTimeoutMs?: number;
   /** The low-water mark at which the channel reports `drain`. */
   lowWaterBytes?: number;
+  /**
+   * Keeps the platform's WebRTC runtime alive while a Connector exists (Node: see node/rtc-keepalive.ts);
+   * returns the release function.
+   */
+  retain?: () => () => void;
 }
 
 export interface PeerConnectOptions extends RtcOptions {
@@ -135,6 +140,14 @@ export function connectPeer(options: PeerConnectOptions): PeerConnection {
   });
   let channel: PeerChannel | null = null;
   let settled = false;
+  const apply = (s: RtcSignal): void => {
+    if (peer.destroyed) return;
+    try {
+      peer.signal(s);
+    } catch {
+      // a destroyed peer throws; the attempt already failed
+    }
+  };
   let resolveChannel: (c: ByteChannel) => void = () => {};
   let rejectChannel: (e: MeshError) => void = () => {};
   const promise = new Promise<ByteChannel>((resolve, reject) => {
@@ -190,14 +203,9 @@ export function connectPeer(options: PeerConnectOptions): PeerConnection {
   return {
     channel: promise,
     signal(data) {
-      if (peer.destroyed) return;
       const s = filterSignal(data, loopbackOnly);
-      if (s === null) return;
-      try {
-        peer.signal(s);
-      } catch {
-        // a destroyed peer throws; the attempt already failed
-      }
+      if (s === null || peer.destroyed) return;
+      apply(s);
     },
     destroy() {
       fail(new MeshError("ERR_PEER_DESTROYED", "connection attempt destroyed"));

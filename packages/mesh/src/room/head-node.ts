@@ -1,0 +1,389 @@
+// HeadNode: the peer that generates (a chat tab or the CLI). Joins a room as a head, asks for the generation
+// slot (waiting in the queue, told its position), loads its own shard (embeddings, maybe the first layers),
+// waits until every stage of the plan is ready, connects to each stage and returns a PipelinePort. While a
+// session runs, a plan change or a stage leaving the room fails the pipeline with ERR_PEER_LOST at once.
+
+import { MeshError } from "../errors.ts";
+import { HeadPipeline } from "../pipeline/head-pipeline.ts";
+import { LocalPipeline } from "../pipeline/local-pipeline.ts";
+import type { PipelinePort } from "../ports.ts";
+import type { PipelinePlan, RoomState } from "../protocol/messages.ts";
+import { SignalingClient } from "../signaling/client.ts";
+import { systemClock, type Clock } from "../transport/clock.ts";
+import type { Link } from "../transport/link.ts";
+import { connectionId, Connector } from "./connector.ts";
+import { stageSpecFor, type RoomEvent, type RoomPeerOptions } from "./peer-node.ts";
+import { ShardSlot, type LoadedStage, type StageLoadSpec } from "./shard-slot.ts";
+
+export type HeadNodeOptions = RoomPeerOptions;
+
+export interface AcquireOptions {
+  signal?: AbortSignal;
+  /** Give up waiting for the slot, the stages and the links after this long (ERR_TIMEOUT). */
+  timeoutMs?: number;
+  /** When the plan is impossible (too few peers), wait for peers to join instead of failing. Default true. */
+  waitForPeers?: boolean;
+}
+
+export interface HeadSession {
+  readonly pipeline: PipelinePort;
+  readonly plan: PipelinePlan;
+  /** The head holds every layer: the pipeline runs in this process. */
+  readonly local: boolean;
+  /** Transport numbers per remote stage (empty when local). */
+  linkStats(): { peerId: string; rttMs: number | null; bytesSent: number; bytesReceived: number }[];
+  /** Ends the session and frees the room's generation slot. Idempotent. */
+  release(): void;
+}
+
+interface Watcher {
+  check: () => boolean;
+  fail: (e: MeshError) => void;
+}
+
+export class HeadNode {
+  readonly peerId: string;
+  readonly #o: HeadNodeOptions;
+  readonly #client: SignalingClient;
+  readonly #connector: Connector;
+  readonly #slot: ShardSlot;
+  readonly #clock: Clock;
+  #state: RoomState;
+  #watchers = new Set<Watcher>();
+  #session: { plan: PipelinePlan; abort: (e: MeshError) => void } | null = null;
+  #busy = false;
+  #closed: MeshError | null = null;
+
+  private constructor(
+    o: HeadNodeOptions,
+    client: SignalingClient,
+    peerId: string,
+    state: RoomState,
+    connector: Connector,
+  ) {
+    this.#o = o;
+    this.#client = client;
+    this.peerId = peerId;
+    this.#state = state;
+    this.#connector = connector;
+    this.#clock = o.clock ?? systemClock;
+    this.#slot = new ShardSlot(o.loadStage, (spec, fraction) =>
+      this.#emit({ type: "loading", spec, fraction }),
+    );
+  }
+
+  static async join(o: HeadNodeOptions): Promise<HeadNode> {
+    const client = await SignalingClient.connect(o.url, {
+      ...(o.webSocket === undefined ? {} : { webSocket: o.webSocket }),
+      ...(o.clock === undefined ? {} : { clock: o.clock }),
+      ...(o.signal === undefined ? {} : { signal: o.signal }),
+    });
+    let node: HeadNode | null = null;
+    let connector: Connector | null = null;
+    const early: RoomState[] = [];
+    client.on({
+      state: (s) => {
+        if (node === null) early.push(s);
+        else node.#onState(s);
+      },
+      signal: (from, connId, data) => connector?.onSignal(from, connId, data),
+      queued: (position) => {
+        if (node !== null) node.#emit({ type: "queued", position });
+      },
+      error: (e) => {
+        if (node !== null) node.#emit({ type: "error", error: e });
+      },
+      close: (e) => {
+        if (node !== null) node.#onClosed(e);
+      },
+    });
+    try {
+      const joined = await client.join({
+        roomId: o.roomId,
+        secret: o.secret,
+        role: "head",
+        caps: o.caps,
+      });
+      connector = new Connector({
+        client,
+        localId: joined.peerId,
+        rtc: { ...o.rtc, iceServers: o.rtc?.iceServers ?? joined.iceServers },
+        ...(o.link === undefined ? {} : { link: o.link }),
+        ...(o.clock === undefined ? {} : { clock: o.clock }),
+        ...(o.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: o.connectTimeoutMs }),
+      });
+      node = new HeadNode(o, client, joined.peerId, early.at(-1) ?? joined.state, connector);
+      return node;
+    } catch (e) {
+      client.destroy();
+      throw e;
+    }
+  }
+
+  get state(): RoomState {
+    return this.#state;
+  }
+
+  /** Waits for the generation slot and a ready pipeline; resolves with a session holding a PipelinePort. */
+  async acquire(options: AcquireOptions = {}): Promise<HeadSession> {
+    if (this.#closed !== null) throw this.#closed;
+    if (this.#busy)
+      throw new MeshError("ERR_INTERNAL", "acquire() while a session is held or being acquired");
+    this.#busy = true;
+    const deadlineMs = this.#clock.now() + (options.timeoutMs ?? 10 * 60_000);
+    try {
+      this.#client.request();
+      for (;;) {
+        const state = await this.#until(
+          (s) =>
+            s.active === this.peerId && (s.plan?.headId === this.peerId || s.planError !== null),
+          options,
+          deadlineMs,
+        );
+        const plan = state.plan;
+        if (plan === null || plan.headId !== this.peerId) {
+          if (options.waitForPeers === false) {
+            throw new MeshError("ERR_PLAN_IMPOSSIBLE", state.planError?.message ?? "no plan", {
+              details: { planError: state.planError },
+            });
+          }
+          await this.#until((s) => s !== state, options, deadlineMs);
+          continue;
+        }
+        const spec = stageSpecFor(plan, this.peerId);
+        if (spec === null)
+          throw new MeshError("ERR_INTERNAL", "the plan has no stage for its head");
+        const runner = await this.#load(spec);
+        if (this.#state.plan?.version !== plan.version) continue;
+        this.#client.ready(spec.layerStart, spec.layerEnd);
+        const readyState = await this.#until(
+          (s) => s.plan?.version !== plan.version || s.ready,
+          options,
+          deadlineMs,
+        );
+        if (readyState.plan?.version !== plan.version) continue;
+        if (plan.stages.length === 1) return this.#localSession(plan, runner);
+        const session = await this.#connect(plan, runner, options, deadlineMs);
+        if (session !== null) return session;
+      }
+    } catch (e) {
+      this.#busy = false;
+      this.#releaseSlot();
+      throw e;
+    }
+  }
+
+  /** Leaves the room and frees the shard. Idempotent. */
+  destroy(): void {
+    if (this.#closed !== null) return;
+    this.#closed = new MeshError("ERR_DESTROYED", "head node destroyed");
+    this.#session?.abort(this.#closed);
+    this.#failWatchers(this.#closed);
+    this.#connector.destroy();
+    this.#slot.destroy();
+    this.#client.destroy();
+  }
+
+  #emit(e: RoomEvent): void {
+    try {
+      this.#o.onEvent?.(e);
+    } catch {
+      // a UI callback must not break the head
+    }
+  }
+
+  async #load(spec: StageLoadSpec): Promise<LoadedStage> {
+    const runner = await this.#slot.ensure(spec);
+    this.#emit({ type: "loaded", spec });
+    return runner;
+  }
+
+  #releaseSlot(): void {
+    try {
+      this.#client.release();
+    } catch {
+      // signaling gone: the server frees the slot when the socket closes
+    }
+  }
+
+  #localSession(plan: PipelinePlan, runner: LoadedStage): HeadSession {
+    const pipeline = new LocalPipeline({
+      runners: [runner],
+      ...(this.#o.clock === undefined ? {} : { clock: this.#o.clock }),
+    });
+    this.#emit({ type: "session", planVersion: plan.version, status: "serving" });
+    let released = false;
+    return {
+      pipeline,
+      plan,
+      local: true,
+      linkStats: () => [],
+      release: () => {
+        if (released) return;
+        released = true;
+        pipeline.destroy();
+        this.#busy = false;
+        this.#releaseSlot();
+        this.#emit({ type: "session", planVersion: plan.version, status: "ended" });
+      },
+    };
+  }
+
+  /** Connects to every remote stage; null when the plan changed meanwhile (the caller starts over). */
+  async #connect(
+    plan: PipelinePlan,
+    runner: LoadedStage,
+    options: AcquireOptions,
+    deadlineMs: number,
+  ): Promise<HeadSession | null> {
+    const remote = plan.stages.slice(1);
+    const abort = new AbortController();
+    const links: Link[] = [];
+    const watcher: Watcher = {
+      check: () => {
+        if (this.#state.plan?.version !== plan.version) abort.abort();
+        return false;
+      },
+      fail: () => abort.abort(),
+    };
+    this.#watchers.add(watcher);
+    const onOuterAbort = (): void => abort.abort();
+    options.signal?.addEventListener("abort", onOuterAbort, { once: true });
+    const cancelDeadline = this.#clock.after(Math.max(0, deadlineMs - this.#clock.now()), () =>
+      abort.abort(),
+    );
+    this.#emit({ type: "session", planVersion: plan.version, status: "connecting" });
+    try {
+      const made = await Promise.all(
+        remote.map((s) =>
+          this.#connector
+            .link(s.peerId, connectionId(plan.version, this.peerId, s.peerId), abort.signal)
+            .then((l) => {
+              links.push(l);
+              return l;
+            }),
+        ),
+      );
+      if (abort.signal.aborted) throw new MeshError("ERR_ABORTED", "plan changed while connecting");
+      return this.#networkSession(plan, runner, made);
+    } catch (e) {
+      for (const l of links) l.destroy("connect failed");
+      if (
+        this.#state.plan?.version !== plan.version &&
+        this.#closed === null &&
+        options.signal?.aborted !== true
+      )
+        return null;
+      if (this.#clock.now() >= deadlineMs)
+        throw new MeshError("ERR_TIMEOUT", "the pipeline did not connect in time", { cause: e });
+      throw e;
+    } finally {
+      cancelDeadline();
+      options.signal?.removeEventListener("abort", onOuterAbort);
+      this.#watchers.delete(watcher);
+    }
+  }
+
+  #networkSession(plan: PipelinePlan, runner: LoadedStage, links: Link[]): HeadSession {
+    const pipeline = new HeadPipeline({
+      runner,
+      stages: links,
+      ...(this.#o.activationDtype === undefined
+        ? {}
+        : { activationDtype: this.#o.activationDtype }),
+      ...(this.#o.clock === undefined ? {} : { clock: this.#o.clock }),
+    });
+    this.#session = { plan, abort: (e) => pipeline.abort(e) };
+    this.#emit({ type: "session", planVersion: plan.version, status: "serving" });
+    let released = false;
+    return {
+      pipeline,
+      plan,
+      local: false,
+      linkStats: () => pipeline.linkStats(),
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#session = null;
+        pipeline.destroy();
+        this.#busy = false;
+        this.#releaseSlot();
+        this.#emit({ type: "session", planVersion: plan.version, status: "ended" });
+      },
+    };
+  }
+
+  #onState(state: RoomState): void {
+    this.#state = state;
+    this.#emit({ type: "state", state });
+    const s = this.#session;
+    if (s !== null) {
+      const members = new Set(state.members.map((m) => m.peerId));
+      const gone = s.plan.stages.find((st) => !members.has(st.peerId));
+      if (gone !== undefined) {
+        s.abort(
+          new MeshError("ERR_PEER_LOST", `stage peer ${gone.peerId} left the room`, {
+            details: { peerId: gone.peerId },
+          }),
+        );
+      } else if (state.plan?.version !== s.plan.version) {
+        s.abort(
+          new MeshError(
+            "ERR_PLAN_STALE",
+            `the plan changed (v${s.plan.version} -> v${state.plan?.version ?? "none"})`,
+          ),
+        );
+      }
+    }
+    for (const w of [...this.#watchers]) if (w.check()) this.#watchers.delete(w);
+  }
+
+  #onClosed(error: MeshError): void {
+    if (this.#closed !== null) return;
+    this.#closed = error;
+    this.#emit({ type: "error", error });
+    this.#session?.abort(new MeshError("ERR_SIGNALING_CLOSED", error.message, { cause: error }));
+    this.#failWatchers(error);
+  }
+
+  #failWatchers(error: MeshError): void {
+    const ws = [...this.#watchers];
+    this.#watchers.clear();
+    for (const w of ws) w.fail(error);
+  }
+
+  /** Resolves with the first state (current or later) that satisfies `pred`. */
+  #until(
+    pred: (s: RoomState) => boolean,
+    options: AcquireOptions,
+    deadlineMs: number,
+  ): Promise<RoomState> {
+    if (this.#closed !== null) return Promise.reject(this.#closed);
+    if (pred(this.#state)) return Promise.resolve(this.#state);
+    return new Promise<RoomState>((resolve, reject) => {
+      const done = (): void => {
+        cancelTimer();
+        options.signal?.removeEventListener("abort", onAbort);
+        this.#watchers.delete(w);
+      };
+      const w: Watcher = {
+        check: () => {
+          if (!pred(this.#state)) return false;
+          done();
+          resolve(this.#state);
+          return true;
+        },
+        fail: (e) => {
+          done();
+          reject(e);
+        },
+      };
+      const onAbort = (): void => w.fail(new MeshError("ERR_ABORTED", "acquire aborted"));
+      const cancelTimer = this.#clock.after(Math.max(0, deadlineMs - this.#clock.now()), () =>
+        w.fail(new MeshError("ERR_TIMEOUT", "timed out waiting for the room")),
+      );
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      this.#watchers.add(w);
+    });
+  }
+}

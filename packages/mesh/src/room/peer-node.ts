@@ -1,0 +1,300 @@
+// PeerNode: an edge peer or a contributing tab. Joins a room as a stage, announces its capabilities, loads
+// the layer range the plan assigns it (through the app's loadStage), reports ready, and when the pipeline is
+// ready connects to its upstream, downstream and the head and serves runs with a StageServer. Generic over
+// the StageRunner port; decides nothing about runs.
+
+import { MeshError } from "../errors.ts";
+import { StageServer } from "../pipeline/stage-server.ts";
+import type { StageRunner } from "../ports.ts";
+import type { PeerCapabilities, PipelinePlan, RoomState, WireDtype } from "../protocol/messages.ts";
+import { SignalingClient, type WebSocketFactory } from "../signaling/client.ts";
+import type { Clock } from "../transport/clock.ts";
+import type { Link, LinkOptions } from "../transport/link.ts";
+import type { RtcOptions } from "../transport/peer-channel.ts";
+import { connectionId, Connector } from "./connector.ts";
+import { ShardSlot, specKey, type LoadStage, type StageLoadSpec } from "./shard-slot.ts";
+
+export type RoomEvent =
+  | { type: "state"; state: RoomState }
+  | { type: "loading"; spec: StageLoadSpec; fraction: number }
+  | { type: "loaded"; spec: StageLoadSpec }
+  | {
+      type: "session";
+      planVersion: number;
+      status: "connecting" | "serving" | "ended";
+      error?: MeshError;
+    }
+  | { type: "queued"; position: number }
+  | { type: "error"; error: MeshError };
+
+export interface RoomPeerOptions {
+  /** ws(s)://host:port/signal */
+  url: string;
+  roomId: string;
+  secret: string;
+  caps: PeerCapabilities;
+  loadStage: LoadStage;
+  /** ICE servers default to what the server hands out on join (configuration, never a library default). */
+  rtc?: RtcOptions;
+  webSocket?: WebSocketFactory;
+  clock?: Clock;
+  link?: Omit<LinkOptions, "localId" | "remoteId" | "clock">;
+  activationDtype?: WireDtype;
+  logitsDtype?: WireDtype;
+  connectTimeoutMs?: number;
+  onEvent?: (event: RoomEvent) => void;
+  signal?: AbortSignal;
+}
+
+/** What a stage-role peer loads for its place in `plan` (null: idle). */
+export function stageSpecFor(plan: PipelinePlan, peerId: string): StageLoadSpec | null {
+  const i = plan.stages.findIndex((s) => s.peerId === peerId);
+  const s = plan.stages[i];
+  if (s === undefined) return null;
+  return {
+    modelId: plan.modelId,
+    layerCount: plan.layerCount,
+    layerStart: s.layerStart,
+    layerEnd: s.layerEnd,
+    embeds: plan.headId === peerId,
+    head: i === plan.stages.length - 1,
+  };
+}
+
+interface Session {
+  version: number;
+  abort: AbortController;
+  server: StageServer | null;
+  links: Link[];
+}
+
+export class PeerNode {
+  readonly peerId: string;
+  readonly #o: RoomPeerOptions;
+  readonly #client: SignalingClient;
+  readonly #connector: Connector;
+  readonly #slot: ShardSlot;
+  #state: RoomState;
+  #session: Session | null = null;
+  /** Plan versions are served at most once: a failed session waits for the next plan. */
+  #lastSessionVersion = -1;
+  #destroyed = false;
+
+  private constructor(
+    o: RoomPeerOptions,
+    client: SignalingClient,
+    peerId: string,
+    state: RoomState,
+    connector: Connector,
+  ) {
+    this.#o = o;
+    this.#client = client;
+    this.peerId = peerId;
+    this.#state = state;
+    this.#connector = connector;
+    this.#slot = new ShardSlot(o.loadStage, (spec, fraction) =>
+      this.#emit({ type: "loading", spec, fraction }),
+    );
+  }
+
+  /** Connects, joins the room as a stage, and starts following the plan. */
+  static async join(o: RoomPeerOptions): Promise<PeerNode> {
+    const client = await SignalingClient.connect(o.url, {
+      ...(o.webSocket === undefined ? {} : { webSocket: o.webSocket }),
+      ...(o.clock === undefined ? {} : { clock: o.clock }),
+      ...(o.signal === undefined ? {} : { signal: o.signal }),
+    });
+    let node: PeerNode | null = null;
+    const early: RoomState[] = [];
+    let connector: Connector | null = null;
+    client.on({
+      state: (s) => (node === null ? early.push(s) : node.#onState(s)),
+      signal: (from, connId, data) => connector?.onSignal(from, connId, data),
+      error: (e) => {
+        if (node !== null) node.#emit({ type: "error", error: e });
+      },
+      close: (e) => {
+        if (node !== null) node.#onClosed(e);
+      },
+    });
+    try {
+      const joined = await client.join({
+        roomId: o.roomId,
+        secret: o.secret,
+        role: "stage",
+        caps: o.caps,
+      });
+      connector = new Connector({
+        client,
+        localId: joined.peerId,
+        rtc: { ...o.rtc, iceServers: o.rtc?.iceServers ?? joined.iceServers },
+        ...(o.link === undefined ? {} : { link: o.link }),
+        ...(o.clock === undefined ? {} : { clock: o.clock }),
+        ...(o.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: o.connectTimeoutMs }),
+      });
+      node = new PeerNode(o, client, joined.peerId, joined.state, connector);
+      node.#onState(early.at(-1) ?? joined.state);
+      return node;
+    } catch (e) {
+      client.destroy();
+      throw e;
+    }
+  }
+
+  get state(): RoomState {
+    return this.#state;
+  }
+
+  /** Updates the capabilities the planner sees (e.g. a new memory budget). */
+  setCaps(caps: PeerCapabilities): void {
+    this.#client.setCaps(caps);
+  }
+
+  /** Leaves the room, ends any session and frees the shard. Idempotent. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#endSession(null);
+    this.#connector.destroy();
+    this.#slot.destroy();
+    this.#client.destroy();
+  }
+
+  #emit(e: RoomEvent): void {
+    try {
+      this.#o.onEvent?.(e);
+    } catch {
+      // a UI callback must not break the peer
+    }
+  }
+
+  #onClosed(error: MeshError): void {
+    if (this.#destroyed) return;
+    this.#emit({ type: "error", error });
+    this.destroy();
+  }
+
+  #onState(state: RoomState): void {
+    if (this.#destroyed) return;
+    this.#state = state;
+    this.#emit({ type: "state", state });
+    const plan = state.plan;
+    const spec = plan === null ? null : stageSpecFor(plan, this.peerId);
+    if (plan === null || spec === null) {
+      this.#endSession(null);
+      this.#slot.release();
+      return;
+    }
+    this.#connector.forgetBefore(plan.version);
+    if (this.#session !== null && this.#session.version !== plan.version) this.#endSession(null);
+    const runner = this.#slot.loaded(spec);
+    if (runner === null) {
+      this.#slot.ensure(spec).then(
+        () => {
+          if (this.#destroyed) return;
+          this.#emit({ type: "loaded", spec });
+          const now =
+            this.#state.plan === null ? null : stageSpecFor(this.#state.plan, this.peerId);
+          if (now !== null && specKey(now) === specKey(spec))
+            this.#client.ready(spec.layerStart, spec.layerEnd);
+        },
+        (e: unknown) => {
+          if (e instanceof MeshError && e.code === "ERR_ABORTED") return;
+          this.#emit({
+            type: "error",
+            error:
+              e instanceof MeshError
+                ? e
+                : new MeshError(
+                    "ERR_STAGE_FAILED",
+                    `loading layers ${spec.layerStart}-${spec.layerEnd} failed: ${String(e)}`,
+                    { cause: e },
+                  ),
+          });
+        },
+      );
+      return;
+    }
+    const loadedHere = state.members.find((m) => m.peerId === this.peerId)?.loaded;
+    if (loadedHere?.layerStart !== spec.layerStart || loadedHere.layerEnd !== spec.layerEnd) {
+      this.#client.ready(spec.layerStart, spec.layerEnd); // loaded earlier, for an older plan
+    }
+    if (
+      plan.headId !== null &&
+      state.ready &&
+      this.#session === null &&
+      this.#lastSessionVersion !== plan.version
+    ) {
+      this.#startSession(plan, runner);
+    }
+  }
+
+  #startSession(plan: PipelinePlan, runner: StageRunner): void {
+    const headId = plan.headId;
+    const i = plan.stages.findIndex((s) => s.peerId === this.peerId);
+    if (headId === null || i < 1) return;
+    const upstreamId = plan.stages[i - 1]?.peerId ?? headId;
+    const downstreamId = plan.stages[i + 1]?.peerId ?? null;
+    const session: Session = {
+      version: plan.version,
+      abort: new AbortController(),
+      server: null,
+      links: [],
+    };
+    this.#session = session;
+    this.#lastSessionVersion = plan.version;
+    this.#emit({ type: "session", planVersion: plan.version, status: "connecting" });
+    const connect = (remote: string): Promise<Link> =>
+      this.#connector
+        .link(remote, connectionId(plan.version, this.peerId, remote), session.abort.signal)
+        .then((l) => {
+          session.links.push(l);
+          if (session.abort.signal.aborted) l.destroy("session ended");
+          return l;
+        });
+    const head = connect(headId);
+    const upstream = upstreamId === headId ? head : connect(upstreamId);
+    const downstream = downstreamId === null ? Promise.resolve(null) : connect(downstreamId);
+    Promise.all([head, upstream, downstream]).then(
+      ([h, up, down]) => {
+        if (this.#session !== session) return;
+        session.server = new StageServer({
+          runner,
+          upstream: up,
+          downstream: down,
+          head: h,
+          ...(this.#o.activationDtype === undefined
+            ? {}
+            : { activationDtype: this.#o.activationDtype }),
+          ...(this.#o.logitsDtype === undefined ? {} : { logitsDtype: this.#o.logitsDtype }),
+          ...(this.#o.clock === undefined ? {} : { clock: this.#o.clock }),
+          onClose: (error) => {
+            if (this.#session === session) this.#endSession(error);
+          },
+        });
+        this.#emit({ type: "session", planVersion: plan.version, status: "serving" });
+      },
+      (e: unknown) => {
+        if (this.#session !== session) return;
+        this.#endSession(
+          e instanceof MeshError ? e : new MeshError("ERR_PEER_CONNECT", String(e), { cause: e }),
+        );
+      },
+    );
+  }
+
+  #endSession(error: MeshError | null): void {
+    const s = this.#session;
+    if (s === null) return;
+    this.#session = null;
+    s.abort.abort();
+    s.server?.destroy();
+    for (const l of s.links) l.destroy("session ended");
+    this.#emit({
+      type: "session",
+      planVersion: s.version,
+      status: "ended",
+      ...(error === null ? {} : { error }),
+    });
+  }
+}

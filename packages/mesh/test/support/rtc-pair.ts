@@ -1,0 +1,40 @@
+// Two WebRTC peers in one process connected through an in-memory signal exchange (no server): for
+// transport tests over real data channels (node-datachannel via simple-peer, ICE on 127.0.0.1 only).
+
+import type { ByteChannel } from "../../src/transport/channel.ts";
+import { connectPeer, type PeerConnection } from "../../src/transport/peer-channel.ts";
+import { nodeRtcOptions } from "../../src/node/web-socket.ts";
+import type { RtcSignal } from "../../src/protocol/messages.ts";
+
+export interface RtcPair {
+  a: ByteChannel;
+  b: ByteChannel;
+  /** Candidates each side signalled (to check loopback-only). */
+  candidates: string[];
+  destroy(): void;
+}
+
+export async function connectRtcPair(): Promise<RtcPair> {
+  const candidates: string[] = [];
+  let pa: PeerConnection | null = null;
+  let pb: PeerConnection | null = null;
+  const relay = (to: () => PeerConnection | null) => (s: RtcSignal) => {
+    if (s.type === "candidate") candidates.push(s.candidate.candidate);
+    queueMicrotask(() => to()?.signal(s));
+  };
+  const rtc = nodeRtcOptions({ loopbackOnly: true });
+  const release = rtc.retain?.() ?? (() => {});
+  pa = connectPeer({ ...rtc, initiator: true, onSignal: relay(() => pb) });
+  pb = connectPeer({ ...rtc, initiator: false, onSignal: relay(() => pa) });
+  const [a, b] = await Promise.all([pa.channel, pb.channel]);
+  return {
+    a,
+    b,
+    candidates,
+    destroy() {
+      pa?.destroy();
+      pb?.destroy();
+      release();
+    },
+  };
+}
