@@ -19,7 +19,7 @@ import {
   type DecodeResult,
 } from "./kernel-bench.ts";
 import { benchOrtMatmul, type OrtRow } from "./onnx-matmul.ts";
-import { BENCH_MODEL, type RandomModelShape } from "./random-model.ts";
+import { BENCH_MODEL, type RandomModelShape } from "../test/support/random-model.ts";
 
 interface AdapterResult {
   where: string;

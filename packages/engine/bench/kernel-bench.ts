@@ -15,7 +15,7 @@ import { bindSiluMul } from "../src/kernels/silu-mul.ts";
 import type { LayerShard } from "../src/model/batch.ts";
 import { createWebGpuShard } from "../src/webgpu/create-webgpu-shard.ts";
 import { Rng } from "../test/support/random.ts";
-import { randomModel, type RandomModelShape } from "./random-model.ts";
+import { randomModel, type RandomModelShape } from "../test/support/random-model.ts";
 
 export interface BenchRow {
   kernel: string;

@@ -4,7 +4,7 @@
 import { describeAdapter } from "../../src/gpu/device.ts";
 import { openBrowserGpu, type BrowserAdapter } from "../../test/support/harness/harness-api.ts";
 import { benchDecode, benchKernels, type BenchRow, type DecodeResult } from "../kernel-bench.ts";
-import type { RandomModelShape } from "../random-model.ts";
+import type { RandomModelShape } from "../../test/support/random-model.ts";
 
 async function run(
   kind: BrowserAdapter,

@@ -8,7 +8,8 @@ import { borrowDevice, describeAdapter, GpuContext, requestGpu } from "../gpu/de
 import type { LayerShard, ShardInfo } from "../model/batch.ts";
 import { DEFAULT_MAX_SEQS, DEFAULT_TOP_K, type ShardFactoryArgs } from "../model/shard-spec.ts";
 import { shardWeightBytes, type ShardWeights } from "../model/weights.ts";
-import { uploadShardWeights } from "./gpu-weights.ts";
+import { destroyShardWeights, uploadShardWeights } from "./gpu-weights.ts";
+import { guardBufferSize } from "../gpu/buffers.ts";
 import { WebGpuShard } from "./webgpu-shard.ts";
 
 export interface WebGpuShardOptions {
@@ -41,6 +42,15 @@ export function checkWebGpuConfig(config: ModelConfig): void {
       );
     }
   }
+}
+
+/** ERR_GPU_LIMIT before any upload when one layer's K/V buffer cannot be bound on this device. */
+function guardKvCache(ctx: GpuContext, config: ModelConfig, kvCells: number): void {
+  guardBufferSize(
+    ctx,
+    kvCells * 2 * config.kvDim * 4,
+    `the K/V cache of one layer (${kvCells} cells)`,
+  );
 }
 
 function checkWeights(w: ShardWeights, args: ShardFactoryArgs): void {
@@ -84,6 +94,7 @@ export async function createWebGpuShard(
     throw new EngineError("ERR_GPU_ADAPTER", "args.device is neither a GPUDevice nor a GpuContext");
   }
   try {
+    guardKvCache(ctx, config, spec.kvCells);
     const gpu = uploadShardWeights(ctx, config, weights, spec.head, options.maxPartBytes);
     const maxSeqs = spec.maxSeqs ?? DEFAULT_MAX_SEQS;
     const info: ShardInfo = {
@@ -99,7 +110,7 @@ export async function createWebGpuShard(
       maxSeqs,
       weightBytes: shardWeightBytes(weights),
     };
-    return new WebGpuShard({
+    const parts = {
       ctx,
       ownsContext,
       config,
@@ -116,7 +127,13 @@ export async function createWebGpuShard(
       gpu,
       kvCells: spec.kvCells,
       maxSeqs,
-    });
+    };
+    try {
+      return new WebGpuShard(parts);
+    } catch (e) {
+      destroyShardWeights(gpu);
+      throw e;
+    }
   } catch (e) {
     if (ownsContext) ctx.destroy();
     throw e;

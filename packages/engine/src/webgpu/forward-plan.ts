@@ -5,7 +5,7 @@
 // by every run, so a run only writes its inputs and encodes. Not the shard (KV metadata, runs, readback).
 
 import type { ModelConfig } from "../config.ts";
-import type { BufferPool} from "../gpu/buffers.ts";
+import type { BufferPool } from "../gpu/buffers.ts";
 import { createDimsUniform } from "../gpu/buffers.ts";
 import type { GpuContext } from "../gpu/device.ts";
 import type { BoundOp } from "../gpu/kernel-op.ts";

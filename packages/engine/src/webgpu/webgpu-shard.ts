@@ -67,9 +67,17 @@ export class WebGpuShard implements LayerShard {
     this.#cache = new KvCache({ cells: parts.kvCells, maxSeqs: parts.maxSeqs });
     this.#pool = new BufferPool(parts.ctx);
     const kvFloats = parts.kvCells * 2 * parts.config.kvDim;
-    this.#kv = parts.gpu.layers.map((_, i) =>
-      createStorage(parts.ctx, kvFloats * 4, `kv layer ${parts.info.layerStart + i}`),
-    );
+    this.#kv = [];
+    try {
+      for (let i = 0; i < parts.gpu.layers.length; i++) {
+        this.#kv.push(
+          createStorage(parts.ctx, kvFloats * 4, `kv layer ${parts.info.layerStart + i}`),
+        );
+      }
+    } catch (e) {
+      for (const b of this.#kv) b.destroy();
+      throw e;
+    }
   }
 
   run(batch: ShardBatch, signal?: AbortSignal): Promise<ShardResult> {

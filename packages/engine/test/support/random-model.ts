@@ -1,10 +1,10 @@
-// A Llama-shaped model with seeded random weights, built in memory, for benchmarks (decode tokens/s)
-// where no trained model is at hand. Browser-safe. Not a fixture: outputs are meaningless, only shapes
-// and timings matter.
+// A Llama-shaped model with seeded random weights, built in memory, for benchmarks (decode tokens/s) and
+// for WebGPU shard tests that need shapes no fixture has. Browser-safe. Not a golden: outputs are
+// meaningless, only shapes, timings and bitwise comparisons between runs matter.
 
-import { parseModelConfig, type ModelConfig } from "../src/config.ts";
-import type { LayerWeights, ShardWeights } from "../src/model/weights.ts";
-import { Rng } from "../test/support/random.ts";
+import { parseModelConfig, type ModelConfig } from "../../src/config.ts";
+import type { LayerWeights, ShardWeights } from "../../src/model/weights.ts";
+import { Rng } from "./random.ts";
 
 export interface RandomModelShape {
   hidden: number;
