@@ -83,6 +83,7 @@ export {
   DECODE_MODES,
   DEFAULT_SPECULATION,
   requiredSeqIds,
+  resolveConfig,
   resolveMode,
   type DecodeMode,
   type ResolvedConfig,

@@ -53,6 +53,8 @@ export interface GenerationResult {
   /** Decoded text truncated before any stop string (present with a decode port). */
   text?: string | undefined;
   finishReason: FinishReason;
+  /** The stop token id (e.g. EOS) that ended the generation; not part of `tokens`. */
+  stopTokenId?: number | undefined;
   mode: DecodeMode;
   /** The sampling seed used (reproduces the output at temperature > 0 with the same seed). */
   seed: number;
@@ -278,6 +280,7 @@ export class PipeInferScheduler {
       fromDraft: loop.fromDraft.slice(0, stop.tokens.length),
       ...(stop.text === undefined ? {} : { text: stop.text }),
       finishReason: loop.finish ?? "abort",
+      ...(stop.stopTokenId === undefined ? {} : { stopTokenId: stop.stopTokenId }),
       mode: this.config.mode,
       seed: sampling.seed,
       metrics: metrics.compute(stop.tokens.length),

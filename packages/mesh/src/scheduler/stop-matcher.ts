@@ -19,6 +19,7 @@ export class StopMatcher {
   #emitted = 0;
   #text = "";
   #final: string | null = null;
+  #stopTokenId: number | undefined = undefined;
 
   constructor(options: {
     stopTokenIds?: readonly number[] | undefined;
@@ -30,6 +31,11 @@ export class StopMatcher {
     this.#decode = options.decode;
   }
 
+  /** The stop token id that ended the generation, if one did. */
+  get stopTokenId(): number | undefined {
+    return this.#stopTokenId;
+  }
+
   /** Kept tokens so far. */
   get tokens(): readonly number[] {
     return this.#tokens;
@@ -38,6 +44,7 @@ export class StopMatcher {
   push(token: number): StopStep {
     if (this.#final !== null) return { stop: true, keep: false, textDelta: "" };
     if (this.#stopIds.has(token)) {
+      this.#stopTokenId = token;
       const textDelta = this.#flush();
       return { stop: true, keep: false, textDelta };
     }

@@ -83,6 +83,7 @@ describe("stop conditions", () => {
     const cut = ref.indexOf(eos);
     const { result } = await h.generate({ newTokens: A, maxTokens: 40, stopTokenIds: [eos] });
     expect(result.finishReason).toBe("stop");
+    expect(result.stopTokenId).toBe(eos);
     expect(result.tokens).toEqual(ref.slice(0, cut));
   });
 

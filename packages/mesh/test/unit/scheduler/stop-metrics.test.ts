@@ -13,8 +13,10 @@ describe("StopMatcher", () => {
   it("a stop token id ends the generation and is not returned", () => {
     const m = new StopMatcher({ stopTokenIds: [25] });
     expect(m.push(1)).toEqual({ stop: false, keep: true, textDelta: "" });
+    expect(m.stopTokenId).toBeUndefined();
     expect(m.push(25)).toMatchObject({ stop: true, keep: false });
     expect(m.tokens).toEqual([1]);
+    expect(m.stopTokenId).toBe(25);
   });
 
   it("stop strings cut the text right before the match; streamed text never shows a partial stop", () => {
