@@ -3,6 +3,7 @@
 // extraConfig there to keep ICE on loopback). ICE servers come from the caller only, never a library default.
 // Signaling (how offers reach the other side) is the caller's: it forwards `onSignal` output and feeds `signal`.
 
+/// <reference path="./simple-peer.d.ts" />
 import SimplePeer, { type DataChannelLike } from "@thaunknown/simple-peer";
 import { MeshError } from "../errors.ts";
 import { MAX_FRAME_BYTES } from "../protocol/frame.ts";

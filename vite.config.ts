@@ -1,0 +1,45 @@
+// The one Vite config: the web app in apps/web, static files (models) from public/, ES-module workers,
+// loopback-only dev/preview servers with cross-origin isolation headers (SharedArrayBuffer, threaded wasm),
+// and the signaling server attached to Vite's own HTTP server, so development is one process.
+import { fileURLToPath } from "node:url";
+import { defineConfig, type Plugin } from "vite";
+// By path, not "@pipemesh/mesh/node": Vite bundles this file but leaves bare imports to Node, and Node 20
+// cannot load the workspace's TypeScript. These two files pull in `ws` and nothing native.
+import {
+  attachSignaling,
+  type AttachedSignaling,
+  type UpgradeEmitter,
+} from "./packages/mesh/src/node/signaling-server.ts";
+import { ISOLATION_HEADERS } from "./packages/mesh/src/node/static-server.ts";
+
+const repo = fileURLToPath(new URL(".", import.meta.url));
+
+/** Serves /signal (WebSocket) on the dev and preview servers; STUN/TURN come from the app's config. */
+function pipemeshSignaling(): Plugin {
+  const attach = (httpServer: UpgradeEmitter | null): void => {
+    if (httpServer === null) return; // middleware mode: the host app owns the server
+    const signaling: AttachedSignaling = attachSignaling(httpServer);
+    (httpServer as { once?: (event: "close", fn: () => void) => unknown }).once?.("close", () => {
+      void signaling.close();
+    });
+  };
+  return {
+    name: "pipemesh-signaling",
+    configureServer(server) {
+      attach(server.httpServer);
+    },
+    configurePreviewServer(server) {
+      attach(server.httpServer);
+    },
+  };
+}
+
+export default defineConfig({
+  root: `${repo}apps/web`,
+  publicDir: `${repo}public`,
+  build: { outDir: `${repo}dist`, emptyOutDir: true, target: "es2022" },
+  worker: { format: "es" },
+  server: { host: "127.0.0.1", headers: { ...ISOLATION_HEADERS } },
+  preview: { host: "127.0.0.1", headers: { ...ISOLATION_HEADERS } },
+  plugins: [pipemeshSignaling()],
+});
