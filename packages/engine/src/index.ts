@@ -63,3 +63,33 @@ export {
   type WorkerHandle,
 } from "./worker/shard-client.ts";
 export { createBrowserShardClient, spawnBrowserShardWorker } from "./worker/spawn-browser.ts";
+
+// Draft models (the mesh's Drafter port, structurally): the engine drafter and its prefix cache.
+export type { DraftModel, DraftOptions, DraftPrediction } from "./draft/draft-model.ts";
+export {
+  DEFAULT_DRAFT_MAX_BATCH_ROWS,
+  EngineDrafter,
+  type EngineDrafterOptions,
+  type EngineDrafterStats,
+} from "./draft/engine-drafter.ts";
+export {
+  DEFAULT_DRAFT_CONTEXT,
+  DRAFT_KV_SLACK_CELLS,
+  loadEngineDrafter,
+  type LoadEngineDrafterOptions,
+} from "./draft/load-engine-drafter.ts";
+export {
+  checkDraftVocab,
+  loadTargetVocab,
+  readTokenizerJson,
+  tokenizerTable,
+  type TargetVocab,
+} from "./draft/vocab-check.ts";
+export {
+  cachedPrediction,
+  DEFAULT_MAX_STATELESS_NODES,
+  mergePrediction,
+  PrefixCache,
+  PrefixNode,
+  type PrefixCacheOptions,
+} from "./draft/prefix-cache.ts";
