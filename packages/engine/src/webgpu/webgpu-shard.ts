@@ -25,7 +25,7 @@ import type {
   ShardResult,
 } from "../model/batch.ts";
 import { KvCache, type KvClaim } from "../model/kv-cache.ts";
-import { SerialQueue } from "../model/serial-queue.ts";
+import { SerialQueue, yieldToEventLoop } from "../model/serial-queue.ts";
 import { validateBatch, type BatchLimits } from "../model/validate-batch.ts";
 import type { ShardWeights } from "../model/weights.ts";
 import { ForwardPlan, type PlanCapacity } from "./forward-plan.ts";
@@ -121,6 +121,11 @@ export class WebGpuShard implements LayerShard {
       return await this.#forward(batch, rows, topK, claim, signal);
     } catch (e) {
       this.#cache.release(claim.cells);
+      // A lost device fails a pending map before `device.lost` settles; give the loss a moment to land
+      // so the caller sees ERR_GPU_LOST rather than the map's own error.
+      if (!(e instanceof EngineError) && this.#p.ctx.lost === null) {
+        await Promise.race([this.#p.ctx.device.lost, yieldToEventLoop()]);
+      }
       throw this.#p.ctx.lost ?? e;
     }
   }

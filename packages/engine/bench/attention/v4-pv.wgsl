@@ -1,4 +1,4 @@
-// bench/attention 3-pass variant, pass 3: out[r, h, d] = sum_j p[h, j] * v(cell j)[d], one thread per
+// bench/attention v4 (3 passes), pass 3: out[r, h, d] = sum_j p[h, j] * v(cell j)[d], one thread per
 // (row, head, d), serial over the row's list.
 override HEADS: u32; override KV_HEADS: u32; override HEAD_DIM: u32; override CELLS: u32; override WG: u32 = 64u;
 struct Dims { rows: u32 }

@@ -1,4 +1,4 @@
-// bench/attention 3-pass variant, pass 1: scores[h, j] = q(row of j, h) . k(cell j) * SCALE for every
+// bench/attention v4 (3 passes), pass 1: scores[h, j] = q(row of j, h) . k(cell j) * SCALE for every
 // entry j of every row's gather list (thread per (head, entry), row found by binary search). No barriers.
 // Measured on llvmpipe at 1 row x 1024 cells: the three passes together ~1.3-2x faster than the shipped
 // one-kernel online softmax, but it needs [heads, total list length] scratch (too big for long prefills

@@ -1,4 +1,4 @@
-// bench/attention 3-pass variant, pass 2: per (row, head), max-subtracted softmax of its scores in place
+// bench/attention v4 (3 passes), pass 2: per (row, head), max-subtracted softmax of its scores in place
 // (serial over the row's list, so the reduction order is fixed).
 override HEADS: u32; override WG: u32 = 64u;
 struct Dims { rows: u32 }
