@@ -1,0 +1,179 @@
+// Command-line options of `pipemesh generate`, parsed with node:util parseArgs into one typed object with
+// defaults in one place. Validation errors are CliError ERR_CLI_USAGE naming the flag. No I/O here.
+
+import { parseArgs } from "node:util";
+import { CliError } from "./cli-error.ts";
+
+export type GenerateMode = "plain" | "speculative" | "pipeinfer";
+export type Backend = "webgpu" | "cpu";
+export type DrafterKind = "ort" | "engine";
+
+export interface GenerateOptions {
+  model: string | undefined;
+  draft: string | undefined;
+  drafter: DrafterKind | undefined;
+  prompt: string | undefined;
+  promptIds: number[] | undefined;
+  chat: boolean;
+  system: string | undefined;
+  maxTokens: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number | undefined;
+  stop: string[];
+  ignoreEos: boolean;
+  backend: Backend;
+  peers: number;
+  mode: GenerateMode | undefined;
+  draftBranches: number;
+  draftMax: number;
+  pAccept: number | undefined;
+  pSplit: number | undefined;
+  pRecovery: number | undefined;
+  pDecay: number | undefined;
+  linkLatencyMs: number;
+  linkBandwidthMbps: number;
+  kvCells: number | undefined;
+  json: boolean;
+}
+
+export const GENERATE_USAGE = `usage: pipemesh generate [--model DIR] [--draft DIR] (--prompt TEXT | --prompt-ids 1,2,3)
+  --max-tokens N          tokens to generate (default 64)
+  --temperature T         0 = greedy (default 0); --top-k K, --top-p P, --seed S, --stop STR (repeatable)
+  --chat [--system TEXT]  apply the model's chat template to the prompt
+  --ignore-eos            do not stop at the model's EOS token
+  --backend webgpu|cpu    compute backend of the peers (default webgpu; cpu is the plain-TS reference)
+  --peers N               peers holding the layers (default 1); N > 1 starts N local peer processes
+  --mode plain|speculative|pipeinfer   default pipeinfer with a draft model, plain without
+  --draft DIR, --drafter ort|engine    draft model (default: the embedded pair's draft when --model is absent)
+  --draft-branches B, --draft-max K, --p-accept, --p-split, --p-recovery, --p-decay   speculation knobs
+  --link-latency-ms MS, --link-bandwidth-mbps MBPS   shape every hop (benchmarks)
+  --kv-cells N            KV cache cells per peer
+  --json                  print one JSON object as the last line of stdout`;
+
+function num(name: string, v: string | undefined, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw new CliError(
+      "ERR_CLI_USAGE",
+      `--${name} must be a number in [${min}, ${max}], got "${v}"`,
+    );
+  }
+  return n;
+}
+
+function int(name: string, v: string | undefined, min: number, max: number): number | undefined {
+  const n = num(name, v, min, max);
+  if (n !== undefined && !Number.isInteger(n)) {
+    throw new CliError("ERR_CLI_USAGE", `--${name} must be an integer, got "${v}"`);
+  }
+  return n;
+}
+
+function oneOf<T extends string>(
+  name: string,
+  v: string | undefined,
+  allowed: readonly T[],
+): T | undefined {
+  if (v === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(v)) {
+    throw new CliError(
+      "ERR_CLI_USAGE",
+      `--${name} must be one of ${allowed.join(", ")}, got "${v}"`,
+    );
+  }
+  return v as T;
+}
+
+function parseIds(v: string | undefined): number[] | undefined {
+  if (v === undefined) return undefined;
+  const ids = v.split(",").map((s) => s.trim());
+  if (ids.length === 0 || ids.some((s) => !/^\d+$/.test(s))) {
+    throw new CliError(
+      "ERR_CLI_USAGE",
+      `--prompt-ids must be comma-separated token ids, got "${v}"`,
+    );
+  }
+  return ids.map(Number);
+}
+
+export function parseGenerateArgs(argv: readonly string[]): GenerateOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: false,
+      strict: true,
+      options: {
+        model: { type: "string" },
+        draft: { type: "string" },
+        drafter: { type: "string" },
+        prompt: { type: "string" },
+        "prompt-ids": { type: "string" },
+        chat: { type: "boolean" },
+        system: { type: "string" },
+        "max-tokens": { type: "string" },
+        temperature: { type: "string" },
+        "top-k": { type: "string" },
+        "top-p": { type: "string" },
+        seed: { type: "string" },
+        stop: { type: "string", multiple: true },
+        "ignore-eos": { type: "boolean" },
+        backend: { type: "string" },
+        peers: { type: "string" },
+        mode: { type: "string" },
+        "draft-branches": { type: "string" },
+        "draft-max": { type: "string" },
+        "p-accept": { type: "string" },
+        "p-split": { type: "string" },
+        "p-recovery": { type: "string" },
+        "p-decay": { type: "string" },
+        "link-latency-ms": { type: "string" },
+        "link-bandwidth-mbps": { type: "string" },
+        "kv-cells": { type: "string" },
+        json: { type: "boolean" },
+      },
+    });
+  } catch (e) {
+    throw new CliError("ERR_CLI_USAGE", (e as Error).message);
+  }
+  const v = parsed.values;
+  const promptIds = parseIds(v["prompt-ids"]);
+  if ((v.prompt === undefined) === (promptIds === undefined)) {
+    throw new CliError("ERR_CLI_USAGE", "give exactly one of --prompt TEXT or --prompt-ids 1,2,3");
+  }
+  if (v.chat === true && v.prompt === undefined) {
+    throw new CliError("ERR_CLI_USAGE", "--chat needs --prompt TEXT");
+  }
+  return {
+    model: v.model,
+    draft: v.draft,
+    drafter: oneOf<DrafterKind>("drafter", v.drafter, ["ort", "engine"]),
+    prompt: v.prompt,
+    promptIds,
+    chat: v.chat ?? false,
+    system: v.system,
+    maxTokens: int("max-tokens", v["max-tokens"], 1, 1_000_000) ?? 64,
+    temperature: num("temperature", v.temperature, 0, 100) ?? 0,
+    topK: int("top-k", v["top-k"], 0, 1_000_000) ?? 0,
+    topP: num("top-p", v["top-p"], 0, 1) ?? 1,
+    seed: int("seed", v.seed, 0, 2 ** 32 - 1),
+    stop: v.stop ?? [],
+    ignoreEos: v["ignore-eos"] ?? false,
+    backend: oneOf<Backend>("backend", v.backend, ["webgpu", "cpu"]) ?? "webgpu",
+    peers: int("peers", v.peers, 1, 64) ?? 1,
+    mode: oneOf<GenerateMode>("mode", v.mode, ["plain", "speculative", "pipeinfer"]),
+    draftBranches: int("draft-branches", v["draft-branches"], 1, 8) ?? 3,
+    draftMax: int("draft-max", v["draft-max"], 1, 64) ?? 4,
+    pAccept: num("p-accept", v["p-accept"], 0, 1),
+    pSplit: num("p-split", v["p-split"], 0, 1),
+    pRecovery: num("p-recovery", v["p-recovery"], 0, 1),
+    pDecay: num("p-decay", v["p-decay"], 0, 1),
+    linkLatencyMs: num("link-latency-ms", v["link-latency-ms"], 0, 10_000) ?? 0,
+    linkBandwidthMbps: num("link-bandwidth-mbps", v["link-bandwidth-mbps"], 0, 1_000_000) ?? 0,
+    kvCells: int("kv-cells", v["kv-cells"], 16, 1 << 22),
+    json: v.json ?? false,
+  };
+}

@@ -1,0 +1,72 @@
+// `pipemesh generate`: one generation from the command line. The CLI process is the head (tokenizer,
+// draft model, scheduler); the layers run on --peers peers (one local worker, or N peer processes joined
+// through a local signaling server). Streams text to stdout, or prints one JSON object with --json.
+
+import { GENERATE_USAGE, parseGenerateArgs, type GenerateOptions } from "../args.ts";
+import { openHead, type HeadSession } from "../head/head-session.ts";
+import { promptTokens } from "../head/prompt.ts";
+import { buildResultJson } from "../head/result-json.ts";
+
+export async function generateCommand(argv: readonly string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(`${GENERATE_USAGE}\n`);
+    return 0;
+  }
+  const opts = parseGenerateArgs(argv);
+  const abort = new AbortController();
+  const onSigint = (): void => abort.abort();
+  process.once("SIGINT", onSigint);
+  const session = await openHead(opts, {
+    signal: abort.signal,
+    log: (m) => process.stderr.write(`${m}\n`),
+  });
+  try {
+    return await runOnce(session, opts, abort.signal);
+  } finally {
+    process.off("SIGINT", onSigint);
+    await session.destroy();
+  }
+}
+
+async function runOnce(
+  session: HeadSession,
+  opts: GenerateOptions,
+  signal: AbortSignal,
+): Promise<number> {
+  const prompt = promptTokens(opts, session.tokenizer);
+  const generation = session.scheduler.generate({
+    newTokens: prompt,
+    maxTokens: opts.maxTokens,
+    sampling: {
+      temperature: opts.temperature,
+      topK: opts.topK,
+      topP: opts.topP,
+      seed: opts.seed,
+    },
+    stopTokenIds: opts.ignoreEos ? [] : session.stopTokenIds,
+    stop: opts.stop,
+    signal,
+  });
+  const stream = !opts.json && session.decoder !== undefined;
+  if (stream) {
+    const decoder = session.decoder;
+    for await (const ev of generation) {
+      for (const t of ev.tokens) process.stdout.write(decoder?.push(t) ?? "");
+    }
+  }
+  const result = await generation.result;
+  if (stream) process.stdout.write(`${session.decoder?.flush() ?? ""}\n`);
+  const json = buildResultJson(session, result);
+  if (opts.json) process.stdout.write(`${JSON.stringify(json)}\n`);
+  else process.stderr.write(`${summaryLine(json)}\n`);
+  return 0;
+}
+
+function summaryLine(j: ReturnType<typeof buildResultJson>): string {
+  const m = j.metrics;
+  return (
+    `[${j.mode}, ${j.peers} peer(s), ${j.backend}] ${j.tokens.length} tokens, ` +
+    `${m.tokensPerSecond.toFixed(1)} tok/s, ttft ${m.ttftMs.toFixed(0)} ms, ` +
+    `acceptance ${(m.acceptanceRate * 100).toFixed(0)} %`
+  );
+}

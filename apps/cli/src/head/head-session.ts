@@ -1,0 +1,166 @@
+// The head of a CLI generation: model files, tokenizer, draft model, the pipeline (one local worker or a
+// mesh of peer processes) and the PipeInfer scheduler, opened together and destroyed together.
+// Decisions (which mode, which tokens) are the scheduler's; this file only wires engine and mesh.
+
+import {
+  loadModelConfig,
+  loadTokenizer,
+  StreamDecoder,
+  type ModelConfig,
+  type TextTokenizer,
+} from "@pipemesh/engine";
+import { createNodeShardClient, openModelDir } from "@pipemesh/engine/node";
+import {
+  LocalPipeline,
+  PipeInferScheduler,
+  requiredSeqIds,
+  resolveConfig,
+  type PipelinePort,
+  type StageRunner,
+} from "@pipemesh/mesh";
+import type { GenerateOptions } from "../args.ts";
+import { openDrafter, type OpenedDrafter } from "./drafter.ts";
+import { chooseModels } from "./models.ts";
+import type { PlanEntry } from "./result-json.ts";
+
+export interface HeadSession {
+  scheduler: PipeInferScheduler;
+  tokenizer: TextTokenizer | undefined;
+  decoder: StreamDecoder | undefined;
+  stopTokenIds: number[];
+  backend: string;
+  drafterName: string | null;
+  plan: PlanEntry[];
+  destroy(): Promise<void>;
+}
+
+export interface OpenHeadOptions {
+  signal: AbortSignal;
+  log: (message: string) => void;
+}
+
+/** Cells beyond the context that speculative partitions may occupy at once. */
+const SPECULATIVE_CELLS = 512;
+const DEFAULT_CONTEXT = 2048;
+
+export async function openHead(opts: GenerateOptions, o: OpenHeadOptions): Promise<HeadSession> {
+  const models = chooseModels(opts.model, opts.draft);
+  const dir = openModelDir(models.target);
+  const config = await loadModelConfig(dir, o.signal);
+  const tokenizer = await loadTokenizer(dir, o.signal).catch((e: unknown) => {
+    if (opts.promptIds !== undefined) return undefined; // --prompt-ids: a tokenizer is optional
+    throw e;
+  });
+  const stop = new Set(config.eosTokenIds);
+  if (tokenizer?.eosTokenId !== undefined) stop.add(tokenizer.eosTokenId);
+
+  const cleanups: (() => Promise<void>)[] = [];
+  const destroy = async (): Promise<void> => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+  };
+  try {
+    const wantsDraft = opts.mode !== "plain" && models.draft !== undefined;
+    const drafter: OpenedDrafter | null = wantsDraft
+      ? await openDrafter(models.draft ?? "", opts, { dir: models.target, config }, o.signal)
+      : null;
+    if (drafter !== null) cleanups.push(() => drafter.destroy());
+    const specDefaults = resolveConfig(
+      { mode: opts.mode, speculation: speculationOf(opts) },
+      drafter !== null,
+    );
+    const maxPositions = Math.min(config.maxPositions, drafter?.maxPositions ?? Infinity);
+    const context = Math.min(maxPositions, DEFAULT_CONTEXT);
+    const kvCells = opts.kvCells ?? context + SPECULATIVE_CELLS;
+    const maxSeqs = Math.max(64, requiredSeqIds(specDefaults.speculation));
+    const { pipeline, plan, destroyPipeline } = await openPipeline(opts, models.target, config, {
+      kvCells,
+      maxSeqs,
+      log: o.log,
+      signal: o.signal,
+    });
+    cleanups.push(destroyPipeline);
+    const scheduler = new PipeInferScheduler(
+      {
+        pipeline,
+        drafter: drafter?.drafter ?? null,
+        decode: tokenizer === undefined ? undefined : (ids) => tokenizer.decode(ids),
+      },
+      {
+        mode: opts.mode,
+        speculation: speculationOf(opts),
+        maxContextTokens: Math.min(maxPositions, kvCells - SPECULATIVE_CELLS),
+        maxSeqIds: maxSeqs,
+      },
+    );
+    cleanups.push(() => scheduler.destroy());
+    return {
+      scheduler,
+      tokenizer,
+      decoder: tokenizer === undefined ? undefined : new StreamDecoder(tokenizer),
+      stopTokenIds: [...stop],
+      backend: opts.backend,
+      drafterName: drafter?.name ?? null,
+      plan,
+      destroy,
+    };
+  } catch (e) {
+    await destroy();
+    throw e;
+  }
+}
+
+function speculationOf(opts: GenerateOptions): Record<string, number | undefined> {
+  return {
+    draftBranches: opts.draftBranches,
+    draftMax: opts.draftMax,
+    pAccept: opts.pAccept,
+    pSplit: opts.pSplit,
+    pRecovery: opts.pRecovery,
+    pDecay: opts.pDecay,
+  };
+}
+
+interface PipelineSetup {
+  kvCells: number;
+  maxSeqs: number;
+  log: (message: string) => void;
+  signal: AbortSignal;
+}
+
+async function openPipeline(
+  opts: GenerateOptions,
+  model: string,
+  config: ModelConfig,
+  s: PipelineSetup,
+): Promise<{ pipeline: PipelinePort; plan: PlanEntry[]; destroyPipeline: () => Promise<void> }> {
+  if (opts.peers > 1) {
+    const { openMeshPipeline } = await import("./mesh-pipeline.ts");
+    return openMeshPipeline(opts, model, config, s);
+  }
+  const shard = await createNodeShardClient(
+    {
+      model,
+      layerStart: 0,
+      layerEnd: config.numLayers,
+      embeds: true,
+      head: true,
+      backend: opts.backend,
+      kvCells: s.kvCells,
+      maxSeqs: s.maxSeqs,
+    },
+    { signal: s.signal },
+  );
+  s.log(`pipemesh: 1 local peer, layers 0-${config.numLayers} on ${shard.info.adapter}`);
+  const runner: StageRunner = shard;
+  const pipeline = new LocalPipeline({
+    runners: [runner],
+    hopLatencyMs: opts.linkLatencyMs,
+  });
+  return {
+    pipeline,
+    plan: [{ peerId: "local-0", layerStart: 0, layerEnd: config.numLayers }],
+    destroyPipeline: async () => {
+      await shard.destroy();
+    },
+  };
+}
