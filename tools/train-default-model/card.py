@@ -110,7 +110,9 @@ def write_card(out: Path, p: Preset, seed: int, r: dict, machine: dict) -> None:
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['torch_threads']} torch threads, "
         f"no GPU; torch {machine['torch']}, Python {machine['python']}. Whole pipeline (data, tokenizer, "
-        f"training, export, checks, evaluation): {fmt_s(r['total_seconds'])}.",
+        f"training, export, checks, evaluation): {fmt_s(r['total_seconds'])}. The machine was shared "
+        f"(15-minute load average {machine['load_avg_15min']} on {machine['cores']} cores when the run ended), "
+        "so these times are upper bounds; the tool's README gives idle-machine speeds.",
         "",
         "## Evaluation",
         "",

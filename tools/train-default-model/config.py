@@ -38,7 +38,7 @@ class Preset:
     target_args: ModelArgs = TARGET
     draft_args: ModelArgs = DRAFT
     weak_max_acceptance: float = 0.30  # the weak draft is the most-trained snapshot below this
-    acceptance_prompts: int = 48
+    acceptance_prompts: int = 32
     acceptance_new_tokens: int = 64
     draft_len: int = 4
     val_windows: int = 200
@@ -47,9 +47,9 @@ class Preset:
 PRESETS = {
     "full": Preset(
         name="full",
-        target=Schedule(steps=1600, lr=2e-3, batch_size=16),
-        draft=Schedule(steps=1600, lr=3e-3, batch_size=16, snapshot_steps=(10, 25, 50, 100, 150, 200, 300)),
-        distill=Schedule(steps=400, lr=1e-3, batch_size=16, warmup_steps=40),
+        target=Schedule(steps=2000, lr=2e-3, batch_size=8),
+        draft=Schedule(steps=1200, lr=3e-3, batch_size=8, snapshot_steps=(10, 25, 50, 100, 150, 200, 300)),
+        distill=Schedule(steps=400, lr=1e-3, batch_size=8, warmup_steps=40),
     ),
     "smoke": Preset(
         name="smoke",

@@ -1,6 +1,7 @@
 """Measurements for the model card: validation loss, greedy speculative acceptance, samples.
 
-All in float32, no KV cache (contexts are short): slow but obviously correct.
+All in float32. Plain generation recomputes the whole context (obviously correct); speculative
+decoding uses a KV cache with roll-back (CachedModel), because it runs thousands of passes.
 """
 import numpy as np
 import torch
@@ -41,15 +42,46 @@ def generate(model: Llama, ids: list[int], n: int, temperature: float = 0.0, gen
     return ids
 
 
+class CachedModel:
+    """One sequence with a KV cache: extend() runs only the new tokens, sync() rolls the cache back
+    to the longest prefix it shares with `ids`, keeping the last token uncached so its logits come out."""
+
+    def __init__(self, model: Llama):
+        self.model, self.ids, self.past = model, [], None
+
+    @torch.no_grad()
+    def extend(self, new: list[int]) -> torch.Tensor:
+        """Logits (len(new), V) for the new tokens, appended after the cached ones."""
+        P, T = len(self.ids), len(new)
+        mask = torch.zeros(1, 1, T, P + T).masked_fill(
+            torch.arange(P + T)[None, :] > torch.arange(T)[:, None] + P, float("-inf"))
+        logits, self.past = self.model(torch.tensor([new]), torch.arange(P, P + T)[None], mask, self.past)
+        self.ids = self.ids + new
+        return logits[0]
+
+    def sync(self, ids: list[int]) -> torch.Tensor:
+        """Makes the cache hold ids and returns the logits after its last token."""
+        n = 0
+        while n < min(len(self.ids), len(ids) - 1) and self.ids[n] == ids[n]:
+            n += 1
+        self.ids = self.ids[:n]
+        if self.past is not None:
+            self.past = [(k[:, :, :n], v[:, :, :n]) for k, v in self.past]
+        return self.extend(ids[n:])
+
+
 @torch.no_grad()
 def speculate(target: Llama, draft: Llama, prompt: list[int], new_tokens: int, k: int) -> tuple[list[int], int, int, int]:
     """Greedy speculative decoding: the draft proposes k tokens, the target keeps the longest
     matching prefix plus its own next token. Returns (tokens, accepted, drafted, target passes)."""
     ids, accepted, drafted, passes = list(prompt), 0, 0, 0
+    d, t = CachedModel(draft), CachedModel(target)
     while len(ids) - len(prompt) < new_tokens:
         k_now = min(k, new_tokens - (len(ids) - len(prompt)))
-        proposal = generate(draft, ids, k_now)[len(ids):]
-        t_logits = target(torch.tensor([ids + proposal]))[0][0, len(ids) - 1 :]  # (k_now + 1, V)
+        proposal = [int(d.sync(ids)[-1].argmax())]
+        while len(proposal) < k_now:
+            proposal.append(int(d.extend(proposal[-1:])[-1].argmax()))
+        t_logits = t.sync(ids + proposal)[-(k_now + 1) :]  # (k_now + 1, V): after ids[-1] and each proposal
         t_next = t_logits.argmax(-1).tolist()
         n_ok = 0
         while n_ok < k_now and proposal[n_ok] == t_next[n_ok]:

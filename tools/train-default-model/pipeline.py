@@ -177,6 +177,7 @@ def machine() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "load_avg_15min": round(os.getloadavg()[2], 2),
             "torch": torch.__version__, "python": platform.python_version()}
 
 
@@ -187,7 +188,9 @@ def main():
     ap.add_argument("--work", type=Path, default=None, help="scratch dir (default: work/<preset>)")
     ap.add_argument("--out", type=Path, default=None, help="export dir (default: public/models/pipemesh-tiny "
                     "for the full preset, work/<preset>/out otherwise)")
-    ap.add_argument("--threads", type=int, default=2)
+    # One thread by default: the result then does not depend on the core count, and on a shared
+    # machine two OpenMP threads lose most of their time waiting for each other at barriers.
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     work = args.work or TOOL_DIR / "work" / args.preset
