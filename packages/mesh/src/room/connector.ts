@@ -17,9 +17,9 @@ export interface ConnectorOptions {
   rtc: RtcOptions;
   link?: Omit<LinkOptions, "localId" | "remoteId" | "clock">;
   clock?: Clock;
-  /** Per WebRTC attempt (and for the hello once connected). */
+  /** Per WebRTC attempt (and for the hello once connected); a link gives up after twice this. */
   connectTimeoutMs?: number;
-  /** Attempts per link before ERR_PEER_CONNECT. */
+  /** Attempts per link before ERR_PEER_CONNECT (failed attempts usually fail within milliseconds). */
   maxAttempts?: number;
 }
 
@@ -133,10 +133,12 @@ class Dial {
       return;
     }
     if (this.#o.initiator) {
+      if (this.#pc === null) return; // a retry is already scheduled (failure and renegotiate both ask)
       const next = this.#attempt + 1;
-      this.#pc?.destroy();
+      this.#pc.destroy();
       this.#pc = null;
-      this.#o.clock.after(20 * next, () => {
+      // Back off a little (with jitter) so concurrent dials do not collide again in the same instant.
+      this.#o.clock.after(30 * next + Math.random() * 50, () => {
         if (!this.#settled) this.#next(next);
       });
     } else {
@@ -187,7 +189,7 @@ export class Connector {
   async link(remoteId: string, connId: string, signal?: AbortSignal): Promise<Link> {
     if (this.#destroyed) throw new MeshError("ERR_DESTROYED", "connector destroyed");
     const timeoutMs = this.#o.connectTimeoutMs ?? 10_000;
-    const maxAttempts = this.#o.maxAttempts ?? 3;
+    const maxAttempts = this.#o.maxAttempts ?? 5;
     const send = (attempt: number, s: RtcSignal): void => {
       try {
         this.#o.client.sendSignal(remoteId, `${connId}#${attempt}`, s);
@@ -200,7 +202,7 @@ export class Connector {
       initiator: this.#o.localId < remoteId,
       clock: this.#clock,
       maxAttempts,
-      deadlineMs: timeoutMs * maxAttempts,
+      deadlineMs: timeoutMs * 2,
       send,
       open: (attempt, initiator) =>
         connectPeer({

@@ -3,6 +3,8 @@
 // extraConfig there to keep ICE on loopback). ICE servers come from the caller only, never a library default.
 // Signaling (how offers reach the other side) is the caller's: it forwards `onSignal` output and feeds `signal`.
 
+// The package ships no types; the reference pulls our declaration into every project compiling this file.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference
 /// <reference path="./simple-peer.d.ts" />
 import SimplePeer, { type DataChannelLike } from "@thaunknown/simple-peer";
 import { MeshError } from "../errors.ts";
@@ -141,6 +143,29 @@ export function connectPeer(options: PeerConnectOptions): PeerConnection {
   });
   let channel: PeerChannel | null = null;
   let settled = false;
+  // The initiator sends its candidates only once the answer is applied. Otherwise the responder may finish
+  // ICE and send its DTLS hello before the initiator has a DTLS transport; libdatachannel drops it and the
+  // handshake waits for the 1 s DTLS retransmission.
+  let outHeld: RtcSignal[] | null = options.initiator ? [] : null;
+  // HACK: destroying a connection while node-datachannel applies a description (the initiator before its
+  // offer is out, the responder between the offer and its answer) can abort the whole process from a native
+  // thread ("Unexpected local description type answer in signaling state stable"). Such a destroy waits until
+  // the local description is out (or 3 s), and each side takes exactly one remote description.
+  let remoteDescription = false;
+  let busy = options.initiator;
+  let destroyWhenIdle = false;
+  const destroyPeer = (): void => {
+    if (peer.destroyed) return;
+    if (!busy) {
+      peer.destroy();
+      return;
+    }
+    if (destroyWhenIdle) return;
+    destroyWhenIdle = true;
+    clock.after(3000, () => {
+      if (!peer.destroyed) peer.destroy();
+    });
+  };
   const apply = (s: RtcSignal): void => {
     if (peer.destroyed) return;
     try {
@@ -163,7 +188,7 @@ export function connectPeer(options: PeerConnectOptions): PeerConnection {
     cancelTimeout();
     options.signal?.removeEventListener("abort", onAbort);
     rejectChannel(e);
-    if (!peer.destroyed) peer.destroy();
+    destroyPeer();
   };
   const onAbort = (): void => fail(new MeshError("ERR_ABORTED", "connection attempt aborted"));
   const cancelTimeout = clock.after(options.connectTimeoutMs ?? 15_000, () =>
@@ -180,8 +205,18 @@ export function connectPeer(options: PeerConnectOptions): PeerConnection {
   peer.on("signal", (data) => {
     const d = decodeRtcSignal(data);
     if (!d.ok) return;
+    if (d.msg.type === "offer" || d.msg.type === "answer") {
+      busy = false;
+      if (destroyWhenIdle) {
+        peer.destroy();
+        return;
+      }
+    }
+    if (settled && channel === null) return; // failed: nobody listens any more
     const s = filterSignal(d.msg, loopbackOnly);
-    if (s !== null) options.onSignal(s);
+    if (s === null) return;
+    if (s.type === "candidate" && outHeld !== null) outHeld.push(s);
+    else options.onSignal(s);
   });
   peer.on("error", (err) => {
     if (channel !== null) channel.onError(err);
@@ -205,12 +240,23 @@ export function connectPeer(options: PeerConnectOptions): PeerConnection {
     channel: promise,
     signal(data) {
       const s = filterSignal(data, loopbackOnly);
-      if (s === null || peer.destroyed) return;
+      if (s === null || peer.destroyed || destroyWhenIdle) return;
+      if (s.type === "offer" || s.type === "answer") {
+        const expected = options.initiator ? "answer" : "offer";
+        if (s.type !== expected || remoteDescription) return;
+        remoteDescription = true;
+        if (!options.initiator) busy = true;
+      }
       apply(s);
+      if (s.type === "answer" && outHeld !== null) {
+        const release = outHeld;
+        outHeld = null;
+        for (const c of release) options.onSignal(c);
+      }
     },
     destroy() {
       fail(new MeshError("ERR_PEER_DESTROYED", "connection attempt destroyed"));
-      if (!peer.destroyed) peer.destroy();
+      destroyPeer();
     },
   };
 }

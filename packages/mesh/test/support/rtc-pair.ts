@@ -14,7 +14,21 @@ export interface RtcPair {
   destroy(): void;
 }
 
-export async function connectRtcPair(): Promise<RtcPair> {
+/**
+ * Connects a pair, retrying with fresh connections: libdatachannel under load sometimes rejects a valid
+ * answer ("Got a remote candidate without ICE transport"); the Connector retries the same way.
+ */
+export async function connectRtcPair(attempts = 3): Promise<RtcPair> {
+  for (let i = 1; ; i++) {
+    try {
+      return await connectOnce();
+    } catch (e) {
+      if (i >= attempts) throw e;
+    }
+  }
+}
+
+async function connectOnce(): Promise<RtcPair> {
   const candidates: string[] = [];
   let pa: PeerConnection | null = null;
   let pb: PeerConnection | null = null;
@@ -26,7 +40,16 @@ export async function connectRtcPair(): Promise<RtcPair> {
   const release = rtc.retain?.() ?? (() => {});
   pa = connectPeer({ ...rtc, initiator: true, onSignal: relay(() => pb) });
   pb = connectPeer({ ...rtc, initiator: false, onSignal: relay(() => pa) });
-  const [a, b] = await Promise.all([pa.channel, pb.channel]);
+  let a: ByteChannel;
+  let b: ByteChannel;
+  try {
+    [a, b] = await Promise.all([pa.channel, pb.channel]);
+  } catch (e) {
+    pa.destroy();
+    pb.destroy();
+    release();
+    throw e;
+  }
   return {
     a,
     b,
