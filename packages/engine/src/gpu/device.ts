@@ -202,6 +202,29 @@ export function borrowDevice(device: GPUDevice): GpuContext {
   return new GpuContext(device, summary, { owned: false });
 }
 
+let shared: Promise<GpuContext> | undefined;
+
+/**
+ * The realm's default GpuContext, shared by every shard created without a device: one device per page,
+ * worker or Node process (the WebGPU norm), so pipelines compile once however many shards come and go.
+ * Created on first use and again after a device loss; never destroyed by the shards that borrow it (a live
+ * idle device does not keep Node from exiting). The one piece of module state in the engine's GPU code.
+ */
+export async function defaultGpu(options: RequestGpuOptions = {}): Promise<GpuContext> {
+  const current = shared;
+  if (current !== undefined) {
+    const ctx = await current.catch(() => undefined);
+    if (ctx !== undefined && ctx.lost === null) return ctx;
+    if (shared !== current) return defaultGpu(options); // another caller already replaced it
+  }
+  const next = requestGpu(options);
+  shared = next;
+  next.catch(() => {
+    if (shared === next) shared = undefined;
+  });
+  return next;
+}
+
 /** Options for requestGpu. */
 export interface RequestGpuOptions {
   /** A GPU object to use instead of navigator.gpu (browser) or Dawn (Node). */

@@ -4,6 +4,7 @@
 // none exists the error is ERR_GPU_UNAVAILABLE. Not used in browsers (see src/gpu/device.ts).
 
 import { existsSync } from "node:fs";
+import { isMainThread } from "node:worker_threads";
 import { EngineError } from "../errors.ts";
 import {
   describeAdapter,
@@ -32,7 +33,7 @@ export const SWIFTSHADER_ICDS: readonly string[] = [
 
 export interface DawnGpuOptions {
   adapter?: DawnAdapterChoice | undefined;
-  /** SwiftShader ICD manifest; default the first of SWIFTSHADER_ICDS that exists. */
+  /** SwiftShader ICD manifest; default the first of SWIFTSHADER_ICDS that exists (main thread only). */
   swiftshaderIcd?: string | undefined;
   /** Where the "software adapter, slow" warning goes. Default console.warn. */
   warn?: ((message: string) => void) | undefined;
@@ -65,21 +66,27 @@ async function loadCreate(): Promise<CreateFn> {
   }
 }
 
-/** Runs `fn` with environment variables set, restoring them afterwards (drivers read them at init). */
-async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
-  const saved = new Map<string, string | undefined>();
-  for (const [k, v] of Object.entries(vars)) {
-    saved.set(k, process.env[k]);
-    process.env[k] = v;
+/** Vulkan loader variables that already choose drivers (then SwiftShader is not added). */
+const VK_DRIVER_VARS = ["VK_ICD_FILENAMES", "VK_DRIVER_FILES", "VK_ADD_DRIVER_FILES"];
+
+/**
+ * Sets, in the real process environment, what Dawn's software backends read when they initialise:
+ * EGL_PLATFORM=surfaceless (Mesa EGL without a display, for the GLES backend), VK_ADD_DRIVER_FILES with the
+ * SwiftShader ICD (added next to any real Vulkan driver, never replacing one), XDG_RUNTIME_DIR (silences
+ * Mesa). Never overrides a value already set. Only the main thread can do this: a worker_thread's
+ * process.env is a copy that native code never sees, so call this before spawning workers that open
+ * WebGPU (requestDawnGpu calls it too). Returns false in a worker.
+ */
+export function prepareDawnEnvironment(swiftshaderIcd?: string): boolean {
+  if (!isMainThread) return false;
+  const env = process.env;
+  env["XDG_RUNTIME_DIR"] ??= "/tmp";
+  env["EGL_PLATFORM"] ??= "surfaceless";
+  const icd = swiftshaderIcd ?? SWIFTSHADER_ICDS.find((p) => existsSync(p));
+  if (icd !== undefined && VK_DRIVER_VARS.every((v) => (env[v] ?? "") === "")) {
+    env["VK_ADD_DRIVER_FILES"] = icd;
   }
-  try {
-    return await fn();
-  } finally {
-    for (const [k, v] of saved) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
+  return true;
 }
 
 async function tryHardware(create: CreateFn): Promise<Found | null> {
@@ -91,25 +98,19 @@ async function tryHardware(create: CreateFn): Promise<Found | null> {
 }
 
 async function tryGles(create: CreateFn): Promise<Found | null> {
-  // EGL without a display needs the surfaceless platform; Dawn's GLES backend is compatibility-only.
-  const env = { EGL_PLATFORM: process.env["EGL_PLATFORM"] ?? "surfaceless" };
-  return withEnv(env, async () => {
-    const instance = create(["backend=opengles"]);
-    const adapter = await instance.requestAdapter({ featureLevel: "compatibility" });
-    if (adapter === null) return null;
-    return { adapter, summary: summarizeAdapter(adapter, "dawn:opengles"), instance };
-  });
+  // Dawn's GLES backend is compatibility-only; EGL needs EGL_PLATFORM=surfaceless (prepareDawnEnvironment).
+  const instance = create(["backend=opengles"]);
+  const adapter = await instance.requestAdapter({ featureLevel: "compatibility" });
+  if (adapter === null) return null;
+  return { adapter, summary: summarizeAdapter(adapter, "dawn:opengles"), instance };
 }
 
-async function trySwiftShader(create: CreateFn, icd: string | undefined): Promise<Found | null> {
-  const manifest = icd ?? SWIFTSHADER_ICDS.find((p) => existsSync(p));
-  if (manifest === undefined || !existsSync(manifest)) return null;
-  return withEnv({ VK_ICD_FILENAMES: manifest }, async () => {
-    const instance = create(["backend=vulkan"]);
-    const adapter = await instance.requestAdapter();
-    if (adapter === null) return null;
-    return { adapter, summary: summarizeAdapter(adapter, "dawn:swiftshader"), instance };
-  });
+async function trySwiftShader(create: CreateFn): Promise<Found | null> {
+  // SwiftShader is the Vulkan fallback adapter once its ICD is visible to the loader (prepareDawnEnvironment).
+  const instance = create(["backend=vulkan"]);
+  const adapter = await instance.requestAdapter({ forceFallbackAdapter: true });
+  if (adapter === null) return null;
+  return { adapter, summary: summarizeAdapter(adapter, "dawn:swiftshader"), instance };
 }
 
 /** The adapter choice named by PIPEMESH_WEBGPU_ADAPTER (tests and benchmarks), else "auto". */
@@ -131,14 +132,14 @@ export function dawnAdapterFromEnv(env: NodeJS.ProcessEnv = process.env): DawnAd
  * instance alive for as long as the context lives.
  */
 export async function requestDawnGpu(options: DawnGpuOptions = {}): Promise<GpuContext> {
-  process.env["XDG_RUNTIME_DIR"] ??= "/tmp"; // silences Mesa's "XDG_RUNTIME_DIR is invalid" noise
+  const prepared = prepareDawnEnvironment(options.swiftshaderIcd);
   const choice = options.adapter ?? dawnAdapterFromEnv();
   const warn = options.warn ?? ((m: string) => console.warn(m));
   const create = await loadCreate();
   const steps: [DawnAdapterChoice, () => Promise<Found | null>][] = [
     ["hardware", () => tryHardware(create)],
     ["gles", () => tryGles(create)],
-    ["swiftshader", () => trySwiftShader(create, options.swiftshaderIcd)],
+    ["swiftshader", () => trySwiftShader(create)],
   ];
   const failures: string[] = [];
   for (const [name, attempt] of steps) {
@@ -167,9 +168,13 @@ export async function requestDawnGpu(options: DawnGpuOptions = {}): Promise<GpuC
     }
     return openDevice(found.adapter, found.summary, found.instance);
   }
+  const workerHint = prepared
+    ? ""
+    : " In a worker_thread, call prepareDawnEnvironment() in the main thread before spawning it" +
+      " (a worker's environment changes never reach native code).";
   throw new EngineError(
     "ERR_GPU_UNAVAILABLE",
-    `no WebGPU adapter found in Node (${failures.join("; ")}). Install a GPU driver, or Mesa ` +
+    `no WebGPU adapter found in Node (${failures.join("; ")}).${workerHint} Install a GPU driver, or Mesa ` +
       `(apt: libegl1 libegl-dev libegl-mesa0 libgl1-mesa-dri) for llvmpipe, or Debian's chromium for ` +
       `SwiftShader; or use the CPU backend`,
   );

@@ -4,7 +4,7 @@
 
 import type { ModelConfig } from "../config.ts";
 import { EngineError } from "../errors.ts";
-import { borrowDevice, describeAdapter, GpuContext, requestGpu } from "../gpu/device.ts";
+import { borrowDevice, defaultGpu, describeAdapter, GpuContext } from "../gpu/device.ts";
 import type { LayerShard, ShardInfo } from "../model/batch.ts";
 import { DEFAULT_MAX_SEQS, DEFAULT_TOP_K, type ShardFactoryArgs } from "../model/shard-spec.ts";
 import { shardWeightBytes, type ShardWeights } from "../model/weights.ts";
@@ -70,8 +70,8 @@ function checkWeights(w: ShardWeights, args: ShardFactoryArgs): void {
 }
 
 /**
- * Builds a WebGPU LayerShard. `device` may be a GpuContext or a GPUDevice (borrowed: never destroyed by
- * the shard); without one the shard requests its own (navigator.gpu, or Dawn in Node) and owns it.
+ * Builds a WebGPU LayerShard. `device` may be a GpuContext or a GPUDevice; without one the shard uses the
+ * realm's default device (defaultGpu: navigator.gpu, or Dawn in Node). The shard never destroys a device.
  */
 export async function createWebGpuShard(
   args: ShardFactoryArgs,
@@ -84,58 +84,49 @@ export async function createWebGpuShard(
     throw new EngineError("ERR_BATCH_INVALID", `kvCells must be >= 1, got ${spec.kvCells}`);
   }
   let ctx: GpuContext;
-  let ownsContext = false;
   if (args.device instanceof GpuContext) ctx = args.device;
   else if (isGpuDevice(args.device)) ctx = borrowDevice(args.device);
-  else if (args.device === undefined) {
-    ctx = await requestGpu();
-    ownsContext = true;
-  } else {
+  else if (args.device === undefined) ctx = await defaultGpu();
+  else {
     throw new EngineError("ERR_GPU_ADAPTER", "args.device is neither a GPUDevice nor a GpuContext");
   }
-  try {
-    guardKvCache(ctx, config, spec.kvCells);
-    const gpu = uploadShardWeights(ctx, config, weights, spec.head, options.maxPartBytes);
-    const maxSeqs = spec.maxSeqs ?? DEFAULT_MAX_SEQS;
-    const info: ShardInfo = {
-      layerStart: spec.layerStart,
-      layerEnd: spec.layerEnd,
+  guardKvCache(ctx, config, spec.kvCells);
+  const gpu = uploadShardWeights(ctx, config, weights, spec.head, options.maxPartBytes);
+  const maxSeqs = spec.maxSeqs ?? DEFAULT_MAX_SEQS;
+  const info: ShardInfo = {
+    layerStart: spec.layerStart,
+    layerEnd: spec.layerEnd,
+    embeds: spec.embeds,
+    head: spec.head,
+    backend: "webgpu",
+    adapter: describeAdapter(ctx.adapter),
+    hiddenSize: config.hiddenSize,
+    vocabSize: config.vocabSize,
+    kvCells: spec.kvCells,
+    maxSeqs,
+    weightBytes: shardWeightBytes(weights),
+  };
+  const parts = {
+    ctx,
+    config,
+    info,
+    limits: {
       embeds: spec.embeds,
       head: spec.head,
-      backend: "webgpu",
-      adapter: describeAdapter(ctx.adapter),
       hiddenSize: config.hiddenSize,
       vocabSize: config.vocabSize,
-      kvCells: spec.kvCells,
-      maxSeqs,
-      weightBytes: shardWeightBytes(weights),
-    };
-    const parts = {
-      ctx,
-      ownsContext,
-      config,
-      info,
-      limits: {
-        embeds: spec.embeds,
-        head: spec.head,
-        hiddenSize: config.hiddenSize,
-        vocabSize: config.vocabSize,
-        maxPositions: config.maxPositions,
-        topK: spec.topK ?? DEFAULT_TOP_K,
-      },
-      host: { embed: spec.embeds ? weights.embed : undefined },
-      gpu,
-      kvCells: spec.kvCells,
-      maxSeqs,
-    };
-    try {
-      return new WebGpuShard(parts);
-    } catch (e) {
-      destroyShardWeights(gpu);
-      throw e;
-    }
+      maxPositions: config.maxPositions,
+      topK: spec.topK ?? DEFAULT_TOP_K,
+    },
+    host: { embed: spec.embeds ? weights.embed : undefined },
+    gpu,
+    kvCells: spec.kvCells,
+    maxSeqs,
+  };
+  try {
+    return new WebGpuShard(parts);
   } catch (e) {
-    if (ownsContext) ctx.destroy();
+    destroyShardWeights(gpu);
     throw e;
   }
 }

@@ -32,9 +32,8 @@ import { ForwardPlan, type PlanCapacity } from "./forward-plan.ts";
 import { destroyShardWeights, type GpuShardWeights } from "./gpu-weights.ts";
 
 export interface WebGpuShardParts {
+  /** The device; never destroyed by the shard (it may be shared). */
   ctx: GpuContext;
-  /** Destroy ctx with the shard (the shard acquired it). */
-  ownsContext: boolean;
   config: ModelConfig;
   info: ShardInfo;
   limits: BatchLimits;
@@ -108,7 +107,6 @@ export class WebGpuShard implements LayerShard {
       this.#pool.destroy();
       for (const b of this.#kv) b.destroy();
       destroyShardWeights(this.#p.gpu);
-      if (this.#p.ownsContext) this.#p.ctx.destroy();
     });
   }
 
