@@ -27,6 +27,25 @@ export {
 } from "./model/kv-cache.ts";
 export { validateBatch, type BatchLimits } from "./model/validate-batch.ts";
 
+// The WebGPU backend: its shard factory and device helpers (navigator.gpu, or Dawn in Node).
+export {
+  checkWebGpuConfig,
+  createWebGpuShard,
+  type WebGpuShardOptions,
+} from "./webgpu/create-webgpu-shard.ts";
+export {
+  borrowDevice,
+  defaultGpu,
+  describeAdapter,
+  GpuContext,
+  openDevice,
+  pickAdapter,
+  requestGpu,
+  summarizeAdapter,
+  type AdapterSummary,
+  type RequestGpuOptions,
+} from "./gpu/device.ts";
+
 // Model files: sources, directories, config, weights, tokenizer.
 export {
   MemoryModelDir,

@@ -6,3 +6,12 @@ export {
   spawnNodeShardWorker,
   type NodeWorkerHandle,
 } from "./spawn-worker.ts";
+export {
+  DAWN_ADAPTER_CHOICES,
+  dawnAdapterFromEnv,
+  prepareDawnEnvironment,
+  requestDawnGpu,
+  SWIFTSHADER_ICDS,
+  type DawnAdapterChoice,
+  type DawnGpuOptions,
+} from "./dawn.ts";
