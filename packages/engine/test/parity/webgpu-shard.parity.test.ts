@@ -5,6 +5,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { isEngineError } from "../../src/errors.ts";
 import { createDimsUniform, createStorage } from "../../src/gpu/buffers.ts";
+import { workgroupGrid } from "../../src/gpu/dispatch.ts";
 import { bindMatmul } from "../../src/kernels/matmul.ts";
 import type { LayerShard, ShardBatch } from "../../src/model/batch.ts";
 import { dawnAdapterFromEnv } from "../../src/node/dawn.ts";
@@ -143,6 +144,14 @@ describe.skipIf(gpu.ctx === null)(`WebGPU shard behaviour ${gpu.reason}`, () => 
     );
     await shard.destroy();
     own.ctx!.destroy();
+  });
+
+  it("dispatch sizing folds into 2D and refuses what no grid holds", () => {
+    expect(workgroupGrid(10, 65_535, "k")).toEqual([10, 1]);
+    const [x, y] = workgroupGrid(70_000, 65_535, "k");
+    expect(y).toBe(2);
+    expect(x * y).toBeGreaterThanOrEqual(70_000);
+    expect(() => workgroupGrid(65_536 * 65_536, 65_535, "k")).toThrow(/ERR_GPU_LIMIT/);
   });
 
   it("PIPEMESH_WEBGPU_ADAPTER names one adapter kind or fails with ERR_GPU_ADAPTER", () => {
