@@ -211,7 +211,6 @@ export class Connector {
           onSignal: (s) => send(attempt, s),
           connectTimeoutMs: timeoutMs,
           clock: this.#clock,
-          ...(signal === undefined ? {} : { signal }),
         }),
     });
     this.#dials.get(connId)?.dial.fail(new MeshError("ERR_PEER_CONNECT", "superseded"));
@@ -247,6 +246,11 @@ export class Connector {
       signal?.removeEventListener("abort", onAbort);
       if (this.#dials.get(connId)?.dial === dial) this.#dials.delete(connId);
     }
+  }
+
+  /** Abandons a link being dialled (its link() rejects with ERR_ABORTED). */
+  cancel(connId: string): void {
+    this.#dials.get(connId)?.dial.fail(new MeshError("ERR_ABORTED", "link cancelled"));
   }
 
   /** Drops buffered signals of connections that belong to older plans. */

@@ -254,14 +254,19 @@ export class HeadNode {
     );
     this.#emit({ type: "session", planVersion: plan.version, status: "connecting" });
     try {
+      // One abort listener for all links (not one per link): a big pipeline would trip Node's listener warning.
+      const ids = remote.map((s) => connectionId(plan.version, this.peerId, s.peerId));
+      abort.signal.addEventListener(
+        "abort",
+        () => ids.forEach((id) => this.#connector.cancel(id)),
+        { once: true },
+      );
       const made = await Promise.all(
-        remote.map((s) =>
-          this.#connector
-            .link(s.peerId, connectionId(plan.version, this.peerId, s.peerId), abort.signal)
-            .then((l) => {
-              links.push(l);
-              return l;
-            }),
+        remote.map((s, i) =>
+          this.#connector.link(s.peerId, ids[i] ?? "").then((l) => {
+            links.push(l);
+            return l;
+          }),
         ),
       );
       if (abort.signal.aborted) throw new MeshError("ERR_ABORTED", "plan changed while connecting");
