@@ -1,6 +1,10 @@
 // PipelineCache: one compute pipeline per (kernel source, override constants), created once per device and
 // shared by every op bound from it. Shader modules are cached per source. Not a bind-group cache: bound
 // ops own their bind groups.
+// Every kernel wrapper imports this file, so this reference brings the `*.wgsl?raw` module type into any
+// program that includes a wrapper (e.g. apps/cli, whose tsconfig does not include the engine's env.d.ts).
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- env.d.ts is a global script, not importable
+/// <reference path="../env.d.ts" />
 
 import type { GpuContext } from "./device.ts";
 
