@@ -39,6 +39,11 @@ export default defineConfig({
   publicDir: `${repo}public`,
   build: { outDir: `${repo}dist`, emptyOutDir: true, target: "es2022" },
   worker: { format: "es" },
+  resolve: {
+    // simple-peer 10 -> streamx -> events-universal, whose default export is Node's `events` (absent in
+    // browsers: "Class extends value undefined"). bare-events is its pure-JS twin (already installed).
+    alias: [{ find: /^events-universal$/, replacement: "bare-events" }],
+  },
   server: { host: "127.0.0.1", headers: { ...ISOLATION_HEADERS } },
   preview: { host: "127.0.0.1", headers: { ...ISOLATION_HEADERS } },
   plugins: [pipemeshSignaling()],
