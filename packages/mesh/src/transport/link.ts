@@ -73,7 +73,6 @@ interface Waiter {
 
 interface Pending {
   cursor: FrameCursor;
-  bytes: number;
 }
 
 export class Link {
@@ -240,7 +239,7 @@ export class Link {
       }
       return;
     }
-    this.#data.push({ cursor, bytes: payload.byteLength });
+    this.#data.push({ cursor });
     this.#pump();
   }
 
