@@ -70,6 +70,7 @@ export {
 } from "./room/head-node.ts";
 export type { LoadedStage, LoadStage, StageLoadSpec } from "./room/shard-slot.ts";
 export { connectionId } from "./room/connector.ts";
+export { parseRoomUrl, roomUrl, signalUrl, SIGNAL_PATH } from "./room/room-url.ts";
 
 // --- PipeInfer scheduler (M2) ---
 export {
