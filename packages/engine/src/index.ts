@@ -112,3 +112,42 @@ export {
   PrefixNode,
   type PrefixCacheOptions,
 } from "./draft/prefix-cache.ts";
+
+// The ONNX draft model (onnxruntime-web, wasm or WebGPU) and the chooser between it and the engine drafter.
+export {
+  DEFAULT_ORT_MAX_BATCH_ROWS,
+  DEFAULT_ORT_MAX_CHUNK_TOKENS,
+  DEFAULT_ORT_MAX_KV_BYTES,
+  OrtDrafter,
+  type OrtDrafterOptions,
+  type OrtDrafterStats,
+} from "./draft/ort-drafter.ts";
+export {
+  findOnnxModel,
+  loadOrtDrafter,
+  ONNX_MODEL_FILES,
+  type DraftLoadProgress,
+  type LoadOrtDrafterOptions,
+} from "./draft/ort-load.ts";
+export {
+  createOrtSession,
+  type OrtExecutionProvider,
+  type OrtProbe,
+  type OrtProviderChoice,
+  type OrtRuntimeOptions,
+} from "./draft/ort-runtime.ts";
+export type {
+  DraftRunInput,
+  DraftRunOutput,
+  DraftSession,
+  DraftSessionInfo,
+} from "./draft/ort-session.ts";
+export {
+  chooseDrafterKind,
+  DRAFTER_NAMES,
+  loadDrafter,
+  type DrafterKind,
+  type DrafterName,
+  type LoadDrafterOptions,
+  type LoadedDrafter,
+} from "./draft/load-drafter.ts";

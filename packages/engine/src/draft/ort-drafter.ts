@@ -8,7 +8,7 @@ import { EngineError } from "../errors.ts";
 import { softmaxRef, topKRef } from "../kernels/reference.ts";
 import { SerialQueue } from "../model/serial-queue.ts";
 import type { DraftModel, DraftOptions, DraftPrediction } from "./draft-model.ts";
-import { KvBlob, splitPresent, stackKv } from "./ort-kv.ts";
+import { splitPresent, stackKv, type KvBlob } from "./ort-kv.ts";
 import { groupSegments, planWave, type OrtNode, type Segment } from "./ort-plan.ts";
 import type { DraftSession } from "./ort-session.ts";
 import { cachedPrediction, mergePrediction, PrefixCache } from "./prefix-cache.ts";

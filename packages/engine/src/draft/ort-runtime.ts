@@ -4,13 +4,14 @@
 // and a session is created on the wasm or WebGPU execution provider; "auto" times both on the model when
 // a WebGPU adapter exists and keeps the faster. Node's build of onnxruntime-web is wasm only.
 
+import type * as OrtNamespace from "onnxruntime-web";
 import type { InferenceSession } from "onnxruntime-web";
 import { EngineError } from "../errors.ts";
 import { describeAdapter, pickAdapter } from "../gpu/device.ts";
 import { readSignature, type OnnxSignature, type SignatureHints } from "./ort-signature.ts";
 import { OrtSession } from "./ort-session.ts";
 
-export type OrtModuleType = typeof import("onnxruntime-web");
+export type OrtModuleType = typeof OrtNamespace;
 export type OrtExecutionProvider = "wasm" | "webgpu";
 export type OrtProviderChoice = OrtExecutionProvider | "auto";
 

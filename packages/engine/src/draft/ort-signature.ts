@@ -67,10 +67,6 @@ export function readSignature(
     }
     return v.type;
   };
-  const idsType = intType("input_ids", true) ?? "int64";
-  const maskType = intType("attention_mask", true) ?? "int64";
-  const positionIdsType = intType("position_ids", false);
-
   let layers = 0;
   for (const v of inputs) {
     const m = PAST.exec(v.name);
@@ -86,6 +82,9 @@ export function readSignature(
     }
   }
   for (const name of pastNames) if (!inputByName.has(name)) fail(`the model has no input ${name}`);
+  const idsType = intType("input_ids", true) ?? "int64";
+  const maskType = intType("attention_mask", true) ?? "int64";
+  const positionIdsType = intType("position_ids", false);
   for (const name of ["logits", ...presentNames]) {
     if (!outputByName.has(name)) fail(`the model has no output ${name}`);
   }
