@@ -1,12 +1,9 @@
-// The head's draft model for the CLI: the engine drafter (any Hugging Face-layout draft directory, run on
-// the CPU backend in this process) behind the mesh's Drafter port. Checks the vocabulary against the target.
+// The head's draft model for the CLI, behind the mesh's Drafter port: `--drafter ort` runs the draft
+// directory's ONNX export on onnxruntime-web (wasm, in this process), `--drafter engine` its safetensors on
+// the engine's CPU backend; without --drafter, ort when the directory holds an .onnx model. Checks the
+// vocabulary against the target. The generation JSON reports `name`.
 
-import {
-  loadEngineDrafter,
-  loadModelConfig,
-  loadTargetVocab,
-  type ModelConfig,
-} from "@pipemesh/engine";
+import { loadDrafter, loadTargetVocab, type ModelConfig } from "@pipemesh/engine";
 import { openModelDir } from "@pipemesh/engine/node";
 import type { Drafter } from "@pipemesh/mesh";
 import type { GenerateOptions } from "../args.ts";
@@ -22,23 +19,26 @@ export interface OpenedDrafter {
 
 export async function openDrafter(
   draftDir: string,
-  _opts: GenerateOptions,
+  opts: GenerateOptions,
   target: { dir: string; config: ModelConfig },
   signal: AbortSignal,
 ): Promise<OpenedDrafter> {
   const targetVocab = await loadTargetVocab(openModelDir(target.dir), signal);
-  const draftConfig = await loadModelConfig(openModelDir(draftDir), signal);
-  const drafter = await loadEngineDrafter({
+  const loaded = await loadDrafter({
     draftDir,
+    kind: opts.drafter,
     targetVocab,
-    backend: "cpu",
     openDir: openModelDir,
     signal,
+    // Node's onnxruntime-web is wasm only; the engine drafter runs on the CPU backend in this process.
+    ort: { executionProvider: "wasm" },
+    engine: { backend: "cpu" },
   });
+  const drafter = loaded.drafter satisfies Drafter;
   return {
-    drafter: drafter satisfies Drafter,
-    name: "engine",
-    maxPositions: draftConfig.maxPositions,
+    drafter,
+    name: loaded.name,
+    maxPositions: loaded.maxPositions,
     destroy: () => drafter.destroy(),
   };
 }
