@@ -18,6 +18,7 @@ export {
 } from "./model/shard-spec.ts";
 export { loadLayerShard, splitShardSpecs, type LoadShardOptions } from "./model/create-shard.ts";
 export { CpuShard, createCpuShard } from "./model/cpu-shard.ts";
+export { modelFootprint, type ModelFootprint } from "./model/footprint.ts";
 export {
   KvCache,
   type KvCacheOptions,
@@ -151,3 +152,20 @@ export {
   type LoadDrafterOptions,
   type LoadedDrafter,
 } from "./draft/load-drafter.ts";
+
+// Draft models in their own worker (the browser head drafts off the main thread).
+export {
+  DRAFTER_API_VERSION,
+  type DrafterApi,
+  type DrafterInfo,
+  type DrafterSpec,
+} from "./worker/drafter-api.ts";
+export {
+  DrafterClient,
+  watchDrafterReady,
+  type DrafterClientOptions,
+} from "./worker/drafter-client.ts";
+export {
+  createBrowserDrafterClient,
+  spawnBrowserDrafterWorker,
+} from "./worker/spawn-browser-drafter.ts";

@@ -1,0 +1,34 @@
+// Memory footprint of a model's parts as the engine holds them (float32 weights, float32 K/V), computed
+// from the config alone: what the pipeline planner needs before anything is loaded. Pure arithmetic.
+
+import type { ModelConfig } from "../config.ts";
+
+const F32 = 4;
+
+export interface ModelFootprint {
+  /** Weights of one transformer layer. */
+  layerBytes: number;
+  /** The token embedding table (held by the first shard / the head). */
+  embedBytes: number;
+  /** Final norm + LM head (held by the last shard; the tied head re-reads the embedding table). */
+  headBytes: number;
+  /** K and V of one cached token in one layer. */
+  kvBytesPerCellPerLayer: number;
+}
+
+export function modelFootprint(c: ModelConfig): ModelFootprint {
+  const h = c.hiddenSize;
+  const attn = h * c.qDim + 2 * h * c.kvDim + c.qDim * h;
+  const mlp = 3 * h * c.intermediateSize;
+  const norms = 2 * h;
+  const biases =
+    (c.qkvBias ? c.qDim + 2 * c.kvDim : 0) +
+    (c.oBias ? h : 0) +
+    (c.mlpBias ? 2 * c.intermediateSize + h : 0);
+  return {
+    layerBytes: (attn + mlp + norms + biases) * F32,
+    embedBytes: c.vocabSize * h * F32,
+    headBytes: (c.vocabSize * h + h) * F32,
+    kvBytesPerCellPerLayer: 2 * c.kvDim * F32,
+  };
+}
