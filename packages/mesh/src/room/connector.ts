@@ -10,6 +10,7 @@ import type { ByteChannel } from "../transport/channel.ts";
 import { systemClock, type Clock } from "../transport/clock.ts";
 import { Link, type LinkOptions } from "../transport/link.ts";
 import { connectPeer, type PeerConnection, type RtcOptions } from "../transport/peer-channel.ts";
+import { shapeChannel, type ShapeOptions } from "../transport/shaped-link.ts";
 
 export interface ConnectorOptions {
   client: SignalingClient;
@@ -21,6 +22,8 @@ export interface ConnectorOptions {
   connectTimeoutMs?: number;
   /** Attempts per link before ERR_PEER_CONNECT (failed attempts usually fail within milliseconds). */
   maxAttempts?: number;
+  /** Emulated latency/bandwidth on what this end sends over every link (benchmarks; off by default). */
+  shape?: ShapeOptions;
 }
 
 /** "<planVersion>/<smaller id>/<larger id>": the same on both ends. */
@@ -222,7 +225,7 @@ export class Connector {
       if (s.from === remoteId) dial.onSignal(s.attempt, s.data);
     this.#early.delete(connId);
     try {
-      const channel = await dial.channel;
+      const channel = shapeChannel(await dial.channel, { clock: this.#clock, ...this.#o.shape });
       const link = new Link(channel, {
         ...this.#o.link,
         localId: this.#o.localId,

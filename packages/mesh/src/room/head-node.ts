@@ -111,6 +111,7 @@ export class HeadNode {
         ...(o.link === undefined ? {} : { link: o.link }),
         ...(o.clock === undefined ? {} : { clock: o.clock }),
         ...(o.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: o.connectTimeoutMs }),
+        ...(o.shape === undefined ? {} : { shape: o.shape }),
       });
       node = new HeadNode(o, client, joined.peerId, early.at(-1) ?? joined.state, connector);
       return node;

@@ -11,6 +11,7 @@ import { SignalingClient, type WebSocketFactory } from "../signaling/client.ts";
 import type { Clock } from "../transport/clock.ts";
 import type { Link, LinkOptions } from "../transport/link.ts";
 import type { RtcOptions } from "../transport/peer-channel.ts";
+import type { ShapeOptions } from "../transport/shaped-link.ts";
 import { connectionId, Connector } from "./connector.ts";
 import { ShardSlot, specKey, type LoadStage, type StageLoadSpec } from "./shard-slot.ts";
 
@@ -42,6 +43,8 @@ export interface RoomPeerOptions {
   activationDtype?: WireDtype;
   logitsDtype?: WireDtype;
   connectTimeoutMs?: number;
+  /** Emulated one-way latency / bandwidth on this peer's outgoing links (benchmarks; off by default). */
+  shape?: ShapeOptions;
   onEvent?: (event: RoomEvent) => void;
   signal?: AbortSignal;
 }
@@ -131,6 +134,7 @@ export class PeerNode {
         ...(o.link === undefined ? {} : { link: o.link }),
         ...(o.clock === undefined ? {} : { clock: o.clock }),
         ...(o.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: o.connectTimeoutMs }),
+        ...(o.shape === undefined ? {} : { shape: o.shape }),
       });
       node = new PeerNode(o, client, joined.peerId, joined.state, connector);
       node.#onState(early.at(-1) ?? joined.state);
