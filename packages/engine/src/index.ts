@@ -29,11 +29,7 @@ export {
 export { validateBatch, type BatchLimits } from "./model/validate-batch.ts";
 
 // The WebGPU backend: its shard factory and device helpers (navigator.gpu, or Dawn in Node).
-export {
-  checkWebGpuConfig,
-  createWebGpuShard,
-  type WebGpuShardOptions,
-} from "./webgpu/create-webgpu-shard.ts";
+export { createWebGpuShard, type WebGpuShardOptions } from "./webgpu/create-webgpu-shard.ts";
 export {
   borrowDevice,
   defaultGpu,
@@ -46,6 +42,7 @@ export {
   type AdapterSummary,
   type RequestGpuOptions,
 } from "./gpu/device.ts";
+export { measureCpuGflops, measureGpuGflops, type SpeedTestOptions } from "./gpu/speed-test.ts";
 
 // Model files: sources, directories, config, weights, tokenizer.
 export {

@@ -15,3 +15,8 @@ export {
   type DawnAdapterChoice,
   type DawnGpuOptions,
 } from "./dawn.ts";
+export {
+  createNodeDrafterClient,
+  DRAFTER_WORKER_BOOTSTRAP,
+  spawnNodeDrafterWorker,
+} from "./spawn-drafter-worker.ts";

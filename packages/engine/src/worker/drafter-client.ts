@@ -1,0 +1,241 @@
+// DrafterClient: a draft model running in its own worker (Web Worker or worker_thread) behind comlink,
+// implementing DraftModel (the mesh's Drafter port). Like ShardClient it adds what comlink lacks: a ready
+// handshake, per-call timeouts, errors rebuilt as EngineError with their code, every pending call rejected
+// with ERR_WORKER_DIED when the worker dies, and abort of an in-flight predict through an abort RPC.
+
+import { proxy, releaseProxy, wrap, type Endpoint, type Remote } from "comlink";
+import type { DraftModel, DraftOptions, DraftPrediction } from "../draft/draft-model.ts";
+import type { DraftLoadProgress } from "../draft/ort-load.ts";
+import { EngineError, isEngineError, type EngineErrorCode } from "../errors.ts";
+import {
+  isDrafterReadyMessage,
+  type DrafterApi,
+  type DrafterInfo,
+  type DrafterSpec,
+} from "./drafter-api.ts";
+import type { Outcome } from "./shard-api.ts";
+import type { WorkerHandle } from "./shard-client.ts";
+
+/** Resolves on the drafter worker's ready message. Call right after creating the worker. */
+export function watchDrafterReady(endpoint: Endpoint): Promise<void> {
+  return new Promise((resolve) => {
+    const listener = (ev: Event): void => {
+      if (isDrafterReadyMessage((ev as MessageEvent).data)) {
+        endpoint.removeEventListener("message", listener);
+        resolve();
+      }
+    };
+    endpoint.addEventListener("message", listener);
+    endpoint.start?.();
+  });
+}
+
+export interface DrafterClientOptions {
+  /** How long the worker may take to post its ready message (default 30 s). */
+  readyTimeoutMs?: number | undefined;
+  /** How long loading may take (default 10 min). */
+  loadTimeoutMs?: number | undefined;
+  /** Timeout of a predict call (default 10 min: a first call may prefill a long prompt). */
+  predictTimeoutMs?: number | undefined;
+  /** Timeout of accept, reset, stats and destroy (default 60 s). */
+  callTimeoutMs?: number | undefined;
+  onProgress?: ((p: DraftLoadProgress) => void) | undefined;
+  /** Aborts loading (the worker is terminated). */
+  signal?: AbortSignal | undefined;
+}
+
+const DEFAULTS = {
+  readyTimeoutMs: 30_000,
+  loadTimeoutMs: 600_000,
+  predictTimeoutMs: 600_000,
+  callTimeoutMs: 60_000,
+};
+
+export class DrafterClient implements DraftModel {
+  readonly info: DrafterInfo;
+  readonly #handle: WorkerHandle;
+  readonly #api: Remote<DrafterApi>;
+  readonly #options: DrafterClientOptions;
+  readonly #pending = new Set<(e: EngineError) => void>();
+  #nextCallId = 1;
+  #dead: EngineError | undefined;
+
+  private constructor(
+    handle: WorkerHandle,
+    api: Remote<DrafterApi>,
+    info: DrafterInfo,
+    options: DrafterClientOptions,
+  ) {
+    this.#handle = handle;
+    this.#api = api;
+    this.info = info;
+    this.#options = options;
+  }
+
+  get vocabSize(): number {
+    return this.info.vocabSize;
+  }
+
+  /** Waits for the worker's ready message, loads the drafter in it, and returns the client. */
+  static async create(
+    handle: WorkerHandle,
+    spec: DrafterSpec,
+    options: DrafterClientOptions = {},
+  ): Promise<DrafterClient> {
+    let died: ((e: EngineError) => void) | undefined;
+    const death = new Promise<never>((_, reject) => {
+      died = reject;
+    });
+    handle.onDeath((reason) =>
+      died?.(new EngineError("ERR_WORKER_DIED", `drafter worker died: ${reason}`)),
+    );
+    const abort = new Promise<never>((_, reject) => {
+      const signal = options.signal;
+      if (signal === undefined) return;
+      const fire = (): void =>
+        reject(new EngineError("ERR_ABORTED", "loading the draft model was aborted"));
+      if (signal.aborted) fire();
+      else signal.addEventListener("abort", fire, { once: true });
+    });
+    death.catch(() => undefined);
+    abort.catch(() => undefined);
+    const api = wrap<DrafterApi>(handle.endpoint);
+    try {
+      await withTimeout(
+        Promise.race([handle.ready, death, abort]),
+        options.readyTimeoutMs ?? DEFAULTS.readyTimeoutMs,
+        "ERR_WORKER_NOT_READY",
+        "the drafter worker's ready message",
+      );
+      const onProgress = options.onProgress === undefined ? undefined : proxy(options.onProgress);
+      const loaded = await withTimeout(
+        Promise.race([api.load(spec, onProgress), death, abort]),
+        options.loadTimeoutMs ?? DEFAULTS.loadTimeoutMs,
+        "ERR_WORKER_TIMEOUT",
+        "loading the draft model",
+      );
+      if (!loaded.ok) throw EngineError.fromWire(loaded.error);
+      const client = new DrafterClient(handle, api, loaded.value, options);
+      handle.onDeath((reason) => client.#die(reason));
+      return client;
+    } catch (e) {
+      api[releaseProxy]();
+      handle.terminate();
+      throw e;
+    }
+  }
+
+  predict(
+    contexts: readonly Int32Array[],
+    options: DraftOptions,
+    signal?: AbortSignal,
+  ): Promise<DraftPrediction[]> {
+    if (signal?.aborted === true) {
+      return Promise.reject(new EngineError("ERR_ABORTED", "the draft was aborted"));
+    }
+    const callId = this.#nextCallId++;
+    const onAbort = (): void => {
+      this.#api.abort(callId).catch(() => undefined);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const wire = { topK: options.topK, wantProbs: options.wantProbs === true };
+    return this.#call(
+      "predict",
+      () => this.#api.predict(callId, [...contexts], wire),
+      this.#options.predictTimeoutMs ?? DEFAULTS.predictTimeoutMs,
+      onAbort,
+    ).finally(() => signal?.removeEventListener("abort", onAbort));
+  }
+
+  accept(accepted: Int32Array): Promise<void> {
+    return this.#call("accept", () => this.#api.accept(accepted), this.#callTimeoutMs());
+  }
+
+  reset(): Promise<void> {
+    return this.#call("reset", () => this.#api.reset(), this.#callTimeoutMs());
+  }
+
+  stats(): Promise<Record<string, number>> {
+    return this.#call("stats", () => this.#api.stats(), this.#callTimeoutMs());
+  }
+
+  async destroy(): Promise<void> {
+    if (this.#dead !== undefined) return;
+    try {
+      await this.#call("destroy", () => this.#api.destroy(), this.#callTimeoutMs());
+    } catch {
+      // The worker is terminated below either way.
+    }
+    this.#fail(new EngineError("ERR_DESTROYED", "the drafter was destroyed"));
+    this.#api[releaseProxy]();
+    this.#handle.terminate();
+  }
+
+  #callTimeoutMs(): number {
+    return this.#options.callTimeoutMs ?? DEFAULTS.callTimeoutMs;
+  }
+
+  #call<T>(
+    what: string,
+    send: () => Promise<Outcome<T>>,
+    timeoutMs: number,
+    onTimeout?: () => void,
+  ): Promise<T> {
+    if (this.#dead !== undefined) return Promise.reject(this.#dead);
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const settle = (f: () => void): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.#pending.delete(rejecter);
+        f();
+      };
+      const rejecter = (e: EngineError): void => settle(() => reject(e));
+      this.#pending.add(rejecter);
+      const timer = setTimeout(() => {
+        onTimeout?.();
+        rejecter(new EngineError("ERR_WORKER_TIMEOUT", `${what} took longer than ${timeoutMs} ms`));
+      }, timeoutMs);
+      send().then(
+        (out) =>
+          settle(() => (out.ok ? resolve(out.value) : reject(EngineError.fromWire(out.error)))),
+        (e: unknown) =>
+          rejecter(
+            this.#dead ??
+              (isEngineError(e)
+                ? e
+                : new EngineError("ERR_INTERNAL", `${what} failed in transport: ${String(e)}`)),
+          ),
+      );
+    });
+  }
+
+  #die(reason: string): void {
+    if (this.#dead !== undefined) return;
+    this.#fail(new EngineError("ERR_WORKER_DIED", `drafter worker died: ${reason}`));
+    this.#handle.terminate();
+  }
+
+  #fail(e: EngineError): void {
+    this.#dead = e;
+    for (const reject of [...this.#pending]) reject(e);
+  }
+}
+
+/** p, or a coded rejection after ms; the timer is cleared when p settles. */
+function withTimeout<T>(
+  p: Promise<T>,
+  ms: number,
+  code: EngineErrorCode,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new EngineError(code, `${what} took longer than ${ms} ms`)),
+      ms,
+    );
+  });
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+}

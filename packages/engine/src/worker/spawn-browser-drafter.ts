@@ -1,0 +1,45 @@
+// Starts the drafter worker as a browser module Web Worker (Vite bundles drafter.worker.ts from this URL)
+// and loads a draft model in it: the browser head's drafter off the main thread. Browser-only; Node uses
+// src/node/spawn-drafter-worker.ts.
+
+import type { DrafterSpec } from "./drafter-api.ts";
+import { DrafterClient, watchDrafterReady, type DrafterClientOptions } from "./drafter-client.ts";
+import type { WorkerHandle } from "./shard-client.ts";
+
+export function spawnBrowserDrafterWorker(): WorkerHandle {
+  const worker = new Worker(new URL("./drafter.worker.ts", import.meta.url), {
+    type: "module",
+    name: "pipemesh-drafter",
+  });
+  const ready = watchDrafterReady(worker);
+  const deathCallbacks: ((reason: string) => void)[] = [];
+  const die = (reason: string): void => {
+    for (const cb of deathCallbacks.splice(0)) cb(reason);
+  };
+  // A dedicated worker has no exit event: an uncaught error or an undeliverable message counts as death.
+  worker.addEventListener("error", (ev) => die(`uncaught error: ${ev.message}`));
+  worker.addEventListener("messageerror", () => die("a message could not be deserialized"));
+  return {
+    endpoint: worker,
+    ready,
+    onDeath: (cb) => {
+      deathCallbacks.push(cb);
+    },
+    terminate: () => {
+      worker.terminate();
+    },
+  };
+}
+
+/**
+ * Spawns a drafter worker and loads `spec` in it. A relative spec.draftDir is resolved against the page
+ * first: inside the worker it would resolve against the worker script's URL.
+ */
+export function createBrowserDrafterClient(
+  spec: DrafterSpec,
+  options: DrafterClientOptions = {},
+): Promise<DrafterClient> {
+  const page = (globalThis as { location?: { href?: string } }).location?.href;
+  const draftDir = page === undefined ? spec.draftDir : new URL(spec.draftDir, page).href;
+  return DrafterClient.create(spawnBrowserDrafterWorker(), { ...spec, draftDir }, options);
+}
