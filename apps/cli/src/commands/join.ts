@@ -1,6 +1,123 @@
-// `pipemesh join`: wired to the mesh's node entry points (in progress).
-import { CliError } from "../cli-error.ts";
+// `pipemesh join ROOM_URL`: this machine contributes a shard (WebGPU through Dawn, or --backend cpu) to a
+// room. Announces its capabilities, loads the layer range the plan assigns (progress on stderr), serves
+// runs, and leaves the room cleanly on Ctrl-C or SIGTERM.
 
-export function joinCommand(_argv: readonly string[]): Promise<number> {
-  return Promise.reject(new CliError("ERR_CLI_USAGE", "pipemesh join is not wired yet"));
+import { parseArgs } from "node:util";
+import { PeerNode, parseRoomUrl, type RoomEvent } from "@pipemesh/mesh";
+import { isLoopbackUrl, nodeRtcOptions, nodeWebSocketFactory } from "@pipemesh/mesh/node";
+import { CliError } from "../cli-error.ts";
+import { nodeCaps } from "../peer/caps.ts";
+import { nodeStageLoader } from "../peer/load-stage.ts";
+
+const USAGE = `usage: pipemesh join ROOM_URL [--memory-budget MB] [--backend webgpu|cpu] [--name NAME]`;
+
+interface JoinOptions {
+  roomUrl: string;
+  memoryBudgetMb: number | undefined;
+  backend: "webgpu" | "cpu";
+  name: string | undefined;
+  linkLatencyMs: number;
+  linkBandwidthMbps: number;
+}
+
+function parseJoinArgs(argv: readonly string[]): JoinOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        "memory-budget": { type: "string" },
+        backend: { type: "string" },
+        name: { type: "string" },
+        "link-latency-ms": { type: "string" },
+        "link-bandwidth-mbps": { type: "string" },
+      },
+    });
+  } catch (e) {
+    throw new CliError("ERR_CLI_USAGE", `${(e as Error).message}\n${USAGE}`);
+  }
+  const [roomUrl, ...extra] = parsed.positionals;
+  if (roomUrl === undefined || extra.length > 0) throw new CliError("ERR_CLI_USAGE", USAGE);
+  const v = parsed.values;
+  const nonNeg = (name: string, s: string | undefined): number => {
+    const n = Number(s ?? 0);
+    if (!Number.isFinite(n) || n < 0) throw new CliError("ERR_CLI_USAGE", `--${name} must be >= 0`);
+    return n;
+  };
+  const backend = v.backend ?? "webgpu";
+  if (backend !== "webgpu" && backend !== "cpu") {
+    throw new CliError("ERR_CLI_USAGE", `--backend must be webgpu or cpu, got "${backend}"`);
+  }
+  const budget =
+    v["memory-budget"] === undefined ? undefined : nonNeg("memory-budget", v["memory-budget"]);
+  return {
+    roomUrl,
+    memoryBudgetMb: budget,
+    backend,
+    name: v.name,
+    linkLatencyMs: nonNeg("link-latency-ms", v["link-latency-ms"]),
+    linkBandwidthMbps: nonNeg("link-bandwidth-mbps", v["link-bandwidth-mbps"]),
+  };
+}
+
+function describe(e: RoomEvent): string | null {
+  switch (e.type) {
+    case "loading":
+      return `loading layers ${e.spec.layerStart}-${e.spec.layerEnd}: ${(e.fraction * 100).toFixed(0)} %`;
+    case "loaded":
+      return `loaded layers ${e.spec.layerStart}-${e.spec.layerEnd}, ready`;
+    case "session":
+      return e.error === undefined
+        ? `pipeline v${e.planVersion}: ${e.status}`
+        : `pipeline v${e.planVersion}: ${e.status} (${e.error.message})`;
+    case "error":
+      return `error: ${e.error.message}`;
+    case "state":
+    case "queued":
+      return null;
+  }
+}
+
+export async function joinCommand(argv: readonly string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const o = parseJoinArgs(argv);
+  const room = parseRoomUrl(o.roomUrl);
+  const caps = await nodeCaps({
+    backend: o.backend,
+    memoryBudgetMb: o.memoryBudgetMb,
+    name: o.name,
+  });
+  let lastLine = "";
+  const log = (line: string): void => {
+    if (line === lastLine) return;
+    lastLine = line;
+    process.stderr.write(`pipemesh join: ${line}\n`);
+  };
+  const peer = await PeerNode.join({
+    url: room.signalUrl,
+    roomId: room.roomId,
+    secret: room.secret,
+    caps,
+    loadStage: nodeStageLoader({ origin: room.origin, backend: o.backend }),
+    webSocket: nodeWebSocketFactory,
+    rtc: nodeRtcOptions({ loopbackOnly: isLoopbackUrl(room.signalUrl) }),
+    shape: { latencyMs: o.linkLatencyMs, bandwidthMbps: o.linkBandwidthMbps },
+    onEvent: (e) => {
+      const line = describe(e);
+      if (line !== null) log(line);
+    },
+  });
+  log(`joined room ${room.roomId} as ${peer.peerId} (${caps.adapter.description})`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  log("leaving the room");
+  peer.destroy();
+  return 0;
 }

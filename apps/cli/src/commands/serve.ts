@@ -1,6 +1,89 @@
-// `pipemesh serve`: wired to the mesh's node entry points (in progress).
-import { CliError } from "../cli-error.ts";
+// `pipemesh serve`: the signaling server plus the built web app (dist/) and the models under public/, on
+// one port (127.0.0.1 unless --host). Creates a room for the embedded default model and prints its URL.
 
-export function serveCommand(_argv: readonly string[]): Promise<number> {
-  return Promise.reject(new CliError("ERR_CLI_USAGE", "pipemesh serve is not wired yet"));
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { roomUrl, SignalingClient } from "@pipemesh/mesh";
+import {
+  createStaticHandler,
+  nodeWebSocketFactory,
+  startSignalingServer,
+} from "@pipemesh/mesh/node";
+import { CliError } from "../cli-error.ts";
+import { readDefaultPair, PUBLIC_MODELS_DIR } from "../head/models.ts";
+import { modelInfoFor } from "../head/model-info.ts";
+
+const USAGE = `usage: pipemesh serve [--port 8787] [--host 127.0.0.1] [--ice-servers JSON] [--no-room]`;
+const DIST_DIR = fileURLToPath(new URL("../../../../dist/", import.meta.url));
+const PUBLIC_DIR = fileURLToPath(new URL("../", `file://${PUBLIC_MODELS_DIR}`));
+/** Rooms made here stay open while empty for this long (the printed URL should keep working). */
+const EMPTY_ROOM_TTL_MS = 24 * 60 * 60 * 1000;
+
+export async function serveCommand(argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: {
+        port: { type: "string" },
+        host: { type: "string" },
+        "ice-servers": { type: "string" },
+        "no-room": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    throw new CliError("ERR_CLI_USAGE", `${(e as Error).message}\n${USAGE}`);
+  }
+  const v = parsed.values;
+  if (v.help === true) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const port = Number(v.port ?? 8787);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new CliError("ERR_CLI_USAGE", `--port must be 0..65535, got "${v.port}"`);
+  }
+  let iceServers: { urls: string | string[]; username?: string; credential?: string }[] = [];
+  if (v["ice-servers"] !== undefined) {
+    try {
+      iceServers = JSON.parse(v["ice-servers"]) as typeof iceServers;
+      if (!Array.isArray(iceServers)) throw new Error("not an array");
+    } catch (e) {
+      throw new CliError(
+        "ERR_CLI_USAGE",
+        `--ice-servers must be a JSON array: ${(e as Error).message}`,
+      );
+    }
+  }
+  if (!existsSync(`${DIST_DIR}index.html`)) {
+    process.stderr.write(
+      "pipemesh serve: the web app is not built (run `npm run build`); serving models and signaling only\n",
+    );
+  }
+  const server = await startSignalingServer({
+    host: v.host ?? "127.0.0.1",
+    port,
+    iceServers,
+    emptyRoomTtlMs: EMPTY_ROOM_TTL_MS,
+    http: createStaticHandler({ roots: [DIST_DIR, PUBLIC_DIR], spaFallback: "/index.html" }),
+  });
+  process.stdout.write(`pipemesh: serving on ${server.httpUrl}\n`);
+  if (v["no-room"] !== true) {
+    const pair = readDefaultPair();
+    const info = await modelInfoFor(pair.target, `${pair.name}/target`);
+    const admin = await SignalingClient.connect(server.url, { webSocket: nodeWebSocketFactory });
+    const { roomId, secret } = await admin.createRoom(info);
+    admin.destroy();
+    process.stdout.write(
+      `pipemesh: room for ${pair.name}: ${roomUrl(server.httpUrl, roomId, secret)}\n`,
+    );
+  }
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await server.close();
+  return 0;
 }

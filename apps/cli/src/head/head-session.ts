@@ -21,6 +21,7 @@ import {
 import type { GenerateOptions } from "../args.ts";
 import { openDrafter, type OpenedDrafter } from "./drafter.ts";
 import { chooseModels } from "./models.ts";
+import { defaultKvCells, SPECULATIVE_CELLS } from "./model-info.ts";
 import type { PlanEntry } from "./result-json.ts";
 
 export interface HeadSession {
@@ -38,10 +39,6 @@ export interface OpenHeadOptions {
   signal: AbortSignal;
   log: (message: string) => void;
 }
-
-/** Cells beyond the context that speculative partitions may occupy at once. */
-const SPECULATIVE_CELLS = 512;
-const DEFAULT_CONTEXT = 2048;
 
 export async function openHead(opts: GenerateOptions, o: OpenHeadOptions): Promise<HeadSession> {
   const models = chooseModels(opts.model, opts.draft);
@@ -69,8 +66,7 @@ export async function openHead(opts: GenerateOptions, o: OpenHeadOptions): Promi
       drafter !== null,
     );
     const maxPositions = Math.min(config.maxPositions, drafter?.maxPositions ?? Infinity);
-    const context = Math.min(maxPositions, DEFAULT_CONTEXT);
-    const kvCells = opts.kvCells ?? context + SPECULATIVE_CELLS;
+    const kvCells = opts.kvCells ?? defaultKvCells({ maxPositions });
     const maxSeqs = Math.max(64, requiredSeqIds(specDefaults.speculation));
     const { pipeline, plan, destroyPipeline } = await openPipeline(opts, models.target, config, {
       kvCells,
@@ -135,7 +131,7 @@ async function openPipeline(
 ): Promise<{ pipeline: PipelinePort; plan: PlanEntry[]; destroyPipeline: () => Promise<void> }> {
   if (opts.peers > 1) {
     const { openMeshPipeline } = await import("./mesh-pipeline.ts");
-    return openMeshPipeline(opts, model, config, s);
+    return openMeshPipeline(opts, model, config, { log: s.log, signal: s.signal });
   }
   const shard = await createNodeShardClient(
     {

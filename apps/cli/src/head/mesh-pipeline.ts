@@ -1,17 +1,185 @@
-// --peers N > 1: a local signaling server, N peer processes holding the layers, and this process as the
-// head (embeddings only), connected over real WebRTC on 127.0.0.1.
+// --peers N > 1: a local signaling server that also serves the model directory, N peer processes
+// (`pipemesh join`) holding the layers, and this process as the head (embeddings only), connected over
+// real WebRTC on 127.0.0.1. Returns the head session's PipelinePort and the plan.
 
+import { spawn, type ChildProcess } from "node:child_process";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { fileURLToPath } from "node:url";
 import type { ModelConfig } from "@pipemesh/engine";
-import type { PipelinePort } from "@pipemesh/mesh";
+import { modelFootprint } from "@pipemesh/engine";
+import { HeadNode, MeshError, roomUrl, SignalingClient, type PipelinePort } from "@pipemesh/mesh";
+import {
+  createStaticHandler,
+  nodeRtcOptions,
+  nodeWebSocketFactory,
+  startSignalingServer,
+} from "@pipemesh/mesh/node";
 import type { GenerateOptions } from "../args.ts";
 import { CliError } from "../cli-error.ts";
+import { nodeStageLoader } from "../peer/load-stage.ts";
+import { modelInfoFor } from "./model-info.ts";
 import type { PlanEntry } from "./result-json.ts";
 
-export function openMeshPipeline(
-  _opts: GenerateOptions,
-  _model: string,
-  _config: ModelConfig,
-  _s: unknown,
+const BIN = fileURLToPath(new URL("../../../../bin/pipemesh.mjs", import.meta.url));
+const MODEL_ID = "local";
+const PEERS_TIMEOUT_MS = Number(process.env["PIPEMESH_PEERS_TIMEOUT_MS"] ?? 180_000);
+
+/** Serves `dir` under /models/<MODEL_ID>/ (HTTP Range included), nothing else. */
+function modelHandler(dir: string): (req: IncomingMessage, res: ServerResponse) => void {
+  const files = createStaticHandler({ roots: [dir] });
+  const prefix = `/models/${MODEL_ID}/`;
+  return (req, res) => {
+    if (req.url?.startsWith(prefix) !== true) {
+      res.writeHead(404).end();
+      return;
+    }
+    req.url = `/${req.url.slice(prefix.length)}`;
+    files(req, res);
+  };
+}
+
+interface PeerProcess {
+  child: ChildProcess;
+  stderr: string[];
+}
+
+function spawnPeer(url: string, i: number, opts: GenerateOptions): PeerProcess {
+  const args = [BIN, "join", url, "--backend", opts.backend, "--name", `peer-${i + 1}`];
+  if (opts.linkLatencyMs > 0) args.push("--link-latency-ms", String(opts.linkLatencyMs));
+  if (opts.linkBandwidthMbps > 0)
+    args.push("--link-bandwidth-mbps", String(opts.linkBandwidthMbps));
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
+  const stderr: string[] = [];
+  child.stderr?.setEncoding("utf8");
+  child.stderr?.on("data", (chunk: string) => {
+    stderr.push(chunk);
+    if (stderr.length > 50) stderr.shift();
+  });
+  return { child, stderr };
+}
+
+async function stopPeer(p: PeerProcess): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => p.child.once("exit", () => resolve()));
+  p.child.kill("SIGTERM");
+  const timer = setTimeout(() => p.child.kill("SIGKILL"), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export async function openMeshPipeline(
+  opts: GenerateOptions,
+  model: string,
+  config: ModelConfig,
+  s: { log: (message: string) => void; signal: AbortSignal },
 ): Promise<{ pipeline: PipelinePort; plan: PlanEntry[]; destroyPipeline: () => Promise<void> }> {
-  return Promise.reject(new CliError("ERR_CLI_PEER", "--peers > 1 is not wired yet"));
+  const server = await startSignalingServer({ port: 0, http: modelHandler(model) });
+  const peers: PeerProcess[] = [];
+  let head: HeadNode | null = null;
+  const destroyPipeline = async (): Promise<void> => {
+    head?.destroy();
+    await Promise.all(peers.map(stopPeer));
+    await server.close();
+  };
+  try {
+    const admin = await SignalingClient.connect(server.url, { webSocket: nodeWebSocketFactory });
+    const room = await admin.createRoom(await modelInfoFor(model, MODEL_ID, s.signal));
+    admin.destroy();
+    const url = roomUrl(server.httpUrl, room.roomId, room.secret);
+    for (let i = 0; i < opts.peers; i++) peers.push(spawnPeer(url, i, opts));
+
+    let stages = 0;
+    let stagesChanged: () => void = () => {};
+    const fp = modelFootprint(config);
+    head = await HeadNode.join({
+      url: server.url,
+      roomId: room.roomId,
+      secret: room.secret,
+      caps: {
+        platform: "node",
+        adapter: { description: "cli head (embeddings only)", limits: {} },
+        // Room for the embedding table only: the stage peers hold every layer.
+        memoryBudgetBytes: Math.ceil(fp.embedBytes * 1.25) + (1 << 20),
+        matmulGflops: 0.001,
+        models: [],
+        name: "cli-head",
+      },
+      loadStage: nodeStageLoader({ origin: server.httpUrl, backend: "cpu" }),
+      webSocket: nodeWebSocketFactory,
+      rtc: nodeRtcOptions({ loopbackOnly: true }),
+      shape: { latencyMs: opts.linkLatencyMs, bandwidthMbps: opts.linkBandwidthMbps },
+      onEvent: (e) => {
+        if (e.type !== "state") return;
+        stages = e.state.members.filter((m) => m.role === "stage").length;
+        stagesChanged();
+      },
+    });
+    await waitFor(
+      () => stages >= opts.peers,
+      (f) => (stagesChanged = f),
+      peers,
+      s.signal,
+    );
+    s.log(`pipemesh: ${opts.peers} peer processes joined; loading their layers`);
+    const session = await head.acquire({ signal: s.signal, timeoutMs: PEERS_TIMEOUT_MS });
+    const plan = session.plan.stages
+      .filter((st) => st.layerEnd > st.layerStart)
+      .map((st) => ({ peerId: st.peerId, layerStart: st.layerStart, layerEnd: st.layerEnd }));
+    s.log(`pipemesh: pipeline ${plan.map((p) => `${p.layerStart}-${p.layerEnd}`).join(" | ")}`);
+    return {
+      pipeline: session.pipeline,
+      plan,
+      destroyPipeline: async () => {
+        session.release();
+        await destroyPipeline();
+      },
+    };
+  } catch (e) {
+    const tails = peers.map(
+      (p, i) => `peer-${i + 1}: ${p.stderr.join("").trim().split("\n").slice(-3).join(" / ")}`,
+    );
+    await destroyPipeline();
+    if (e instanceof MeshError || e instanceof CliError) {
+      if (peers.some((p) => p.child.exitCode !== null)) {
+        throw new CliError("ERR_CLI_PEER", `${e.message}\n${tails.join("\n")}`);
+      }
+    }
+    throw e;
+  }
+}
+
+/** Resolves when check() holds; rejects if a peer process dies first or after PEERS_TIMEOUT_MS. */
+function waitFor(
+  check: () => boolean,
+  subscribe: (notify: () => void) => void,
+  peers: readonly PeerProcess[],
+  signal: AbortSignal,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () =>
+        reject(new CliError("ERR_CLI_PEER", `peers did not join within ${PEERS_TIMEOUT_MS} ms`)),
+      PEERS_TIMEOUT_MS,
+    );
+    const done = (err?: Error): void => {
+      clearTimeout(timer);
+      subscribe(() => {});
+      for (const p of peers) p.child.off("exit", onExit);
+      signal.removeEventListener("abort", onAbort);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    const onExit = (): void => {
+      const dead = peers.findIndex((p) => p.child.exitCode !== null || p.child.signalCode !== null);
+      const tail = peers[dead]?.stderr.join("").trim().split("\n").slice(-3).join(" / ") ?? "";
+      done(new CliError("ERR_CLI_PEER", `peer-${dead + 1} exited before joining: ${tail}`));
+    };
+    const onAbort = (): void => done(new MeshError("ERR_ABORTED", "interrupted"));
+    for (const p of peers) p.child.once("exit", onExit);
+    signal.addEventListener("abort", onAbort, { once: true });
+    subscribe(() => {
+      if (check()) done();
+    });
+    if (check()) done();
+  });
 }

@@ -1,0 +1,60 @@
+// The engine behind a Node peer's place in a pipeline: the mesh's LoadStage, satisfied by a shard in a
+// worker_thread that loads only its layer range over HTTP Range requests from the room's server
+// (/models/<modelId>/), or by an embed-only CPU shard in this process for the CLI head.
+
+import {
+  loadLayerShard,
+  loadModelConfig,
+  openUrlModelDir,
+  type LoadProgress,
+} from "@pipemesh/engine";
+import { createNodeShardClient } from "@pipemesh/engine/node";
+import type { LoadStage, StageRunner } from "@pipemesh/mesh";
+import { defaultKvCells } from "../head/model-info.ts";
+
+/** Where a room's model lives on its server. */
+export function modelUrl(origin: string, modelId: string): string {
+  return new URL(`/models/${modelId}/`, origin).href;
+}
+
+export interface StageLoaderOptions {
+  origin: string;
+  backend: "webgpu" | "cpu";
+  /** KV cells; default min(model context, 2048) + 512 for speculative partitions. */
+  kvCells?: number | undefined;
+  maxSeqs?: number | undefined;
+  onProgress?: ((range: string, p: LoadProgress) => void) | undefined;
+}
+
+export function nodeStageLoader(o: StageLoaderOptions): LoadStage {
+  return async (spec, onProgress, signal) => {
+    const model = modelUrl(o.origin, spec.modelId);
+    const config = await loadModelConfig(openUrlModelDir(model), signal);
+    const kvCells = o.kvCells ?? defaultKvCells(config);
+    const shardSpec = {
+      model,
+      layerStart: spec.layerStart,
+      layerEnd: spec.layerEnd,
+      embeds: spec.embeds,
+      head: spec.head,
+      backend: o.backend,
+      kvCells,
+      maxSeqs: o.maxSeqs ?? 64,
+    };
+    const range = `${spec.layerStart}-${spec.layerEnd}`;
+    const progress = (p: LoadProgress): void => {
+      onProgress(p.totalBytes > 0 ? p.doneBytes / p.totalBytes : 0);
+      o.onProgress?.(range, p);
+    };
+    // The head's own range is embeddings only (no layers): cheaper in this process than in a worker.
+    if (spec.layerStart === spec.layerEnd && !spec.head) {
+      const shard = await loadLayerShard(
+        { ...shardSpec, backend: "cpu" },
+        { signal, onProgress: progress, config },
+      );
+      return shard satisfies StageRunner;
+    }
+    const client = await createNodeShardClient(shardSpec, { signal, onProgress: progress });
+    return client satisfies StageRunner;
+  };
+}
