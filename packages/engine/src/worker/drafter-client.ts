@@ -107,14 +107,28 @@ export class DrafterClient implements DraftModel {
         "ERR_WORKER_NOT_READY",
         "the drafter worker's ready message",
       );
-      const onProgress = options.onProgress === undefined ? undefined : proxy(options.onProgress);
+      // Progress travels on its own message channel and may trail the load result: events after the
+      // result are dropped, and "ready" is reported here, last.
+      let finished = false;
+      let last: DraftLoadProgress = { phase: "read", doneBytes: 0, totalBytes: 0 };
+      const report = options.onProgress;
+      const onProgress =
+        report === undefined
+          ? undefined
+          : proxy((p: DraftLoadProgress) => {
+              if (finished || p.phase === "ready") return;
+              last = p;
+              report(p);
+            });
       const loaded = await withTimeout(
         Promise.race([api.load(spec, onProgress), death, abort]),
         options.loadTimeoutMs ?? DEFAULTS.loadTimeoutMs,
         "ERR_WORKER_TIMEOUT",
         "loading the draft model",
       );
+      finished = true;
       if (!loaded.ok) throw EngineError.fromWire(loaded.error);
+      report?.({ phase: "ready", doneBytes: last.doneBytes, totalBytes: last.totalBytes });
       const client = new DrafterClient(handle, api, loaded.value, options);
       handle.onDeath((reason) => client.#die(reason));
       return client;
