@@ -84,10 +84,29 @@ export interface RunSpec {
   topK?: number | undefined;
 }
 
+/**
+ * Per stage a run passed, in pipeline order (the head's own shard first): `[waitMs, computeMs]` pairs,
+ * flattened. waitMs is the time the run (or its skip marker) queued at that stage before its compute
+ * started or it was skipped; computeMs is 0 where it was skipped. Durations only (peers' clocks differ),
+ * for the pipeline view; optional, since older peers do not send them.
+ */
+export type StageTimesMs = number[];
+
 /** What comes back for a run, in launch order. `stageComputeMs` sums compute time spent on every stage. */
 export type RunOutcome =
-  | { runId: number; status: "done"; outputs: StageRowOutput[]; stageComputeMs: number }
-  | { runId: number; status: "skipped"; stageComputeMs: number };
+  | {
+      runId: number;
+      status: "done";
+      outputs: StageRowOutput[];
+      stageComputeMs: number;
+      stageTimesMs?: StageTimesMs | undefined;
+    }
+  | {
+      runId: number;
+      status: "skipped";
+      stageComputeMs: number;
+      stageTimesMs?: StageTimesMs | undefined;
+    };
 
 /**
  * The scheduler's view of a pipeline (in-process, simulated, or over WebRTC). Runs and KV ops reach every

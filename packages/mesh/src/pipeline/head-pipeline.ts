@@ -54,7 +54,13 @@ export class HeadPipeline implements PipelinePort {
         await first.whenWritable();
       },
       kv: (op) => first.send({ type: "kv", op }),
-      skip: (runId, stageComputeMs) => first.send({ type: "skip", runId, stageComputeMs }),
+      skip: (runId, stageComputeMs, stageTimesMs) =>
+        first.send({
+          type: "skip",
+          runId,
+          stageComputeMs,
+          ...(stageTimesMs === undefined ? {} : { stageTimesMs }),
+        }),
       failed: (runId, error) => {
         if (
           error instanceof MeshError &&
@@ -195,6 +201,7 @@ export class HeadPipeline implements PipelinePort {
         runId: msg.runId,
         status: "skipped",
         stageComputeMs: msg.stageComputeMs,
+        ...(msg.stageTimesMs === undefined ? {} : { stageTimesMs: msg.stageTimesMs }),
       });
       return;
     }

@@ -85,6 +85,7 @@ export class LocalPipeline implements PipelinePort {
               status: "done",
               outputs: result.outputs ?? [],
               stageComputeMs: header.stageComputeMs,
+              stageTimesMs: header.stageTimesMs,
             };
             hop.send(() => this.#outcomes.deliver(outcome));
           } else if (result.hidden === undefined) {
@@ -101,10 +102,12 @@ export class LocalPipeline implements PipelinePort {
         kv: (op) => {
           if (!isTail) forward({ type: "kv", op });
         },
-        skip: (runId, stageComputeMs) => {
+        skip: (runId, stageComputeMs, stageTimesMs) => {
           if (isTail)
-            hop.send(() => this.#outcomes.deliver({ runId, status: "skipped", stageComputeMs }));
-          else forward({ type: "skip", runId, stageComputeMs });
+            hop.send(() =>
+              this.#outcomes.deliver({ runId, status: "skipped", stageComputeMs, stageTimesMs }),
+            );
+          else forward({ type: "skip", runId, stageComputeMs, stageTimesMs });
         },
         failed: (runId, error) => {
           this.#fail(

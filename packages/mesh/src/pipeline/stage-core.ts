@@ -3,7 +3,7 @@
 // that is cancelled mid-run (the runner checks its signal between layers), and hands results, skip markers
 // and KV ops to a sink. Used by the head (embedding), by remote stages and by the in-process pipeline.
 
-import type { StageBatch, StageKvOp, StageResult, StageRunner } from "../ports.ts";
+import type { StageBatch, StageKvOp, StageResult, StageRunner, StageTimesMs } from "../ports.ts";
 import type { RunKind } from "../protocol/messages.ts";
 import { systemClock, type Clock } from "../transport/clock.ts";
 
@@ -17,6 +17,8 @@ export interface RunHeader {
   topK?: number | undefined;
   /** Compute time the run has cost so far, summed over the stages it passed. */
   stageComputeMs: number;
+  /** [waitMs, computeMs] per stage passed so far (optional; see StageTimesMs in ports.ts). */
+  stageTimesMs?: StageTimesMs | undefined;
 }
 
 export type StageInput =
@@ -27,14 +29,23 @@ export type StageInput =
       hidden?: Float32Array | undefined;
     }
   | { type: "kv"; op: StageKvOp }
-  | { type: "skip"; runId: number; stageComputeMs: number };
+  | {
+      type: "skip";
+      runId: number;
+      stageComputeMs: number;
+      stageTimesMs?: StageTimesMs | undefined;
+    };
 
 /** Where a stage's output goes. A returned promise holds the loop (downstream backpressure). */
 export interface StageSink {
   /** A computed run; `header.stageComputeMs` includes this stage. */
   run(header: RunHeader, result: StageResult): void | Promise<void>;
   kv(op: StageKvOp): void | Promise<void>;
-  skip(runId: number, stageComputeMs: number): void | Promise<void>;
+  skip(
+    runId: number,
+    stageComputeMs: number,
+    stageTimesMs?: StageTimesMs,
+  ): void | Promise<void>;
   /** The runner failed (not an abort). `runId` is null for a KV op. */
   failed(runId: number | null, error: unknown): void;
 }
@@ -52,7 +63,7 @@ export class StageCore {
   readonly #sink: StageSink;
   readonly #clock: Clock;
   readonly #maxCancels: number;
-  readonly #queue: StageInput[] = [];
+  readonly #queue: { input: StageInput; atMs: number }[] = [];
   readonly #cancelled = new Set<number>();
   #current: { runId: number; kind: RunKind; abort: AbortController } | null = null;
   #running = false;
@@ -81,7 +92,7 @@ export class StageCore {
 
   push(input: StageInput): void {
     if (this.#destroyed) return;
-    this.#queue.push(input);
+    this.#queue.push({ input, atMs: this.#clock.now() });
     if (!this.#running) void this.#loop();
   }
 
@@ -121,10 +132,11 @@ export class StageCore {
     this.#running = true;
     try {
       for (
-        let item = this.#queue.shift();
-        item !== undefined && !this.#destroyed;
-        item = this.#queue.shift()
+        let queued = this.#queue.shift();
+        queued !== undefined && !this.#destroyed;
+        queued = this.#queue.shift()
       ) {
+        const item = queued.input;
         switch (item.type) {
           case "kv":
             await this.#kv(item.op);
@@ -132,10 +144,14 @@ export class StageCore {
           case "skip":
             this.#cancelled.delete(item.runId);
             this.#runsSkipped++;
-            await this.#sink.skip(item.runId, item.stageComputeMs);
+            await this.#sink.skip(
+              item.runId,
+              item.stageComputeMs,
+              timesWith(item.stageTimesMs, this.#clock.now() - queued.atMs, 0),
+            );
             break;
           case "run":
-            await this.#run(item);
+            await this.#run(item, queued.atMs);
             break;
         }
       }
@@ -163,11 +179,16 @@ export class StageCore {
     }
   }
 
-  async #run(item: Extract<StageInput, { type: "run" }>): Promise<void> {
+  async #run(item: Extract<StageInput, { type: "run" }>, arrivedMs: number): Promise<void> {
     const { header } = item;
     if (header.kind === "speculative" && this.#cancelled.delete(header.runId)) {
       this.#runsSkipped++;
-      await this.#sink.skip(header.runId, header.stageComputeMs);
+      const waitMs = this.#clock.now() - arrivedMs;
+      await this.#sink.skip(
+        header.runId,
+        header.stageComputeMs,
+        timesWith(header.stageTimesMs, waitMs, 0),
+      );
       return;
     }
     this.#cancelled.delete(header.runId);
@@ -183,6 +204,7 @@ export class StageCore {
       ...(header.topK === undefined ? {} : { topK: header.topK }),
     };
     const t0 = this.#clock.now();
+    const waitMs = t0 - arrivedMs;
     let result: StageResult;
     try {
       result = await this.#runner.run(batch, abort.signal);
@@ -190,25 +212,39 @@ export class StageCore {
       const ms = this.#clock.now() - t0;
       this.#computeMs += ms;
       this.#current = null;
+      const times = timesWith(header.stageTimesMs, waitMs, ms);
       if (abort.signal.aborted) {
         this.#runsSkipped++;
-        await this.#sink.skip(header.runId, header.stageComputeMs + ms);
+        await this.#sink.skip(header.runId, header.stageComputeMs + ms, times);
       } else {
         this.#sink.failed(header.runId, e);
-        await this.#sink.skip(header.runId, header.stageComputeMs + ms); // keep the stream in step
+        await this.#sink.skip(header.runId, header.stageComputeMs + ms, times); // keep the stream in step
       }
       return;
     }
     const ms = this.#clock.now() - t0;
     this.#computeMs += ms;
     this.#current = null;
+    const times = timesWith(header.stageTimesMs, waitMs, ms);
     if (abort.signal.aborted) {
       // Cancelled after its last layer: the activations are useless downstream, so send the marker.
       this.#runsSkipped++;
-      await this.#sink.skip(header.runId, header.stageComputeMs + ms);
+      await this.#sink.skip(header.runId, header.stageComputeMs + ms, times);
       return;
     }
     this.#runsDone++;
-    await this.#sink.run({ ...header, stageComputeMs: header.stageComputeMs + ms }, result);
+    await this.#sink.run(
+      { ...header, stageComputeMs: header.stageComputeMs + ms, stageTimesMs: times },
+      result,
+    );
   }
+}
+
+/** The upstream stages' times plus this stage's [waitMs, computeMs]. */
+function timesWith(
+  before: StageTimesMs | undefined,
+  waitMs: number,
+  computeMs: number,
+): StageTimesMs {
+  return [...(before ?? []), Math.max(0, waitMs), Math.max(0, computeMs)];
 }

@@ -52,6 +52,7 @@ export class StageServer {
             header.stageComputeMs,
             result.outputs ?? [],
             logitsDtype,
+            header.stageTimesMs,
           );
           head.send(msg, body);
           await head.whenWritable();
@@ -66,8 +67,13 @@ export class StageServer {
       kv: (op) => {
         downstream?.send({ type: "kv", op });
       },
-      skip: (runId, stageComputeMs) => {
-        (downstream ?? head).send({ type: "skip", runId, stageComputeMs });
+      skip: (runId, stageComputeMs, stageTimesMs) => {
+        (downstream ?? head).send({
+          type: "skip",
+          runId,
+          stageComputeMs,
+          ...(stageTimesMs === undefined ? {} : { stageTimesMs }),
+        });
       },
       failed: (runId, error) => {
         if (
@@ -133,7 +139,12 @@ export class StageServer {
           this.#core.push({ type: "kv", op: msg.op });
           return;
         case "skip":
-          this.#core.push({ type: "skip", runId: msg.runId, stageComputeMs: msg.stageComputeMs });
+          this.#core.push({
+            type: "skip",
+            runId: msg.runId,
+            stageComputeMs: msg.stageComputeMs,
+            stageTimesMs: msg.stageTimesMs,
+          });
           return;
       }
     }

@@ -3,7 +3,7 @@
 // ERR_PROTOCOL_DECODE, so a stage never hands a malformed batch to its runner.
 
 import { MeshError } from "../errors.ts";
-import type { RunOutcome, StageRowOutput } from "../ports.ts";
+import type { RunOutcome, StageRowOutput, StageTimesMs } from "../ports.ts";
 import { bytesPerElement, decodeTensor, encodeTensor, FrameError } from "../protocol/frame.ts";
 import type { PeerMessage, Unversioned, WireDtype, WireRowOutput } from "../protocol/messages.ts";
 import type { RunHeader, StageInput } from "./stage-core.ts";
@@ -48,6 +48,7 @@ export function encodeRun(
     stageComputeMs: header.stageComputeMs,
     ...(header.logitsRows === undefined ? {} : { logitsRows: Array.from(header.logitsRows) }),
     ...(header.topK === undefined ? {} : { topK: header.topK }),
+    ...(header.stageTimesMs === undefined ? {} : { stageTimesMs: header.stageTimesMs }),
   };
   return { msg, body: encodeTensor(hidden, dtype) };
 }
@@ -64,6 +65,7 @@ export function decodeRun(msg: RunMsg, body: Uint8Array): Extract<StageInput, { 
       stageComputeMs: msg.stageComputeMs,
       ...(msg.logitsRows === undefined ? {} : { logitsRows: Int32Array.from(msg.logitsRows) }),
       ...(msg.topK === undefined ? {} : { topK: msg.topK }),
+      ...(msg.stageTimesMs === undefined ? {} : { stageTimesMs: msg.stageTimesMs }),
     };
     return { type: "run", header, hidden };
   } catch (e) {
@@ -77,6 +79,7 @@ export function encodeResult(
   stageComputeMs: number,
   outputs: readonly StageRowOutput[],
   logitsDtype: WireDtype,
+  stageTimesMs?: StageTimesMs,
 ): { msg: Unversioned<ResultMsg>; body: Uint8Array | undefined } {
   const withLogits = outputs.filter((o) => o.logits !== undefined);
   const vocab = withLogits[0]?.logits?.length;
@@ -88,7 +91,13 @@ export function encodeResult(
     topProbs: Array.from(o.topProbs),
     ...(o.logits === undefined ? {} : { logits: true }),
   }));
-  const msg: Unversioned<ResultMsg> = { type: "result", runId, stageComputeMs, outputs: wire };
+  const msg: Unversioned<ResultMsg> = {
+    type: "result",
+    runId,
+    stageComputeMs,
+    ...(stageTimesMs === undefined ? {} : { stageTimesMs }),
+    outputs: wire,
+  };
   if (vocab === undefined) return { msg, body: undefined };
   if (withLogits.some((o) => o.logits?.length !== vocab)) {
     throw new MeshError("ERR_STAGE_FAILED", "logits rows differ in length");
@@ -132,7 +141,13 @@ export function decodeResult(
       }
       return out;
     });
-    return { runId: msg.runId, status: "done", outputs, stageComputeMs: msg.stageComputeMs };
+    return {
+      runId: msg.runId,
+      status: "done",
+      outputs,
+      stageComputeMs: msg.stageComputeMs,
+      ...(msg.stageTimesMs === undefined ? {} : { stageTimesMs: msg.stageTimesMs }),
+    };
   } catch (e) {
     throw frameError(e);
   }

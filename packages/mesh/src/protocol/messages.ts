@@ -188,16 +188,25 @@ export type PeerMessage =
       topK?: number | undefined;
       /** Compute time spent on this run by the stages it already passed. */
       stageComputeMs: number;
+      /** Optional (pipeline view): [waitMs, computeMs] per stage passed, in order; see StageTimesMs. */
+      stageTimesMs?: number[] | undefined;
     }
   | { type: "kv"; v: number; op: StageKvOp }
   | { type: "cancel"; v: number; runIds: number[] }
-  | { type: "skip"; v: number; runId: number; stageComputeMs: number }
+  | {
+      type: "skip";
+      v: number;
+      runId: number;
+      stageComputeMs: number;
+      stageTimesMs?: number[] | undefined;
+    }
   /** Body: the logits of rows with `logits: true`, in output order, each [vocab] in `logitsDtype`. */
   | {
       type: "result";
       v: number;
       runId: number;
       stageComputeMs: number;
+      stageTimesMs?: number[] | undefined;
       outputs: WireRowOutput[];
       vocab?: number | undefined;
       logitsDtype?: WireDtype | undefined;
@@ -324,6 +333,18 @@ function numArr(o: Record<string, unknown>, k: string): number[] {
     if (typeof x !== "number" || !Number.isFinite(x)) fail(`${k}[${i}]: bad number`);
     return x;
   });
+}
+
+/** Stages' [waitMs, computeMs] pairs (optional): non-negative finite numbers, an even count. */
+function optStageTimes(o: Record<string, unknown>): number[] | undefined {
+  if (o["stageTimesMs"] === undefined) return undefined;
+  const t = arr(o, "stageTimesMs", 2 * 4096).map((x, i) => {
+    if (typeof x !== "number" || !Number.isFinite(x) || x < 0)
+      fail(`stageTimesMs[${i}]: bad duration`);
+    return x;
+  });
+  if (t.length % 2 !== 0) fail("stageTimesMs: expected [waitMs, computeMs] pairs");
+  return t;
 }
 
 function strArr(o: Record<string, unknown>, k: string, maxLen = 4096): string[] {
@@ -643,14 +664,24 @@ export function decodePeer(x: unknown): Decoded<PeerMessage> {
         if (o["logitsRows"] !== undefined) msg.logitsRows = intArr(o, "logitsRows", 0, rows - 1);
         const topK = optInt(o, "topK", 0, 1 << 20);
         if (topK !== undefined) msg.topK = topK;
+        const times = optStageTimes(o);
+        if (times !== undefined) msg.stageTimesMs = times;
         return msg;
       }
       case "kv":
         return { type, v, op: kvOp(o["op"]) };
       case "cancel":
         return { type, v, runIds: intArr(o, "runIds", 0, Number.MAX_SAFE_INTEGER) };
-      case "skip":
-        return { type, v, runId: int(o, "runId"), stageComputeMs: num(o, "stageComputeMs", 0) };
+      case "skip": {
+        const times = optStageTimes(o);
+        return {
+          type,
+          v,
+          runId: int(o, "runId"),
+          stageComputeMs: num(o, "stageComputeMs", 0),
+          ...(times === undefined ? {} : { stageTimesMs: times }),
+        };
+      }
       case "result": {
         const msg: PeerMessage = {
           type,
@@ -663,6 +694,8 @@ export function decodePeer(x: unknown): Decoded<PeerMessage> {
         if (vocab !== undefined) msg.vocab = vocab;
         if (o["logitsDtype"] !== undefined)
           msg.logitsDtype = oneOf(o, "logitsDtype", ["f32", "f16"] as const);
+        const times = optStageTimes(o);
+        if (times !== undefined) msg.stageTimesMs = times;
         if (
           msg.outputs.some((r) => r.logits === true) &&
           (vocab === undefined || msg.logitsDtype === undefined)
