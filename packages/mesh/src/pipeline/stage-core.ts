@@ -41,11 +41,7 @@ export interface StageSink {
   /** A computed run; `header.stageComputeMs` includes this stage. */
   run(header: RunHeader, result: StageResult): void | Promise<void>;
   kv(op: StageKvOp): void | Promise<void>;
-  skip(
-    runId: number,
-    stageComputeMs: number,
-    stageTimesMs?: StageTimesMs,
-  ): void | Promise<void>;
+  skip(runId: number, stageComputeMs: number, stageTimesMs?: StageTimesMs): void | Promise<void>;
   /** The runner failed (not an abort). `runId` is null for a KV op. */
   failed(runId: number | null, error: unknown): void;
 }
