@@ -274,6 +274,19 @@ MODELS = [
         family="llama", dtype="F16", seed=1008, hidden=32, inter=64, layers=2, heads=4, kv=4,
         tokenizer="sentencepiece-bpe", tie=True, theta=10000.0,
     ),
+    # No dimension a multiple of 4 (the WebGPU matmul's vec4 loads need padded rows and masked tails).
+    dict(
+        name="llama-awkward-f16",
+        about="Llama, hidden 50, 5 heads / 1 KV head (GQA 5), head_dim 10, intermediate 77, vocab 101, untied, F16: no dimension a multiple of 4",
+        family="llama", dtype="F16", seed=1009, hidden=50, inter=77, layers=2, heads=5, kv=1,
+        vocab=101, tie=False, theta=10000.0,
+    ),
+    dict(
+        name="llama-odd-dims-bf16",
+        about="Llama, hidden 63, 3 heads / 1 KV head (GQA 3), explicit head_dim 14 != 63/3 (q 42), intermediate 90, vocab 97, tied, BF16, rope_theta 250000",
+        family="llama", dtype="BF16", seed=1010, hidden=63, inter=90, layers=2, heads=3, kv=1,
+        head_dim=14, vocab=97, tie=True, theta=250000.0,
+    ),
 ]
 
 ARCH = {"llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM", "qwen2": "Qwen2ForCausalLM"}

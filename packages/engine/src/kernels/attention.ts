@@ -27,6 +27,8 @@ export interface AttentionSpec {
   cells: number;
   /** Default 1 / sqrt(headDim). */
   scale?: number | undefined;
+  /** Floats per row of out (default heads * headDim). */
+  outStride?: number | undefined;
 }
 
 export interface AttentionBuffers {
@@ -34,7 +36,7 @@ export interface AttentionBuffers {
   q: GPUBuffer; // [rows, qStride]
   kv: GPUBuffer; // [cells, 2, kvHeads, headDim]
   gather: GPUBuffer; // u32 [rows + 1 + total list length]
-  out: GPUBuffer; // [rows, heads, headDim]
+  out: GPUBuffer; // [rows, outStride], heads * headDim used
 }
 
 /** Packs KvCache's offsets and cell lists into the gather layout the kernel reads. */
@@ -64,6 +66,8 @@ export function bindAttention(
   if (spec.qOffset + spec.heads * spec.headDim > spec.qStride) {
     throw shapeError(label, `query heads end past qStride ${spec.qStride}`);
   }
+  const outStride = spec.outStride ?? spec.heads * spec.headDim;
+  requireInt(label, "outStride", outStride, spec.heads * spec.headDim);
   requireWorkgroup(ctx, label, WG);
   const wgBytes = (2 * spec.headDim + 2 * WG) * 4;
   if (wgBytes > ctx.limits.maxComputeWorkgroupStorageSize) {
@@ -77,7 +81,7 @@ export function bindAttention(
   requireBytes(label, "q", buffers.q, capacityRows * spec.qStride * 4);
   requireBytes(label, "kv", buffers.kv, spec.cells * 2 * kvDim * 4);
   requireBytes(label, "gather", buffers.gather, (capacityRows + 1) * 4);
-  requireBytes(label, "out", buffers.out, capacityRows * spec.heads * spec.headDim * 4);
+  requireBytes(label, "out", buffers.out, capacityRows * outStride * 4);
   const pipeline = pipelineCache(ctx).get("attention", source, {
     HEADS: spec.heads,
     KV_HEADS: spec.kvHeads,
@@ -86,6 +90,7 @@ export function bindAttention(
     Q_OFFSET: spec.qOffset,
     CELLS: spec.cells,
     SCALE: spec.scale ?? 1 / Math.sqrt(spec.headDim),
+    OUT_STRIDE: outStride,
     WG,
   });
   return boundOp(

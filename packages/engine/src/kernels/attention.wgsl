@@ -8,7 +8,7 @@
 //   1 read        q:      array<f32>  [rows, Q_STRIDE]  query heads at Q_OFFSET + h * HEAD_DIM
 //   2 read        kv:     array<f32>  [CELLS, 2, KV_HEADS, HEAD_DIM]  (K then V of each cell)
 //   3 read        gather: array<u32>  [rows + 1 offsets, then the cell lists]
-//   4 read_write  out:    array<f32>  [rows, HEADS, HEAD_DIM]
+//   4 read_write  out:    array<f32>  [rows, OUT_STRIDE]  (HEADS * HEAD_DIM used: a padded matmul input)
 // Workgroup: WG threads per (row, head). Dispatch: rows * HEADS workgroups, folded 2D.
 // Numerics: f32 online softmax over chunks of WG cells: thread t scores cell t of the chunk (a sequential
 // dot over HEAD_DIM), every thread then folds the chunk's scores in list order into the running max m, sum
@@ -22,6 +22,7 @@ override Q_STRIDE: u32;
 override Q_OFFSET: u32 = 0u;
 override CELLS: u32;
 override SCALE: f32;
+override OUT_STRIDE: u32 = HEADS * HEAD_DIM;
 override WG: u32 = 64u;
 
 struct Dims { rows: u32 }
@@ -87,7 +88,7 @@ fn main(
     m = cm;
     workgroupBarrier();
   }
-  let oo = (r * HEADS + h) * HEAD_DIM;
+  let oo = r * OUT_STRIDE + h * HEAD_DIM;
   for (var d = lid; d < HEAD_DIM; d += WG) {
     out[oo + d] = select(0.0, acc[d] / l, l > 0.0);
   }

@@ -1,6 +1,8 @@
-// Wrapper of matmul.wgsl: y[rows, n] = x[rows, k] . w[n, k]^T (+ bias) (+ y). Guards shapes and buffer
-// sizes, specialises the pipeline on (k, n, bias, accumulate) and sizes the dispatch. The pipeline depends
-// on the weight's shape only, never on rows, which keeps every row's arithmetic identical.
+// Wrapper of matmul.wgsl: y[rows, n] = x[rows, k] . w[n, k]^T (+ bias) (+ y), any k: rows of x and w are
+// stored with a stride of matmulRowStride(k) floats (k rounded up to 4; padRows lays a matrix out so).
+// Guards shapes and buffer sizes, specialises the pipeline on (k, n, bias, accumulate) and sizes the
+// dispatch. The pipeline depends on the weight's shape only, never on rows, so every row's arithmetic is
+// identical.
 
 import type { GpuContext } from "../gpu/device.ts";
 import { pipelineCache } from "../gpu/pipelines.ts";
@@ -32,8 +34,8 @@ export interface MatmulSpec {
 
 export interface MatmulBuffers {
   dims: GPUBuffer; // Dims { rows }
-  x: GPUBuffer; // [rows, k] f32
-  w: GPUBuffer; // [n, k] f32
+  x: GPUBuffer; // [rows, matmulRowStride(k)] f32, floats past k of a row ignored
+  w: GPUBuffer; // [n, matmulRowStride(k)] f32, floats past k of a row ignored
   bias?: GPUBuffer | undefined; // [n] f32
   y: GPUBuffer; // [rows, n] f32
 }
@@ -51,10 +53,27 @@ function partUniform(ctx: GpuContext, yOffset: number): GPUBuffer {
   return b;
 }
 
+/** Floats per stored row of x and w for a reduction length k: k rounded up to a multiple of 4. */
+export function matmulRowStride(k: number): number {
+  return Math.ceil(k / 4) * 4;
+}
+
+/**
+ * Lays out a row-major [rows, k] matrix with matmulRowStride(k) floats per row, the pad floats set to
+ * `pad` (the kernel ignores them; tests fill them with NaN to prove it). Returns `data` itself when
+ * k is already a multiple of 4.
+ */
+export function padRows(data: Float32Array, rows: number, k: number, pad = 0): Float32Array {
+  const stride = matmulRowStride(k);
+  if (stride === k) return data;
+  const out = new Float32Array(rows * stride).fill(pad);
+  for (let r = 0; r < rows; r++) out.set(data.subarray(r * k, (r + 1) * k), r * stride);
+  return out;
+}
+
 export function guardMatmul(spec: MatmulSpec, label = "matmul"): void {
   requireInt(label, "k", spec.k);
   requireInt(label, "n", spec.n);
-  if (spec.k % 4 !== 0) throw shapeError(label, `k = ${spec.k} must be a multiple of 4`);
 }
 
 /** Workgroups for `rows` rows: one thread per 4x4 tile of y. */
@@ -78,8 +97,9 @@ export function bindMatmul(
   requireInt(label, "yOffset", yOffset, 0);
   if (yOffset + n > yStride)
     throw shapeError(label, `columns end at ${yOffset + n} > yStride ${yStride}`);
-  requireBytes(label, "w", buffers.w, n * k * 4);
-  requireBytes(label, "x", buffers.x, capacityRows * k * 4);
+  const ks = matmulRowStride(k);
+  requireBytes(label, "w", buffers.w, n * ks * 4);
+  requireBytes(label, "x", buffers.x, capacityRows * ks * 4);
   requireBytes(label, "y", buffers.y, capacityRows * yStride * 4);
   if (spec.bias) {
     if (buffers.bias === undefined) throw shapeError(label, "spec.bias is set but no bias buffer");

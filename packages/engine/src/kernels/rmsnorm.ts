@@ -1,5 +1,6 @@
-// Wrapper of rmsnorm.wgsl: y[rows, n] = rmsnorm(x[rows, n]) * w[n]. Guards shapes and buffer sizes,
-// specialises the pipeline on (n, eps) and dispatches one workgroup per row.
+// Wrapper of rmsnorm.wgsl: y[rows, n] = rmsnorm(x[rows, n]) * w[n], y rows optionally strided (a padded
+// matmul input). Guards shapes and buffer sizes, specialises the pipeline on (n, eps, yStride) and
+// dispatches one workgroup per row.
 
 import type { GpuContext } from "../gpu/device.ts";
 import { pipelineCache } from "../gpu/pipelines.ts";
@@ -18,13 +19,15 @@ const WG = 64;
 export interface RmsnormSpec {
   n: number;
   eps: number;
+  /** Floats per row of y (default n). */
+  yStride?: number | undefined;
 }
 
 export interface RmsnormBuffers {
   dims: GPUBuffer; // Dims { rows }
   x: GPUBuffer; // [rows, n]
   w: GPUBuffer; // [n]
-  y: GPUBuffer; // [rows, n]
+  y: GPUBuffer; // [rows, yStride]
 }
 
 export function bindRmsnorm(
@@ -37,11 +40,18 @@ export function bindRmsnorm(
   requireInt(label, "n", spec.n);
   requireInt(label, "capacityRows", capacityRows);
   if (!(spec.eps > 0) || !Number.isFinite(spec.eps)) throw shapeError(label, `eps ${spec.eps}`);
+  const yStride = spec.yStride ?? spec.n;
+  requireInt(label, "yStride", yStride, spec.n);
   requireWorkgroup(ctx, label, WG);
   requireBytes(label, "w", buffers.w, spec.n * 4);
   requireBytes(label, "x", buffers.x, capacityRows * spec.n * 4);
-  requireBytes(label, "y", buffers.y, capacityRows * spec.n * 4);
-  const pipeline = pipelineCache(ctx).get("rmsnorm", source, { N: spec.n, EPS: spec.eps, WG });
+  requireBytes(label, "y", buffers.y, capacityRows * yStride * 4);
+  const pipeline = pipelineCache(ctx).get("rmsnorm", source, {
+    N: spec.n,
+    EPS: spec.eps,
+    Y_STRIDE: yStride,
+    WG,
+  });
   return boundOp(
     ctx,
     label,

@@ -5,13 +5,14 @@
 //   0 uniform     Dims { rows }
 //   1 read        x: array<f32>  [rows, N]
 //   2 read        w: array<f32>  [N]
-//   3 read_write  y: array<f32>  [rows, N]
+//   3 read_write  y: array<f32>  [rows, Y_STRIDE]  (columns past N untouched: a padded matmul input)
 // Workgroup: WG threads (a power of two) per row. Dispatch: rows workgroups, folded 2D.
 // Numerics: f32. Thread t sums x[i]^2 for i = t, t + WG, ... in order; the WG partial sums are then added
 // in a fixed binary tree. The order depends on N and WG only, never on the batch, so rows are independent.
 
 override N: u32;
 override EPS: f32;
+override Y_STRIDE: u32 = N;
 override WG: u32 = 64u;
 
 struct Dims { rows: u32 }
@@ -45,7 +46,8 @@ fn main(
   }
   workgroupBarrier();
   let inv = 1.0 / sqrt(partial[0] / f32(N) + EPS);
+  let yo = r * Y_STRIDE;
   for (var i = lid; i < N; i += WG) {
-    y[o + i] = (x[o + i] * inv) * w[i];
+    y[yo + i] = (x[o + i] * inv) * w[i];
   }
 }

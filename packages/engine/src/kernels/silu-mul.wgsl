@@ -4,11 +4,12 @@
 // Bindings (group 0):
 //   0 uniform     Dims { rows }
 //   1 read        gu:  array<f32>  [rows, 2 * M]
-//   2 read_write  out: array<f32>  [rows, M]
+//   2 read_write  out: array<f32>  [rows, OUT_STRIDE]  (columns past M untouched: a padded matmul input)
 // Workgroup: WG threads, one per output. Dispatch: ceil(rows * M / WG), folded 2D.
 // Numerics: f32; sigmoid is evaluated without overflow (exp of a non-positive argument only).
 
 override M: u32;
+override OUT_STRIDE: u32 = M;
 override WG: u32 = 64u;
 
 struct Dims { rows: u32 }
@@ -27,5 +28,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let u = gu[r * 2u * M + M + j];
   let e = exp(-abs(g));
   let sig = select(e / (1.0 + e), 1.0 / (1.0 + e), g >= 0.0);
-  out[t] = g * sig * u;
+  out[r * OUT_STRIDE + j] = g * sig * u;
 }

@@ -27,23 +27,6 @@ function isGpuDevice(d: unknown): d is GPUDevice {
   );
 }
 
-/** Throws ERR_CONFIG_UNSUPPORTED for shapes the kernels do not take (matmul needs K % 4 == 0). */
-export function checkWebGpuConfig(config: ModelConfig): void {
-  const ks: [string, number][] = [
-    ["hidden_size", config.hiddenSize],
-    ["num_attention_heads * head_dim", config.qDim],
-    ["intermediate_size", config.intermediateSize],
-  ];
-  for (const [name, k] of ks) {
-    if (k % 4 !== 0) {
-      throw new EngineError(
-        "ERR_CONFIG_UNSUPPORTED",
-        `${name} = ${k}: the WebGPU backend needs multiples of 4 (vec4 matmul); use the CPU backend`,
-      );
-    }
-  }
-}
-
 /** ERR_GPU_LIMIT before any upload when one layer's K/V buffer cannot be bound on this device. */
 function guardKvCache(ctx: GpuContext, config: ModelConfig, kvCells: number): void {
   guardBufferSize(
@@ -78,7 +61,6 @@ export async function createWebGpuShard(
   options: WebGpuShardOptions = {},
 ): Promise<LayerShard> {
   const { config, weights, spec } = args;
-  checkWebGpuConfig(config);
   checkWeights(weights, args);
   if (!Number.isInteger(spec.kvCells) || spec.kvCells < 1) {
     throw new EngineError("ERR_BATCH_INVALID", `kvCells must be >= 1, got ${spec.kvCells}`);

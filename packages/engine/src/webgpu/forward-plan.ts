@@ -2,7 +2,9 @@
 // for a row capacity. Per layer: rmsnorm, fused qkv matmul, rope on q|k, kv-write, attention, o matmul
 // (+= residual), rmsnorm, fused gate|up matmul, silu-mul, down matmul (+= residual); the head gathers the
 // output rows, applies the final norm and the LM head. Bind groups are built once per capacity and reused
-// by every run, so a run only writes its inputs and encodes. Not the shard (KV metadata, runs, readback).
+// by every run, so a run only writes its inputs and encodes. Matmul inputs (xn, attn, act, hn) have rows of
+// matmulRowStride(k) floats so any hidden, q or intermediate size works; the residual stream x is dense.
+// Not the shard (KV metadata, runs, readback).
 
 import type { ModelConfig } from "../config.ts";
 import type { BufferPool } from "../gpu/buffers.ts";
@@ -11,7 +13,7 @@ import type { GpuContext } from "../gpu/device.ts";
 import type { BoundOp } from "../gpu/kernel-op.ts";
 import { bindAttention } from "../kernels/attention.ts";
 import { bindKvWrite } from "../kernels/kv-write.ts";
-import { bindMatmul } from "../kernels/matmul.ts";
+import { bindMatmul, matmulRowStride } from "../kernels/matmul.ts";
 import { bindRmsnorm } from "../kernels/rmsnorm.ts";
 import { bindRope } from "../kernels/rope.ts";
 import { bindSiluMul } from "../kernels/silu-mul.ts";
@@ -25,19 +27,20 @@ export interface PlanCapacity {
   outRows: number;
 }
 
+// hS, qS, mS: matmulRowStride of hidden, qDim, intermediate (equal to them when multiples of 4).
 interface Scratch {
   x: GPUBuffer; // [rows, hidden] residual stream
-  xn: GPUBuffer; // [rows, hidden] normed
+  xn: GPUBuffer; // [rows, hS] normed
   qkv: GPUBuffer; // [rows, qDim + 2 kvDim]
-  attn: GPUBuffer; // [rows, qDim]
+  attn: GPUBuffer; // [rows, qS]
   gu: GPUBuffer; // [rows, 2 intermediate]
-  act: GPUBuffer; // [rows, intermediate]
+  act: GPUBuffer; // [rows, mS]
   cells: GPUBuffer; // u32 [rows]
   gather: GPUBuffer; // u32 [gather]
   cos: GPUBuffer; // [rows, headDim / 2]
   sin: GPUBuffer; // [rows, headDim / 2]
   hsel?: GPUBuffer | undefined; // [outRows, hidden] the output rows of x
-  hn?: GPUBuffer | undefined; // [outRows, hidden]
+  hn?: GPUBuffer | undefined; // [outRows, hS]
   logits?: GPUBuffer | undefined; // [outRows, vocab]
 }
 
@@ -63,6 +66,9 @@ export class ForwardPlan {
     this.#pool = pool;
     const { hiddenSize: h, intermediateSize: m, qDim, kvDim, vocabSize } = config;
     const qkvDim = qDim + 2 * kvDim;
+    const hS = matmulRowStride(h);
+    const qS = matmulRowStride(qDim);
+    const mS = matmulRowStride(m);
     const half = config.rope.invFreq.length;
     const rows = capacity.rows;
     const f32 = (n: number, label: string): GPUBuffer => pool.acquire(n * 4, label);
@@ -70,11 +76,11 @@ export class ForwardPlan {
     this.dimsOut = createDimsUniform(ctx, "dims out");
     const s: Scratch = {
       x: f32(rows * h, "x"),
-      xn: f32(rows * h, "xn"),
+      xn: f32(rows * hS, "xn"),
       qkv: f32(rows * qkvDim, "qkv"),
-      attn: f32(rows * qDim, "attn"),
+      attn: f32(rows * qS, "attn"),
       gu: f32(rows * 2 * m, "gate|up"),
-      act: f32(rows * m, "act"),
+      act: f32(rows * mS, "act"),
       cells: f32(rows, "cells"),
       gather: f32(capacity.gather, "gather"),
       cos: f32(rows * half, "cos"),
@@ -82,7 +88,7 @@ export class ForwardPlan {
     };
     if (weights.lmHead !== undefined) {
       s.hsel = f32(capacity.outRows * h, "head rows");
-      s.hn = f32(capacity.outRows * h, "head normed");
+      s.hn = f32(capacity.outRows * hS, "head normed");
       s.logits = f32(capacity.outRows * vocabSize, "logits");
     }
     this.scratch = s;
@@ -95,7 +101,7 @@ export class ForwardPlan {
       return [
         bindRmsnorm(
           ctx,
-          { n: h, eps },
+          { n: h, eps, yStride: hS },
           { dims, x: s.x, w: w.inputNorm, y: s.xn },
           rows,
           `${l} input norm`,
@@ -130,6 +136,7 @@ export class ForwardPlan {
             qStride: qkvDim,
             qOffset: 0,
             cells: kvCells,
+            outStride: qS,
           },
           { dims, q: s.qkv, kv: kvBuf, gather: s.gather, out: s.attn },
           rows,
@@ -138,13 +145,19 @@ export class ForwardPlan {
         ...bindMatrix(ctx, w.o, dims, s.attn, s.x, true, rows, `${l} o_proj`),
         bindRmsnorm(
           ctx,
-          { n: h, eps },
+          { n: h, eps, yStride: hS },
           { dims, x: s.x, w: w.postNorm, y: s.xn },
           rows,
           `${l} post norm`,
         ),
         ...bindMatrix(ctx, w.gateUp, dims, s.xn, s.gu, false, rows, `${l} gate|up`),
-        bindSiluMul(ctx, { m }, { dims, gu: s.gu, out: s.act }, rows, `${l} silu-mul`),
+        bindSiluMul(
+          ctx,
+          { m, outStride: mS },
+          { dims, gu: s.gu, out: s.act },
+          rows,
+          `${l} silu-mul`,
+        ),
         ...bindMatrix(ctx, w.down, dims, s.act, s.x, true, rows, `${l} down_proj`),
       ];
     });
@@ -161,7 +174,7 @@ export class ForwardPlan {
       this.#head.push(
         bindRmsnorm(
           ctx,
-          { n: h, eps },
+          { n: h, eps, yStride: hS },
           { dims: d, x: s.hsel, w: weights.finalNorm, y: s.hn },
           out,
           "final norm",

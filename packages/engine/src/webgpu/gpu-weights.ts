@@ -1,15 +1,20 @@
 // Uploads a shard's weights to the GPU once, in the layout the WebGPU forward pass wants: q|k|v fused into
 // one [qDim + 2 kvDim, hidden] matrix (and their biases), gate|up fused into [2 intermediate, hidden], and
-// any matrix larger than one storage binding split by output rows into parts. The embedding table stays on
+// any matrix larger than one storage binding split by output rows into parts; rows are stored with the
+// matmul's row stride (k rounded up to 4, zero padded), so any model shape works. The embedding table stays on
 // the host (the first shard gathers rows there, bit-exact). Not the forward pass (see layer-plan.ts).
 
 import type { ModelConfig } from "../config.ts";
 import { EngineError } from "../errors.ts";
 import { uploadStorage } from "../gpu/buffers.ts";
 import type { GpuContext } from "../gpu/device.ts";
+import { matmulRowStride, padRows } from "../kernels/matmul.ts";
 import type { LayerWeights, ShardWeights } from "../model/weights.ts";
 
-/** A row-major [n, k] matrix on the GPU, possibly split into parts of consecutive output rows. */
+/**
+ * A row-major [n, k] matrix on the GPU (each row stored in matmulRowStride(k) floats, zero padded),
+ * possibly split into parts of consecutive output rows.
+ */
 export interface GpuMatrix {
   n: number;
   k: number;
@@ -95,12 +100,14 @@ class Uploader {
   ): GpuMatrix {
     expectLength(data, n * k, label);
     if (bias !== undefined) expectLength(bias, n, `${label} bias`);
-    const rowsPerPart = Math.max(1, Math.floor(this.#maxFloats / k));
+    const ks = matmulRowStride(k);
+    const stored = padRows(data, n, k);
+    const rowsPerPart = Math.max(1, Math.floor(this.#maxFloats / ks));
     const parts: GpuMatrix["parts"] = [];
     for (let n0 = 0; n0 < n; n0 += rowsPerPart) {
       const rows = Math.min(rowsPerPart, n - n0);
       parts.push({
-        buffer: this.vector(data.subarray(n0 * k, (n0 + rows) * k), `${label}[${n0}]`),
+        buffer: this.vector(stored.subarray(n0 * ks, (n0 + rows) * ks), `${label}[${n0}]`),
         bias:
           bias === undefined
             ? undefined

@@ -1,7 +1,8 @@
 // Parity in headless Chromium: the kernel cases of kernels.parity.test.ts on SwiftShader (core adapter)
-// and Mesa llvmpipe (GLES compatibility adapter), in the page and in a dedicated worker, and a fixture
-// model's prompt logits and greedy tokens against its float64 golden. One browser and one Vite server for
-// the file; any console error or page error fails the test that produced it.
+// and Mesa llvmpipe (GLES compatibility adapter), in the page and in a dedicated worker (plus the
+// randomized-shape sweep), and fixture models' prompt logits and greedy tokens against their float64
+// goldens (the primary fixture and one with no dimension a multiple of 4). One browser and one Vite server
+// for the file; any console error or page error fails the test that produced it.
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
@@ -69,54 +70,58 @@ describe.skipIf(browser === null)("Chromium parity (no Chromium: set CHROMIUM_PA
     expect(report.results.length).toBeGreaterThan(30);
   }
 
+  // The randomized-shape sweep runs once here (llvmpipe, the fast adapter); Node runs it on both.
   for (const kind of ["core", "compat"] as const) {
     it(`kernels match the reference in the page (${kind} adapter)`, async ({ skip }) => {
       needAdapter(kind, skip);
-      const report = await page.evaluate((k) => harness.kernelCases(k), kind);
+      const sweep = kind === "compat";
+      const report = await page.evaluate((r) => harness.kernelCases(r), { kind, sweep });
       expect(report.adapter).toContain(kind === "core" ? ", core" : ", compat");
       expectKernels(report);
+      if (sweep) expect(report.results.filter((r) => r.name.startsWith("sweep")).length).toBe(36);
     });
   }
 
   it("kernels match the reference in a dedicated worker (compat adapter)", async ({ skip }) => {
     needAdapter("compat", skip);
     const report = await page.evaluate(
-      (k) => harness.inWorker({ fn: "kernelCases", arg: k }) as Promise<KernelReport>,
-      "compat" as const,
+      (r) => harness.inWorker({ fn: "kernelCases", arg: r }) as Promise<KernelReport>,
+      { kind: "compat" as const, sweep: false },
     );
     expectKernels(report);
   });
 
-  it("a fixture model gives the golden's logits and greedy tokens, in the page and in a worker", async ({
-    skip,
-  }) => {
-    needAdapter("compat", skip);
-    const { golden, logits: goldenLogits } = loadGolden(PRIMARY_FIXTURE);
-    const config = await fixtureConfig(PRIMARY_FIXTURE);
-    const req = {
-      kind: "auto" as const,
-      model: server.fsPath(modelFixtureDir(PRIMARY_FIXTURE)),
-      numLayers: config.numLayers,
-      prompt: golden.prompt,
-      steps: golden.greedy.length,
-    };
-    const inPage = await page.evaluate((r) => harness.modelGreedy(r), req);
-    const inWorker = await page.evaluate(
-      (r) => harness.inWorker({ fn: "modelGreedy", arg: r }) as Promise<ModelReport>,
-      req,
-    );
-    for (const report of [inPage, inWorker]) {
-      expect(report.adapter).toMatch(/compat/);
-      expect(report.greedy).toEqual(golden.greedy);
-      let maxDiff = 0;
-      let scale = 0;
-      for (const [i, v] of goldenLogits.entries()) {
-        maxDiff = Math.max(maxDiff, Math.abs((report.logits[i] ?? NaN) - v));
-        scale = Math.max(scale, Math.abs(v));
+  it.for([PRIMARY_FIXTURE, "llama-awkward-f16"] as const)(
+    "%s gives the golden's logits and greedy tokens, in the page and in a worker",
+    async (fixture, { skip }) => {
+      needAdapter("compat", skip);
+      const { golden, logits: goldenLogits } = loadGolden(fixture);
+      const config = await fixtureConfig(fixture);
+      const req = {
+        kind: "auto" as const,
+        model: server.fsPath(modelFixtureDir(fixture)),
+        numLayers: config.numLayers,
+        prompt: golden.prompt,
+        steps: golden.greedy.length,
+      };
+      const inPage = await page.evaluate((r) => harness.modelGreedy(r), req);
+      const inWorker = await page.evaluate(
+        (r) => harness.inWorker({ fn: "modelGreedy", arg: r }) as Promise<ModelReport>,
+        req,
+      );
+      for (const report of [inPage, inWorker]) {
+        expect(report.adapter).toMatch(/compat/);
+        expect(report.greedy).toEqual(golden.greedy);
+        let maxDiff = 0;
+        let scale = 0;
+        for (const [i, v] of goldenLogits.entries()) {
+          maxDiff = Math.max(maxDiff, Math.abs((report.logits[i] ?? NaN) - v));
+          scale = Math.max(scale, Math.abs(v));
+        }
+        expect(maxDiff / scale).toBeLessThan(1e-4);
       }
-      expect(maxDiff / scale).toBeLessThan(1e-4);
-    }
-    // Same adapter kind, same kernels: the page and the worker agree bit for bit.
-    expect(Float32Array.from(inWorker.logits)).toEqual(Float32Array.from(inPage.logits));
-  });
+      // Same adapter kind, same kernels: the page and the worker agree bit for bit.
+      expect(Float32Array.from(inWorker.logits)).toEqual(Float32Array.from(inPage.logits));
+    },
+  );
 });

@@ -1,5 +1,6 @@
-// Model parity of the WebGPU backend on the golden fixtures (8 tiny models: odd heads, GQA 1-7, head_dim
-// 8-20, biases, tied/untied heads, llama3 RoPE, a sharded checkpoint): prompt logits against the float64
+// Model parity of the WebGPU backend on the golden fixtures (10 tiny models: odd heads, GQA 1-7, head_dim
+// 8-20, biases, tied/untied heads, llama3 RoPE, a sharded checkpoint, hidden/q/intermediate/vocab sizes
+// that are not multiples of 4): prompt logits against the float64
 // goldens and against the CPU backend, identical greedy tokens; and matrices split across several storage
 // buffers (as on adapters with small binding limits) give bit-identical logits.
 

@@ -1,6 +1,7 @@
 // The WebGPU shard's own behaviour in Node (Dawn): info, coded errors from guards (ERR_GPU_LIMIT,
-// ERR_CONFIG_UNSUPPORTED, ERR_KERNEL_SHAPE), device loss (ERR_GPU_LOST), destroy (ERR_DESTROYED,
-// idempotent), and runs that outgrow the scratch capacity giving the same bits as runs that do not.
+// ERR_KERNEL_SHAPE), device loss (ERR_GPU_LOST), destroy (ERR_DESTROYED, idempotent), runs that outgrow
+// the scratch capacity giving the same bits as runs that do not, and shapes with no multiple of 4 in
+// sight (hidden 50, q 60, intermediate 77, vocab 101) matching the CPU backend.
 
 import { afterAll, describe, expect, it } from "vitest";
 import { isEngineError } from "../../src/errors.ts";
@@ -10,7 +11,9 @@ import { bindMatmul } from "../../src/kernels/matmul.ts";
 import type { LayerShard, ShardBatch } from "../../src/model/batch.ts";
 import { dawnAdapterFromEnv } from "../../src/node/dawn.ts";
 import { createWebGpuShard } from "../../src/webgpu/create-webgpu-shard.ts";
+import { createCpuShard } from "../../src/model/cpu-shard.ts";
 import { bitsOf } from "../suites/backends.ts";
+import { allClose } from "../support/all-close.ts";
 import { openNodeGpu } from "../support/node-gpu.ts";
 import { randomModel, type RandomModelShape } from "../support/random-model.ts";
 
@@ -94,20 +97,59 @@ describe.skipIf(gpu.ctx === null)(`WebGPU shard behaviour ${gpu.reason}`, () => 
     ).rejects.toSatisfy((e) => isEngineError(e, "ERR_GPU_LIMIT"));
   });
 
-  it("refuses shapes the vec4 matmul cannot take with ERR_CONFIG_UNSUPPORTED / ERR_KERNEL_SHAPE", async () => {
-    const { config, weights } = randomModel({ ...SHAPE, intermediate: 50 });
-    await expect(
-      createWebGpuShard({ config, weights, spec: spec(2), device: ctx }),
-    ).rejects.toSatisfy((e) => isEngineError(e, "ERR_CONFIG_UNSUPPORTED"));
+  it("takes shapes that are not multiples of 4 and matches the CPU backend", async () => {
+    // hidden 50, 5 heads of 12 (q 60 != hidden), 1 KV head (GQA 5), intermediate 77, vocab 101.
+    const odd = {
+      hidden: 50,
+      layers: 2,
+      heads: 5,
+      kvHeads: 1,
+      headDim: 12,
+      intermediate: 77,
+      vocab: 101,
+    };
+    const { config, weights } = randomModel(odd);
+    const gpuShard = await createWebGpuShard({ config, weights, spec: spec(2), device: ctx });
+    const cpuShard = await createCpuShard({
+      config,
+      weights,
+      spec: { ...spec(2), backend: "cpu" },
+    });
+    live.push(gpuShard, cpuShard);
+    const tokens = Array.from({ length: 11 }, (_, i) => (i * 37 + 5) % odd.vocab);
+    const g = (await gpuShard.run(batch(tokens, 0))).outputs!;
+    const c = (await cpuShard.run(batch(tokens, 0))).outputs!;
+    for (const [i, o] of g.entries()) {
+      const close = allClose(o.logits!, c[i]!.logits!, { atol: 1e-4, rtol: 1e-4 });
+      expect(close.first, `row ${i}: max abs diff ${close.maxAbsDiff}`).toEqual([]);
+    }
+    // One more token decoded alone gives the bits of the same row in a batch.
+    const alone = await createWebGpuShard({ config, weights, spec: spec(2), device: ctx });
+    live.push(alone);
+    await alone.run(batch(tokens.slice(0, 10), 0));
+    const last = (await alone.run(batch(tokens.slice(10), 10))).outputs![0]!;
+    expect(bitsOf(last.logits!)).toEqual(bitsOf(g[10]!.logits!));
+  });
+
+  it("guards matmul buffers against the padded row stride with ERR_KERNEL_SHAPE", () => {
     const b = createStorage(ctx, 1024, "b");
+    // k = 6 rows are stored in 8 floats: 32 rows of w need 32 * 8 * 4 = 1024 bytes, 33 do not.
     expect(() =>
       bindMatmul(
         ctx,
-        { k: 6, n: 4, bias: false, accumulate: false },
+        { k: 6, n: 32, bias: false, accumulate: false },
         { dims: createDimsUniform(ctx, "d"), x: b, w: b, y: b },
         1,
       ),
-    ).toThrow(/ERR_KERNEL_SHAPE/);
+    ).not.toThrow();
+    expect(() =>
+      bindMatmul(
+        ctx,
+        { k: 6, n: 33, bias: false, accumulate: false },
+        { dims: createDimsUniform(ctx, "d"), x: b, w: b, y: b },
+        1,
+      ),
+    ).toThrow(/ERR_KERNEL_SHAPE: matmul: buffer w/);
     expect(() =>
       bindMatmul(
         ctx,

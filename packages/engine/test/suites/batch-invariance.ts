@@ -51,6 +51,7 @@ export function describeBatchInvariance(
       interleave = false,
     ): Promise<RowResult[]> {
       const hiddenSize = s[0]!.info.hiddenSize;
+      const vocab = Math.min(128, s[0]!.info.vocabSize);
       const out: RowResult[] = [];
       let at = 0;
       for (let c = 0; at < tokens.length; c++) {
@@ -72,7 +73,7 @@ export function describeBatchInvariance(
         } else {
           // Every row of seq 0 is preceded by an unrelated row of seq 7 at a later position.
           const run = await runPipeline(s, {
-            tokens: idx.flatMap((p) => [(tokens[p]! * 7 + 3) % 128, tokens[p]!]),
+            tokens: idx.flatMap((p) => [(tokens[p]! * 7 + 3) % vocab, tokens[p]!]),
             positions: idx.flatMap((p) => [p + 20, p]),
             seqIds: idx.flatMap(() => [[7], [0]]),
             logitsRows: idx.flatMap((_, i) => [2 * i, 2 * i + 1]),

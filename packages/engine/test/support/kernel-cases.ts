@@ -1,7 +1,9 @@
 // Kernel parity cases shared by Node (Dawn) and Chromium (page and worker): every WGSL kernel against its
-// reference.ts twin on seeded random shapes, including sizes that are not multiples of the workgroup size,
-// plus bitwise batch-invariance checks of matmul and attention. Runs on a GpuContext and returns plain
-// data, so a browser can run it and hand the report back through page.evaluate. Test-only.
+// reference.ts twin on chosen shapes, including sizes that are not multiples of the workgroup size or of 4
+// (matmul rows padded with NaN, which the kernel must ignore; strided outputs whose pad columns must stay
+// untouched), plus bitwise batch-invariance checks of matmul and attention. kernel-sweep.ts draws random
+// shapes for the same cases. Runs on a GpuContext and returns plain data, so a browser can run it and
+// hand the report back through page.evaluate. Test-only.
 
 import type { GpuContext } from "../../src/gpu/device.ts";
 import {
@@ -14,7 +16,7 @@ import {
 import type { BoundOp } from "../../src/gpu/kernel-op.ts";
 import { bindAttention, packGather } from "../../src/kernels/attention.ts";
 import { bindKvWrite } from "../../src/kernels/kv-write.ts";
-import { bindMatmul } from "../../src/kernels/matmul.ts";
+import { bindMatmul, matmulRowStride, padRows } from "../../src/kernels/matmul.ts";
 import { bindRmsnorm } from "../../src/kernels/rmsnorm.ts";
 import { bindRope } from "../../src/kernels/rope.ts";
 import { bindSiluMul } from "../../src/kernels/silu-mul.ts";
@@ -62,6 +64,31 @@ function report(name: string, r: CloseReport): KernelCaseResult {
   return { name, ok: r.ok, detail };
 }
 
+/** The [rows, n] values of a [rows, stride] buffer, and whether its pad columns still hold `pad`. */
+function unpad(
+  data: Float32Array,
+  rows: number,
+  n: number,
+  stride: number,
+  pad: number,
+): { values: Float32Array; padsKept: boolean } {
+  const values = new Float32Array(rows * n);
+  let padsKept = true;
+  for (let r = 0; r < rows; r++) {
+    values.set(data.subarray(r * stride, r * stride + n), r * n);
+    for (let c = n; c < stride; c++) padsKept &&= data[r * stride + c] === pad;
+  }
+  return { values, padsKept };
+}
+
+/** A report that also fails when a strided output wrote into its pad columns. */
+function stridedReport(name: string, r: CloseReport, padsKept: boolean): KernelCaseResult {
+  const res = report(name, r);
+  return padsKept ? res : { name, ok: false, detail: `wrote into pad columns; ${res.detail}` };
+}
+
+const PAD = 12345.5;
+
 function bitReport(name: string, a: Float32Array, b: Float32Array): KernelCaseResult {
   const i = firstBitDifference(a, b);
   return {
@@ -71,7 +98,7 @@ function bitReport(name: string, a: Float32Array, b: Float32Array): KernelCaseRe
   };
 }
 
-async function matmulCase(
+export async function matmulCase(
   ctx: GpuContext,
   rng: Rng,
   rows: number,
@@ -97,8 +124,8 @@ async function matmulCase(
     { k, n, bias, accumulate },
     {
       dims,
-      x: uploadStorage(ctx, x, "x"),
-      w: uploadStorage(ctx, w, "w"),
+      x: uploadStorage(ctx, padRows(x, rows, k, NaN), "x"),
+      w: uploadStorage(ctx, padRows(w, n, k, NaN), "w"),
       bias: uploadStorage(ctx, b, "b"),
       y: yBuf,
     },
@@ -121,14 +148,14 @@ async function matmulInvariance(
   const rowsBig = 11; // tiles of 4, 4 and a partial 3
   const x = rng.floats(rowsBig * k);
   const w = rng.floats(n * k);
-  const wBuf = uploadStorage(ctx, w, "w");
+  const wBuf = uploadStorage(ctx, padRows(w, n, k, NaN), "w");
   const dims = createDimsUniform(ctx, "dims");
   const run = async (xs: Float32Array, rows: number): Promise<Float32Array> => {
     const y = createStorage(ctx, rows * n * 4, "y");
     const op = bindMatmul(
       ctx,
       { k, n, bias: false, accumulate: false },
-      { dims, x: uploadStorage(ctx, xs, "x"), w: wBuf, y },
+      { dims, x: uploadStorage(ctx, padRows(xs, rows, k, NaN), "x"), w: wBuf, y },
       rows,
     );
     return runOp(ctx, op, dims, rows, y, rows * n);
@@ -159,12 +186,20 @@ async function matmulSplit(
   const w = rng.floats(n * k);
   const b = rng.floats(n);
   const dims = createDimsUniform(ctx, "dims");
-  const xBuf = uploadStorage(ctx, x, "x");
+  const xBuf = uploadStorage(ctx, padRows(x, rows, k, NaN), "x");
+  const wPadded = padRows(w, n, k, NaN);
+  const ks = matmulRowStride(k);
   const whole = createStorage(ctx, rows * n * 4, "y");
   const op = bindMatmul(
     ctx,
     { k, n, bias: true, accumulate: false },
-    { dims, x: xBuf, w: uploadStorage(ctx, w, "w"), bias: uploadStorage(ctx, b, "b"), y: whole },
+    {
+      dims,
+      x: xBuf,
+      w: uploadStorage(ctx, wPadded, "w"),
+      bias: uploadStorage(ctx, b, "b"),
+      y: whole,
+    },
     rows,
   );
   const expected = await runOp(ctx, op, dims, rows, whole, rows * n);
@@ -182,7 +217,7 @@ async function matmulSplit(
       {
         dims,
         x: xBuf,
-        w: uploadStorage(ctx, w.slice(n0 * k, n1 * k), "w part"),
+        w: uploadStorage(ctx, wPadded.slice(n0 * ks, n1 * ks), "w part"),
         bias: uploadStorage(ctx, b.slice(n0, n1), "b part"),
         y,
       },
@@ -201,30 +236,33 @@ async function matmulSplit(
     : ref;
 }
 
-async function rmsnormCase(
+export async function rmsnormCase(
   ctx: GpuContext,
   rng: Rng,
   rows: number,
   n: number,
+  yStride = n,
 ): Promise<KernelCaseResult> {
   const x = rng.floats(rows * n, 3);
   const w = rng.floats(n);
   const expected = rmsnormRef(x, w, rows, n, 1e-5);
   const dims = createDimsUniform(ctx, "dims");
-  const y = createStorage(ctx, rows * n * 4, "y");
+  const y = uploadStorage(ctx, new Float32Array(rows * yStride).fill(PAD), "y");
   const op = bindRmsnorm(
     ctx,
-    { n, eps: 1e-5 },
+    { n, eps: 1e-5, yStride },
     { dims, x: uploadStorage(ctx, x, "x"), w: uploadStorage(ctx, w, "w"), y },
     rows,
   );
-  return report(
-    `rmsnorm rows=${rows} n=${n}`,
-    allClose(await runOp(ctx, op, dims, rows, y, rows * n), expected, TOL),
+  const got = unpad(await runOp(ctx, op, dims, rows, y, rows * yStride), rows, n, yStride, PAD);
+  return stridedReport(
+    `rmsnorm rows=${rows} n=${n} yStride=${yStride}`,
+    allClose(got.values, expected, TOL),
+    got.padsKept,
   );
 }
 
-async function ropeCase(
+export async function ropeCase(
   ctx: GpuContext,
   rng: Rng,
   rows: number,
@@ -264,11 +302,12 @@ async function ropeCase(
   );
 }
 
-async function siluMulCase(
+export async function siluMulCase(
   ctx: GpuContext,
   rng: Rng,
   rows: number,
   m: number,
+  outStride = m,
 ): Promise<KernelCaseResult> {
   const gu = rng.floats(rows * 2 * m, 12); // includes large |g| to exercise the overflow-free sigmoid
   const gate = new Float32Array(rows * m);
@@ -278,16 +317,28 @@ async function siluMulCase(
     up.set(gu.subarray(r * 2 * m + m, (r + 1) * 2 * m), r * m);
   }
   const dims = createDimsUniform(ctx, "dims");
-  const out = createStorage(ctx, rows * m * 4, "out");
-  const op = bindSiluMul(ctx, { m }, { dims, gu: uploadStorage(ctx, gu, "gu"), out }, rows);
-  const got = await runOp(ctx, op, dims, rows, out, rows * m);
-  return report(
-    `silu-mul rows=${rows} m=${m}`,
-    allClose(got, siluMulRef(gate, up), { atol: 1e-5, rtol: 1e-5 }),
+  const out = uploadStorage(ctx, new Float32Array(rows * outStride).fill(PAD), "out");
+  const op = bindSiluMul(
+    ctx,
+    { m, outStride },
+    { dims, gu: uploadStorage(ctx, gu, "gu"), out },
+    rows,
+  );
+  const got = unpad(
+    await runOp(ctx, op, dims, rows, out, rows * outStride),
+    rows,
+    m,
+    outStride,
+    PAD,
+  );
+  return stridedReport(
+    `silu-mul rows=${rows} m=${m} outStride=${outStride}`,
+    allClose(got.values, siluMulRef(gate, up), { atol: 1e-5, rtol: 1e-5 }),
+    got.padsKept,
   );
 }
 
-async function kvWriteCase(
+export async function kvWriteCase(
   ctx: GpuContext,
   rng: Rng,
   rows: number,
@@ -322,12 +373,14 @@ async function kvWriteCase(
   return bitReport(`kv-write rows=${rows} kvDim=${kvDim} cells=${cells}`, got, expected);
 }
 
-interface AttnShape {
+export interface AttnShape {
   rows: number;
   heads: number;
   kvHeads: number;
   headDim: number;
   cells: number;
+  /** Floats per output row (default heads * headDim). */
+  outStride?: number;
 }
 
 function interleave(k: Float32Array, v: Float32Array, cells: number, kvDim: number): Float32Array {
@@ -349,7 +402,8 @@ async function runAttention(
 ): Promise<Float32Array> {
   const dims = createDimsUniform(ctx, "dims");
   const qDim = s.heads * s.headDim;
-  const out = createStorage(ctx, s.rows * qDim * 4, "out");
+  const outStride = s.outStride ?? qDim;
+  const out = uploadStorage(ctx, new Float32Array(s.rows * outStride).fill(PAD), "out");
   const op = bindAttention(
     ctx,
     {
@@ -359,6 +413,7 @@ async function runAttention(
       qStride: qDim,
       qOffset: 0,
       cells: s.cells,
+      outStride,
     },
     {
       dims,
@@ -369,7 +424,16 @@ async function runAttention(
     },
     s.rows,
   );
-  return runOp(ctx, op, dims, s.rows, out, s.rows * qDim);
+  const got = unpad(
+    await runOp(ctx, op, dims, s.rows, out, s.rows * outStride),
+    s.rows,
+    qDim,
+    outStride,
+    PAD,
+  );
+  // A write into the pad columns shows up as a NaN row tail that no reference value matches.
+  if (!got.padsKept) return new Float32Array(s.rows * qDim).fill(NaN);
+  return got.values;
 }
 
 /** Random per-row cell lists (distinct cells in random pool order), lengths 1 .. cells. */
@@ -390,7 +454,11 @@ function randomLists(
   return { offsets, cellIdx };
 }
 
-async function attentionCase(ctx: GpuContext, rng: Rng, s: AttnShape): Promise<KernelCaseResult> {
+export async function attentionCase(
+  ctx: GpuContext,
+  rng: Rng,
+  s: AttnShape,
+): Promise<KernelCaseResult> {
   const kvDim = s.kvHeads * s.headDim;
   const q = rng.floats(s.rows * s.heads * s.headDim, 2);
   const k = rng.floats(s.cells * kvDim, 2);
@@ -399,8 +467,9 @@ async function attentionCase(ctx: GpuContext, rng: Rng, s: AttnShape): Promise<K
   const expected = attentionRef(q, k, v, offsets, cellIdx, s.rows, s.heads, s.kvHeads, s.headDim);
   const kvBuf = uploadStorage(ctx, interleave(k, v, s.cells, kvDim), "kv");
   const got = await runAttention(ctx, s, q, kvBuf, offsets, cellIdx);
+  const stride = s.outStride === undefined ? "" : ` outStride=${s.outStride}`;
   return report(
-    `attention rows=${s.rows} heads=${s.heads}/${s.kvHeads} headDim=${s.headDim} cells=${s.cells}`,
+    `attention rows=${s.rows} heads=${s.heads}/${s.kvHeads} headDim=${s.headDim} cells=${s.cells}${stride}`,
     allClose(got, expected, TOL),
   );
 }
@@ -444,6 +513,8 @@ export async function runKernelCases(ctx: GpuContext, seed = 1234): Promise<Kern
   ] as const) {
     out.push(await rmsnormCase(ctx, rng, rows, n));
   }
+  out.push(await rmsnormCase(ctx, rng, 6, 50, 52));
+  out.push(await rmsnormCase(ctx, rng, 3, 63, 64));
   for (const [rows, k, n, bias, acc] of [
     [1, 4, 1, false, false],
     [1, 8, 5, false, false],
@@ -453,11 +524,19 @@ export async function runKernelCases(ctx: GpuContext, seed = 1234): Promise<Kern
     [9, 64, 33, false, false],
     [13, 128, 70, true, true],
     [70, 40, 131, false, false],
+    [1, 1, 3, false, false],
+    [2, 2, 5, true, false],
+    [5, 3, 9, false, true],
+    [7, 50, 77, true, true],
+    [11, 77, 50, false, true],
+    [4, 63, 101, false, false],
   ] as const) {
     out.push(await matmulCase(ctx, rng, rows, k, n, bias, acc));
   }
   out.push(await matmulInvariance(ctx, rng, 48, 37));
+  out.push(await matmulInvariance(ctx, rng, 50, 13));
   out.push(await matmulSplit(ctx, rng, 6, 24, 19));
+  out.push(await matmulSplit(ctx, rng, 5, 77, 11));
   for (const [rows, heads, headDim, before, after] of [
     [1, 1, 2, 0, 0],
     [3, 2, 12, 0, 0],
@@ -472,6 +551,7 @@ export async function runKernelCases(ctx: GpuContext, seed = 1234): Promise<Kern
     [5, 100],
   ] as const)
     out.push(await siluMulCase(ctx, rng, rows, m));
+  out.push(await siluMulCase(ctx, rng, 4, 77, 80));
   for (const [rows, kvDim, cells] of [
     [1, 4, 3],
     [5, 24, 9],
@@ -486,6 +566,7 @@ export async function runKernelCases(ctx: GpuContext, seed = 1234): Promise<Kern
     { rows: 3, heads: 5, kvHeads: 5, headDim: 24, cells: 130 },
     { rows: 2, heads: 8, kvHeads: 1, headDim: 80, cells: 9 },
     { rows: 1, heads: 2, kvHeads: 1, headDim: 10, cells: 64 },
+    { rows: 3, heads: 5, kvHeads: 1, headDim: 10, cells: 12, outStride: 52 },
   ]) {
     out.push(await attentionCase(ctx, rng, s));
   }

@@ -13,6 +13,8 @@ export interface RandomModelShape {
   kvHeads: number;
   intermediate: number;
   vocab: number;
+  /** head_dim when it is not hidden / heads. */
+  headDim?: number;
 }
 
 /** ~25M parameters: the size class of a small draft model. */
@@ -41,6 +43,7 @@ export function randomModel(
     max_position_embeddings: 4096,
     rms_norm_eps: 1e-5,
     tie_word_embeddings: true,
+    ...(shape.headDim === undefined ? {} : { head_dim: shape.headDim }),
   });
   const rng = new Rng(seed);
   const { hiddenSize: h, intermediateSize: m, qDim, kvDim } = config;

@@ -1,7 +1,7 @@
 // The CPU backend against the float64 goldens of transformers: prompt logits within 1e-4 (relative to the
 // logits' scale), per-layer hidden states of the primary fixture, and identical greedy tokens, for every
-// fixture model (odd heads, GQA 1-7, head_dim 8/10/12/16/20, F32/F16/BF16, tied/untied, Qwen2 biases,
-// llama3 RoPE scaling, a sharded checkpoint).
+// fixture model (odd heads, GQA 1-7, head_dim 8/10/12/14/16/20, F32/F16/BF16, tied/untied, Qwen2 biases,
+// llama3 RoPE scaling, a sharded checkpoint, hidden 50/63 and intermediate 77/90).
 
 import { afterAll, describe, expect, it } from "vitest";
 import type { LayerShard } from "../../src/model/batch.ts";

@@ -13,6 +13,7 @@ import type { LayerShard } from "../../../src/model/batch.ts";
 import { loadLayerShard } from "../../../src/model/create-shard.ts";
 import { greedyGenerate, runPipeline } from "../../suites/pipeline.ts";
 import { runKernelCases, type KernelCaseResult } from "../kernel-cases.ts";
+import { runKernelSweep } from "../kernel-sweep.ts";
 
 /** "auto": the engine's own choice; "core": plain requestAdapter() (SwiftShader here); "compat": llvmpipe. */
 export type BrowserAdapter = "auto" | "core" | "compat";
@@ -33,10 +34,17 @@ export interface KernelReport {
   results: KernelCaseResult[];
 }
 
-export async function kernelCases(kind: BrowserAdapter): Promise<KernelReport> {
-  const ctx = await openBrowserGpu(kind);
+export interface KernelRequest {
+  kind: BrowserAdapter;
+  /** Also run the randomized-shape sweep (kernel-sweep.ts). */
+  sweep: boolean;
+}
+
+export async function kernelCases(req: KernelRequest): Promise<KernelReport> {
+  const ctx = await openBrowserGpu(req.kind);
   try {
     const results = await runKernelCases(ctx);
+    if (req.sweep) results.push(...(await runKernelSweep(ctx)));
     ctx.check();
     return { adapter: describeAdapter(ctx.adapter), results };
   } finally {
