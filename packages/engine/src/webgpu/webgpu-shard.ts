@@ -198,7 +198,11 @@ export class WebGpuShard implements LayerShard {
     const last = encoder;
     errors.push(
       scoped(device, () => {
-        if (info.head && s.logits !== undefined) {
+        if (info.head && outRows.length === 0) {
+          // A last shard asked for no outputs (e.g. a prompt chunk that only fills the cache): the layers
+          // write K/V and nothing is read back; the run still ends when the GPU has done its work.
+          read = () => device.queue.onSubmittedWorkDone().then(() => new ArrayBuffer(0));
+        } else if (info.head && s.logits !== undefined) {
           plan.encodeHead(last, outRows, h);
           read = encodeReadback(ctx, last, s.logits, 0, outRows.length * config.vocabSize * 4);
         } else {

@@ -1,6 +1,7 @@
 // KV sequence semantics end to end, parameterised by backend: two speculative branches sharing a prompt,
 // then commit (seq_cp to 0), remove (seq_rm), keep (seq_keep) and rewrite a position, each giving exactly
-// the outputs of recomputing that token path alone on a fresh shard.
+// the outputs of recomputing that token path alone on a fresh shard; a run with no output rows (cache
+// fill only) returns outputs: [] on the last shard.
 
 import { afterAll, describe, expect, it } from "vitest";
 import type { LayerShard, RowOutput } from "../../src/model/batch.ts";
@@ -90,6 +91,31 @@ export function describeKvSequences(
       expect(logitsOf(rewrite.outputs)).toEqual(
         await alone([...prompt, branchA[0]!, z, y], [n + 1, n + 2]),
       );
+    });
+
+    it("a run asking for no output rows fills the cache and returns outputs: []", async () => {
+      for (const boundaries of [[], [1]]) {
+        const s = await fresh(boundaries);
+        const head = prompt.slice(0, 5);
+        const filled = await runPipeline(s, {
+          tokens: head,
+          positions: head.map((_, i) => i),
+          outputRows: [],
+        });
+        expect(filled.outputs).toEqual([]);
+        for (const sh of s) expect(await sh.kvUsed()).toBe(5);
+        const rest = await runPipeline(s, {
+          tokens: prompt.slice(5),
+          positions: prompt.slice(5).map((_, i) => 5 + i),
+          logitsRows: prompt.slice(5).map((_, i) => i),
+        });
+        expect(logitsOf(rest.outputs)).toEqual(
+          await alone(
+            prompt,
+            prompt.slice(5).map((_, i) => 5 + i),
+          ),
+        );
+      }
     });
 
     it("seq_keep keeps one branch of a non-canonical context", async () => {
