@@ -1,8 +1,10 @@
 // Starts the shard worker as a Node worker_thread (from the .mjs bootstrap that registers the TypeScript
 // loader) and returns the handle ShardClient needs; plus createNodeShardClient, spawn + load in one call.
+// Prepares Dawn's environment first, so a WebGPU shard in the worker finds an adapter.
 
 import { Worker } from "node:worker_threads";
 import type { ShardSpec } from "../model/shard-spec.ts";
+import { prepareDawnEnvironment } from "./dawn.ts";
 import { nodeEndpoint } from "../worker/node-endpoint.ts";
 import {
   ShardClient,
@@ -18,7 +20,14 @@ export interface NodeWorkerHandle extends WorkerHandle {
   worker: Worker;
 }
 
+/**
+ * Spawns the shard worker_thread. Calls prepareDawnEnvironment() first (a no-op off the main thread and
+ * for variables already set): Dawn reads EGL_PLATFORM and the Vulkan driver list from the real process
+ * environment, which a worker's process.env never changes, so it must be set before the worker opens
+ * WebGPU, even when this process's main thread never touches WebGPU.
+ */
 export function spawnNodeShardWorker(bootstrap: URL = SHARD_WORKER_BOOTSTRAP): NodeWorkerHandle {
+  prepareDawnEnvironment();
   const worker = new Worker(bootstrap, { name: "pipemesh-shard" });
   const endpoint = nodeEndpoint(worker);
   const ready = watchReady(endpoint);
