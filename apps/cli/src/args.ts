@@ -25,6 +25,7 @@ export interface GenerateOptions {
   ignoreEos: boolean;
   backend: Backend;
   peers: number;
+  room: string | undefined;
   mode: GenerateMode | undefined;
   draftBranches: number;
   draftMax: number;
@@ -45,6 +46,8 @@ export const GENERATE_USAGE = `usage: pipemesh generate [--model DIR] [--draft D
   --ignore-eos            do not stop at the model's EOS token
   --backend webgpu|cpu    compute backend of the peers (default webgpu; cpu is the plain-TS reference)
   --peers N               peers holding the layers (default 1); N > 1 starts N local peer processes
+  --room URL              generate in an existing room (pipemesh serve / join) as its head; --model must
+                          name the room's model (default: the embedded pair, as pipemesh serve uses)
   --mode plain|speculative|pipeinfer   default pipeinfer with a draft model, plain without
   --draft DIR, --drafter ort|engine    draft model (default: the embedded pair's draft when --model is absent)
   --draft-branches B, --draft-max K, --p-accept, --p-split, --p-recovery, --p-decay   speculation knobs
@@ -123,6 +126,7 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateOptions {
         "ignore-eos": { type: "boolean" },
         backend: { type: "string" },
         peers: { type: "string" },
+        room: { type: "string" },
         mode: { type: "string" },
         "draft-branches": { type: "string" },
         "draft-max": { type: "string" },
@@ -144,6 +148,9 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateOptions {
   if ((v.prompt === undefined) === (promptIds === undefined)) {
     throw new CliError("ERR_CLI_USAGE", "give exactly one of --prompt TEXT or --prompt-ids 1,2,3");
   }
+  if (v.room !== undefined && v.peers !== undefined) {
+    throw new CliError("ERR_CLI_USAGE", "--room uses the room's peers; drop --peers");
+  }
   if (v.chat === true && v.prompt === undefined) {
     throw new CliError("ERR_CLI_USAGE", "--chat needs --prompt TEXT");
   }
@@ -164,6 +171,7 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateOptions {
     ignoreEos: v["ignore-eos"] ?? false,
     backend: oneOf<Backend>("backend", v.backend, ["webgpu", "cpu"]) ?? "webgpu",
     peers: int("peers", v.peers, 1, 64) ?? 1,
+    room: v.room,
     mode: oneOf<GenerateMode>("mode", v.mode, ["plain", "speculative", "pipeinfer"]),
     draftBranches: int("draft-branches", v["draft-branches"], 1, 8) ?? 3,
     draftMax: int("draft-max", v["draft-max"], 1, 64) ?? 4,

@@ -54,7 +54,13 @@ async function runOnce(
       for (const t of ev.tokens) process.stdout.write(decoder?.push(t) ?? "");
     }
   }
-  const result = await generation.result;
+  let result;
+  try {
+    result = await generation.result;
+  } catch (e) {
+    reportPartial(e, opts.json);
+    throw e;
+  }
   if (stream) process.stdout.write(`${session.decoder?.flush() ?? ""}\n`);
   const json = buildResultJson(session, result);
   if (opts.json) process.stdout.write(`${JSON.stringify(json)}\n`);
@@ -69,4 +75,17 @@ function summaryLine(j: ReturnType<typeof buildResultJson>): string {
     `${m.tokensPerSecond.toFixed(1)} tok/s, ttft ${m.ttftMs.toFixed(0)} ms, ` +
     `acceptance ${(m.acceptanceRate * 100).toFixed(0)} %`
   );
+}
+
+/** A failed generation still reports what it produced: tokens so far on stderr (and as JSON with --json). */
+function reportPartial(e: unknown, json: boolean): void {
+  const err = e as { code?: unknown; message?: unknown; details?: { tokens?: unknown } };
+  const tokens = Array.isArray(err.details?.tokens) ? (err.details.tokens as number[]) : [];
+  process.stderr.write(
+    `\npipemesh: generation failed after ${tokens.length} tokens: ${tokens.join(",")}\n`,
+  );
+  if (json) {
+    const error = { code: String(err.code ?? "ERR_INTERNAL"), message: String(err.message ?? e) };
+    process.stdout.write(`${JSON.stringify({ error, tokens })}\n`);
+  }
 }

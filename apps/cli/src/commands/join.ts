@@ -18,6 +18,8 @@ interface JoinOptions {
   name: string | undefined;
   linkLatencyMs: number;
   linkBandwidthMbps: number;
+  /** Announce this speed instead of measuring (peers started together on one machine share one probe). */
+  matmulGflops: number | undefined;
 }
 
 function parseJoinArgs(argv: readonly string[]): JoinOptions {
@@ -32,6 +34,7 @@ function parseJoinArgs(argv: readonly string[]): JoinOptions {
         name: { type: "string" },
         "link-latency-ms": { type: "string" },
         "link-bandwidth-mbps": { type: "string" },
+        "matmul-gflops": { type: "string" },
       },
     });
   } catch (e) {
@@ -58,6 +61,8 @@ function parseJoinArgs(argv: readonly string[]): JoinOptions {
     name: v.name,
     linkLatencyMs: nonNeg("link-latency-ms", v["link-latency-ms"]),
     linkBandwidthMbps: nonNeg("link-bandwidth-mbps", v["link-bandwidth-mbps"]),
+    matmulGflops:
+      v["matmul-gflops"] === undefined ? undefined : nonNeg("matmul-gflops", v["matmul-gflops"]),
   };
 }
 
@@ -90,6 +95,7 @@ export async function joinCommand(argv: readonly string[]): Promise<number> {
     backend: o.backend,
     memoryBudgetMb: o.memoryBudgetMb,
     name: o.name,
+    matmulGflops: o.matmulGflops,
   });
   let lastLine = "";
   const log = (line: string): void => {

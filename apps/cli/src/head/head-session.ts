@@ -129,6 +129,10 @@ async function openPipeline(
   config: ModelConfig,
   s: PipelineSetup,
 ): Promise<{ pipeline: PipelinePort; plan: PlanEntry[]; destroyPipeline: () => Promise<void> }> {
+  if (opts.room !== undefined) {
+    const { joinAsHead } = await import("./mesh-pipeline.ts");
+    return joinAsHead(opts.room, config, opts, { log: s.log, signal: s.signal }, null);
+  }
   if (opts.peers > 1) {
     const { openMeshPipeline } = await import("./mesh-pipeline.ts");
     return openMeshPipeline(opts, model, config, { log: s.log, signal: s.signal });

@@ -7,9 +7,17 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
 import type { ModelConfig } from "@pipemesh/engine";
 import { modelFootprint } from "@pipemesh/engine";
-import { HeadNode, MeshError, roomUrl, SignalingClient, type PipelinePort } from "@pipemesh/mesh";
+import {
+  HeadNode,
+  MeshError,
+  parseRoomUrl,
+  roomUrl,
+  SignalingClient,
+  type PipelinePort,
+} from "@pipemesh/mesh";
 import {
   createStaticHandler,
+  isLoopbackUrl,
   nodeRtcOptions,
   nodeWebSocketFactory,
   startSignalingServer,
@@ -17,6 +25,7 @@ import {
 import type { GenerateOptions } from "../args.ts";
 import { CliError } from "../cli-error.ts";
 import { nodeStageLoader } from "../peer/load-stage.ts";
+import { probeNodeCompute } from "../peer/probe.ts";
 import { modelInfoFor } from "./model-info.ts";
 import type { PlanEntry } from "./result-json.ts";
 
@@ -43,8 +52,19 @@ interface PeerProcess {
   stderr: string[];
 }
 
-function spawnPeer(url: string, i: number, opts: GenerateOptions): PeerProcess {
-  const args = [BIN, "join", url, "--backend", opts.backend, "--name", `peer-${i + 1}`];
+function spawnPeer(url: string, i: number, opts: GenerateOptions, gflops: number): PeerProcess {
+  // Local peers share this machine: one probe for all, so noise cannot leave one idle.
+  const args = [
+    BIN,
+    "join",
+    url,
+    "--backend",
+    opts.backend,
+    "--name",
+    `peer-${i + 1}`,
+    "--matmul-gflops",
+    gflops.toFixed(3),
+  ];
   if (opts.linkLatencyMs > 0) args.push("--link-latency-ms", String(opts.linkLatencyMs));
   if (opts.linkBandwidthMbps > 0)
     args.push("--link-bandwidth-mbps", String(opts.linkBandwidthMbps));
@@ -72,12 +92,10 @@ export async function openMeshPipeline(
   model: string,
   config: ModelConfig,
   s: { log: (message: string) => void; signal: AbortSignal },
-): Promise<{ pipeline: PipelinePort; plan: PlanEntry[]; destroyPipeline: () => Promise<void> }> {
+): Promise<OpenedPipeline> {
   const server = await startSignalingServer({ port: 0, http: modelHandler(model) });
   const peers: PeerProcess[] = [];
-  let head: HeadNode | null = null;
   const destroyPipeline = async (): Promise<void> => {
-    head?.destroy();
     await Promise.all(peers.map(stopPeer));
     await server.close();
   };
@@ -86,51 +104,17 @@ export async function openMeshPipeline(
     const room = await admin.createRoom(await modelInfoFor(model, MODEL_ID, s.signal));
     admin.destroy();
     const url = roomUrl(server.httpUrl, room.roomId, room.secret);
-    for (let i = 0; i < opts.peers; i++) peers.push(spawnPeer(url, i, opts));
+    const { matmulGflops } = await probeNodeCompute("cpu");
+    for (let i = 0; i < opts.peers; i++) peers.push(spawnPeer(url, i, opts, matmulGflops));
 
-    let stages = 0;
-    let stagesChanged: () => void = () => {};
-    const fp = modelFootprint(config);
-    head = await HeadNode.join({
-      url: server.url,
-      roomId: room.roomId,
-      secret: room.secret,
-      caps: {
-        platform: "node",
-        adapter: { description: "cli head (embeddings only)", limits: {} },
-        // Room for the embedding table only: the stage peers hold every layer.
-        memoryBudgetBytes: Math.ceil(fp.embedBytes * 1.25) + (1 << 20),
-        matmulGflops: 0.001,
-        models: [],
-        name: "cli-head",
-      },
-      loadStage: nodeStageLoader({ origin: server.httpUrl, backend: "cpu" }),
-      webSocket: nodeWebSocketFactory,
-      rtc: nodeRtcOptions({ loopbackOnly: true }),
-      shape: { latencyMs: opts.linkLatencyMs, bandwidthMbps: opts.linkBandwidthMbps },
-      onEvent: (e) => {
-        if (e.type !== "state") return;
-        stages = e.state.members.filter((m) => m.role === "stage").length;
-        stagesChanged();
-      },
-    });
-    await waitFor(
-      () => stages >= opts.peers,
-      (f) => (stagesChanged = f),
+    const session = await joinAsHead(url, config, opts, s, {
+      expectedStages: opts.peers,
       peers,
-      s.signal,
-    );
-    s.log(`pipemesh: ${opts.peers} peer processes joined; loading their layers`);
-    const session = await head.acquire({ signal: s.signal, timeoutMs: PEERS_TIMEOUT_MS });
-    const plan = session.plan.stages
-      .filter((st) => st.layerEnd > st.layerStart)
-      .map((st) => ({ peerId: st.peerId, layerStart: st.layerStart, layerEnd: st.layerEnd }));
-    s.log(`pipemesh: pipeline ${plan.map((p) => `${p.layerStart}-${p.layerEnd}`).join(" | ")}`);
+    });
     return {
-      pipeline: session.pipeline,
-      plan,
+      ...session,
       destroyPipeline: async () => {
-        session.release();
+        await session.destroyPipeline();
         await destroyPipeline();
       },
     };
@@ -144,6 +128,92 @@ export async function openMeshPipeline(
         throw new CliError("ERR_CLI_PEER", `${e.message}\n${tails.join("\n")}`);
       }
     }
+    throw e;
+  }
+}
+
+type OpenedPipeline = {
+  pipeline: PipelinePort;
+  plan: PlanEntry[];
+  destroyPipeline: () => Promise<void>;
+};
+
+/**
+ * Joins the room at `url` as its head (an embeddings-only shard in this process), waits for
+ * `expectedStages` stage peers when given, acquires the generation slot and returns the pipeline.
+ */
+export async function joinAsHead(
+  url: string,
+  config: ModelConfig,
+  opts: GenerateOptions,
+  s: { log: (message: string) => void; signal: AbortSignal },
+  wait: { expectedStages: number; peers: readonly PeerProcess[] } | null,
+): Promise<OpenedPipeline> {
+  const room = parseRoomUrl(url);
+  let stages = 0;
+  let mismatch: string | null = null;
+  let stagesChanged: () => void = () => {};
+  const fp = modelFootprint(config);
+  const head = await HeadNode.join({
+    url: room.signalUrl,
+    roomId: room.roomId,
+    secret: room.secret,
+    caps: {
+      platform: "node",
+      adapter: { description: "cli head (embeddings only)", limits: {} },
+      // Room for the embedding table only: the stage peers hold every layer.
+      memoryBudgetBytes: Math.ceil(fp.embedBytes * 1.25) + (1 << 20),
+      matmulGflops: 0.001,
+      models: [],
+      name: "cli-head",
+    },
+    loadStage: nodeStageLoader({ origin: room.origin, backend: "cpu" }),
+    webSocket: nodeWebSocketFactory,
+    rtc: nodeRtcOptions({ loopbackOnly: isLoopbackUrl(room.signalUrl) }),
+    shape: { latencyMs: opts.linkLatencyMs, bandwidthMbps: opts.linkBandwidthMbps },
+    onEvent: (e) => {
+      if (e.type === "state" && e.state.model.layerCount !== config.numLayers) {
+        mismatch = `the room's model ${e.state.model.id} has ${e.state.model.layerCount} layers, --model has ${config.numLayers}`;
+      }
+      if (e.type === "queued") s.log(`pipemesh: room busy, queued at position ${e.position}`);
+      if (e.type !== "state") return;
+      if (process.env["PIPEMESH_DEBUG"] === "1") {
+        const m = e.state.members.map(
+          (x) => `${x.role}:${x.caps.matmulGflops}:${x.caps.memoryBudgetBytes}`,
+        );
+        s.log(`room: ${m.join(" ")} plan ${JSON.stringify(e.state.plan?.stages ?? null)}`);
+      }
+      stages = e.state.members.filter((m) => m.role === "stage").length;
+      stagesChanged();
+    },
+  });
+  try {
+    if (mismatch !== null) throw new CliError("ERR_CLI_MODEL", mismatch);
+    if (wait !== null) {
+      await waitFor(
+        () => stages >= wait.expectedStages,
+        (f) => (stagesChanged = f),
+        wait.peers,
+        s.signal,
+      );
+      s.log(`pipemesh: ${wait.expectedStages} peer processes joined; loading their layers`);
+    }
+    const session = await head.acquire({ signal: s.signal, timeoutMs: PEERS_TIMEOUT_MS });
+    const plan = session.plan.stages
+      .filter((st) => st.layerEnd > st.layerStart)
+      .map((st) => ({ peerId: st.peerId, layerStart: st.layerStart, layerEnd: st.layerEnd }));
+    s.log(`pipemesh: pipeline ${plan.map((p) => `${p.layerStart}-${p.layerEnd}`).join(" | ")}`);
+    return {
+      pipeline: session.pipeline,
+      plan,
+      destroyPipeline: () => {
+        session.release();
+        head.destroy();
+        return Promise.resolve();
+      },
+    };
+  } catch (e) {
+    head.destroy();
     throw e;
   }
 }

@@ -10,10 +10,12 @@ export interface CapsOptions {
   /** User-set budget for weights + KV cache, in MiB. */
   memoryBudgetMb: number | undefined;
   name: string | undefined;
+  /** Skip the speed test and announce this (GFLOP/s). */
+  matmulGflops?: number | undefined;
 }
 
 export async function nodeCaps(o: CapsOptions): Promise<PeerCapabilities> {
-  const probe = await probeNodeCompute(o.backend);
+  const probe = await probeNodeCompute(o.backend, o.matmulGflops === undefined);
   const budget =
     o.memoryBudgetMb === undefined
       ? Math.min(probe.maxBytes, Math.floor(freemem() / 2))
@@ -22,7 +24,7 @@ export async function nodeCaps(o: CapsOptions): Promise<PeerCapabilities> {
     platform: "node",
     adapter: { description: probe.description, limits: probe.limits },
     memoryBudgetBytes: budget,
-    matmulGflops: probe.matmulGflops,
+    matmulGflops: o.matmulGflops ?? probe.matmulGflops,
     models: [],
     ...(o.name === undefined ? {} : { name: o.name }),
   };
