@@ -85,7 +85,9 @@ function reportPartial(e: unknown, json: boolean): void {
     `\npipemesh: generation failed after ${tokens.length} tokens: ${tokens.join(",")}\n`,
   );
   if (json) {
-    const error = { code: String(err.code ?? "ERR_INTERNAL"), message: String(err.message ?? e) };
+    const code = typeof err.code === "string" ? err.code : "ERR_INTERNAL";
+    const message = e instanceof Error ? e.message : String(e);
+    const error = { code, message };
     process.stdout.write(`${JSON.stringify({ error, tokens })}\n`);
   }
 }
