@@ -24,7 +24,7 @@ export interface LoadDrafterOptions {
   draftDir: string;
   /** Undefined: "ort" when the directory holds an ONNX model, else "engine". */
   kind?: DrafterKind | undefined;
-  /** The target's vocabulary (loadTargetVocab), or its config (vocab_size only). */
+  /** The target's vocabulary (loadTargetVocab), or its config (vocab_size only); neither: unchecked. */
   targetVocab?: TargetVocab | undefined;
   targetConfig?: ModelConfig | undefined;
   openDir?: ((location: string) => ModelDir) | undefined;
@@ -95,19 +95,23 @@ export async function loadDrafter(options: LoadDrafterOptions): Promise<LoadedDr
   const config = await loadModelConfig(dir, signal);
   const backend = options.engine?.backend ?? "cpu";
   const progress = options.onProgress;
+  let last = { doneBytes: 0, totalBytes: 0 };
   const drafter = await loadEngineDrafter({
     draftDir: options.draftDir,
-    targetVocab,
-    targetConfig: options.targetConfig,
+    // Without a target the vocabulary is unchecked, as for the ORT drafter.
+    targetVocab: targetVocab ?? { vocabSize: config.vocabSize },
     backend,
     kvCells: options.engine?.kvCells,
     maxSeqs: options.engine?.maxSeqs,
     device: options.engine?.device,
     openDir: () => dir,
     signal,
-    onProgress: progress === undefined ? undefined : (p) => progress({ ...p, phase: "read" }),
+    onProgress: (p) => {
+      last = p;
+      progress?.({ ...p, phase: "read" });
+    },
   });
-  progress?.({ phase: "ready", doneBytes: 0, totalBytes: 0 });
+  progress?.({ ...last, phase: "ready" });
   return {
     drafter,
     kind,

@@ -73,8 +73,9 @@ export async function createOrtSession(
   onProbe?: (probe: OrtProbe) => void,
 ): Promise<OrtSession> {
   const ort = await loadOrt(runtime);
-  if (choice !== "auto") return open(ort, source, choice);
+  if (choice === "wasm") return open(ort, source, "wasm");
   const adapter = isNodeRuntime() ? null : await webGpuAdapter(ort);
+  if (choice === "webgpu") return open(ort, source, "webgpu");
   if (adapter === null) return open(ort, source, "wasm");
   const wasm = await open(ort, source, "wasm");
   let webgpu: OrtSession | undefined;
@@ -103,6 +104,8 @@ async function open(
   const options: InferenceSession.SessionOptions = {
     executionProviders: [provider],
     graphOptimizationLevel: "all",
+    // Errors only: node-placement notes of the WebGPU provider would reach the console as errors.
+    logSeverityLevel: 3,
   };
   if (source.externalData !== undefined) options.externalData = source.externalData;
   let session: InferenceSession;
@@ -150,14 +153,22 @@ async function open(
   return new OrtSession(ort, session, sig, vocab, provider);
 }
 
-/** The adapter onnxruntime's WebGPU provider should use (the engine's choice order), or null. */
-async function webGpuAdapter(ort: OrtModuleType): Promise<string | null> {
-  const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
-  if (gpu === undefined) return null;
-  const picked = await pickAdapter(gpu, "navigator.gpu");
-  if (picked === null) return null;
-  ort.env.webgpu.adapter = picked.adapter;
-  return describeAdapter(picked.summary);
+let chosenAdapter: Promise<string | null> | undefined;
+
+/**
+ * The adapter onnxruntime's WebGPU provider uses, picked once in the engine's order (a real GPU, then a
+ * non-fallback compatibility adapter such as llvmpipe, then SwiftShader), or null when there is none.
+ */
+function webGpuAdapter(ort: OrtModuleType): Promise<string | null> {
+  chosenAdapter ??= (async () => {
+    const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+    if (gpu === undefined) return null;
+    const picked = await pickAdapter(gpu, "navigator.gpu");
+    if (picked === null) return null;
+    ort.env.webgpu.adapter = picked.adapter;
+    return describeAdapter(picked.summary);
+  })();
+  return chosenAdapter;
 }
 
 /** Median ms of a one-token run after a 16-token past (after two warm-up runs). */
