@@ -43,6 +43,17 @@ export {
   type RequestGpuOptions,
 } from "./gpu/device.ts";
 export { measureCpuGflops, measureGpuGflops, type SpeedTestOptions } from "./gpu/speed-test.ts";
+export {
+  DEFAULT_PROBE_BUDGET_MS,
+  defaultMemoryBudgetBytes,
+  PROBED_LIMITS,
+  probeCompute,
+  probedLimits,
+  type ComputeBackend,
+  type ComputeProbe,
+  type ComputeProbeOptions,
+  type HostMemory,
+} from "./gpu/probe-compute.ts";
 
 // Model files: sources, directories, config, weights, tokenizer.
 export {

@@ -15,6 +15,7 @@ export {
   type DawnAdapterChoice,
   type DawnGpuOptions,
 } from "./dawn.ts";
+export { defaultNodeMemoryBudgetBytes } from "./memory-budget.ts";
 export {
   createNodeDrafterClient,
   DRAFTER_WORKER_BOOTSTRAP,
