@@ -5,7 +5,7 @@
 
 import { EngineError } from "../errors.ts";
 import { matmulRef } from "../kernels/reference.ts";
-import { bindMatmul } from "../kernels/matmul.ts";
+import { bindMatmul, padRows } from "../kernels/matmul.ts";
 import {
   createDimsUniform,
   createStorage,
@@ -18,7 +18,7 @@ import type { GpuContext } from "./device.ts";
 export interface SpeedTestOptions {
   /** Rows of x (a verification batch, default 8). */
   rows?: number | undefined;
-  /** Inner dimension (multiple of 4, default 512). */
+  /** Inner dimension (default 512). */
   k?: number | undefined;
   /** Output columns (default 512). */
   n?: number | undefined;
@@ -77,8 +77,8 @@ export async function measureGpuGflops(
   const xHost = filled(rows * k, 1);
   const wHost = filled(n * k, 2);
   const dims = createDimsUniform(ctx, "speed-test dims");
-  const x = uploadStorage(ctx, xHost, "speed-test x");
-  const w = uploadStorage(ctx, wHost, "speed-test w");
+  const x = uploadStorage(ctx, padRows(xHost, rows, k), "speed-test x");
+  const w = uploadStorage(ctx, padRows(wHost, n, k), "speed-test w");
   const y = createStorage(ctx, rows * n * 4, "speed-test y");
   const op = bindMatmul(ctx, { k, n, bias: false, accumulate: false }, { dims, x, w, y }, rows);
   try {

@@ -8,6 +8,7 @@ import {
   PROBED_LIMITS,
   probeCompute,
 } from "../../src/gpu/probe-compute.ts";
+import { measureGpuGflops } from "../../src/gpu/speed-test.ts";
 import { defaultNodeMemoryBudgetBytes } from "../../src/node/memory-budget.ts";
 import { openNodeGpu } from "../support/node-gpu.ts";
 
@@ -38,6 +39,11 @@ describe.skipIf(gpu.ctx === null)(`probeCompute (webgpu), Node gles ${gpu.reason
     expect(probe.backend).toBe("webgpu");
     expect(probe.adapter.limits["maxStorageBufferBindingSize"]).toBeGreaterThan(0);
     expect(probe.matmulGflops).toBeGreaterThan(0);
+  });
+
+  it("the speed test takes any matmul shape (its output is checked against the reference)", async () => {
+    const gflops = await measureGpuGflops(gpu.ctx!, { rows: 3, k: 77, n: 50, minDurationMs: 5 });
+    expect(gflops).toBeGreaterThan(0);
   });
 
   it("rejects with ERR_ABORTED when the signal is aborted", async () => {
