@@ -36,6 +36,9 @@ export interface GenerateOptions {
   linkLatencyMs: number;
   linkBandwidthMbps: number;
   kvCells: number | undefined;
+  modelledStageMs: number;
+  modelledRowMs: number;
+  modelledDraftMs: number;
   json: boolean;
 }
 
@@ -53,6 +56,9 @@ export const GENERATE_USAGE = `usage: pipemesh generate [--model DIR] [--draft D
   --draft-branches B, --draft-max K, --p-accept, --p-split, --p-recovery, --p-decay   speculation knobs
   --link-latency-ms MS, --link-bandwidth-mbps MBPS   shape every hop (benchmarks)
   --kv-cells N            KV cache cells per peer
+  --modelled-stage-ms MS, --modelled-row-ms MS, --modelled-draft-ms MS
+                          benchmarks only: each stage is busy MS per run (+ per extra row) before computing,
+                          and each new draft prediction costs MS (modelled compute; tokens stay exact)
   --json                  print one JSON object as the last line of stdout`;
 
 function num(name: string, v: string | undefined, min: number, max: number): number | undefined {
@@ -137,6 +143,9 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateOptions {
         "link-latency-ms": { type: "string" },
         "link-bandwidth-mbps": { type: "string" },
         "kv-cells": { type: "string" },
+        "modelled-stage-ms": { type: "string" },
+        "modelled-row-ms": { type: "string" },
+        "modelled-draft-ms": { type: "string" },
         json: { type: "boolean" },
       },
     });
@@ -182,6 +191,9 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateOptions {
     linkLatencyMs: num("link-latency-ms", v["link-latency-ms"], 0, 10_000) ?? 0,
     linkBandwidthMbps: num("link-bandwidth-mbps", v["link-bandwidth-mbps"], 0, 1_000_000) ?? 0,
     kvCells: int("kv-cells", v["kv-cells"], 16, 1 << 22),
+    modelledStageMs: num("modelled-stage-ms", v["modelled-stage-ms"], 0, 60_000) ?? 0,
+    modelledRowMs: num("modelled-row-ms", v["modelled-row-ms"], 0, 60_000) ?? 0,
+    modelledDraftMs: num("modelled-draft-ms", v["modelled-draft-ms"], 0, 60_000) ?? 0,
     json: v.json ?? false,
   };
 }

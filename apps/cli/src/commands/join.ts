@@ -8,6 +8,7 @@ import { isLoopbackUrl, nodeRtcOptions, nodeWebSocketFactory } from "@pipemesh/m
 import { CliError } from "../cli-error.ts";
 import { nodeCaps } from "../peer/caps.ts";
 import { nodeStageLoader } from "../peer/load-stage.ts";
+import type { ModelledCompute } from "../peer/modelled-stage.ts";
 
 const USAGE = `usage: pipemesh join ROOM_URL [--memory-budget MB] [--backend webgpu|cpu] [--name NAME]`;
 
@@ -20,6 +21,8 @@ interface JoinOptions {
   linkBandwidthMbps: number;
   /** Announce this speed instead of measuring (peers started together on one machine share one probe). */
   matmulGflops: number | undefined;
+  /** Benchmarks: modelled busy time per run before the real compute (see peer/modelled-stage.ts). */
+  modelled: ModelledCompute | null;
 }
 
 function parseJoinArgs(argv: readonly string[]): JoinOptions {
@@ -35,6 +38,8 @@ function parseJoinArgs(argv: readonly string[]): JoinOptions {
         "link-latency-ms": { type: "string" },
         "link-bandwidth-mbps": { type: "string" },
         "matmul-gflops": { type: "string" },
+        "modelled-stage-ms": { type: "string" },
+        "modelled-row-ms": { type: "string" },
       },
     });
   } catch (e) {
@@ -63,6 +68,13 @@ function parseJoinArgs(argv: readonly string[]): JoinOptions {
     linkBandwidthMbps: nonNeg("link-bandwidth-mbps", v["link-bandwidth-mbps"]),
     matmulGflops:
       v["matmul-gflops"] === undefined ? undefined : nonNeg("matmul-gflops", v["matmul-gflops"]),
+    modelled:
+      v["modelled-stage-ms"] === undefined
+        ? null
+        : {
+            stageMs: nonNeg("modelled-stage-ms", v["modelled-stage-ms"]),
+            rowMs: nonNeg("modelled-row-ms", v["modelled-row-ms"]),
+          },
   };
 }
 
@@ -108,7 +120,7 @@ export async function joinCommand(argv: readonly string[]): Promise<number> {
     roomId: room.roomId,
     secret: room.secret,
     caps,
-    loadStage: nodeStageLoader({ origin: room.origin, backend: o.backend }),
+    loadStage: nodeStageLoader({ origin: room.origin, backend: o.backend, modelled: o.modelled }),
     webSocket: nodeWebSocketFactory,
     rtc: nodeRtcOptions({ loopbackOnly: isLoopbackUrl(room.signalUrl) }),
     shape: { latencyMs: o.linkLatencyMs, bandwidthMbps: o.linkBandwidthMbps },

@@ -23,6 +23,8 @@ import { openDrafter, type OpenedDrafter } from "./drafter.ts";
 import { chooseModels } from "./models.ts";
 import { defaultKvCells, SPECULATIVE_CELLS } from "./model-info.ts";
 import type { PlanEntry } from "./result-json.ts";
+import { modelledDrafter } from "./modelled-drafter.ts";
+import { modelledStage } from "../peer/modelled-stage.ts";
 
 export interface HeadSession {
   scheduler: PipeInferScheduler;
@@ -78,7 +80,7 @@ export async function openHead(opts: GenerateOptions, o: OpenHeadOptions): Promi
     const scheduler = new PipeInferScheduler(
       {
         pipeline,
-        drafter: drafter?.drafter ?? null,
+        drafter: drafter === null ? null : modelledDrafter(drafter.drafter, opts.modelledDraftMs),
         decode: tokenizer === undefined ? undefined : (ids) => tokenizer.decode(ids),
       },
       {
@@ -105,7 +107,7 @@ export async function openHead(opts: GenerateOptions, o: OpenHeadOptions): Promi
   }
 }
 
-function speculationOf(opts: GenerateOptions): Record<string, number | undefined> {
+export function speculationOf(opts: GenerateOptions): Record<string, number | undefined> {
   return {
     draftBranches: opts.draftBranches,
     draftMax: opts.draftMax,
@@ -116,14 +118,15 @@ function speculationOf(opts: GenerateOptions): Record<string, number | undefined
   };
 }
 
-interface PipelineSetup {
+export interface PipelineSetup {
   kvCells: number;
   maxSeqs: number;
   log: (message: string) => void;
   signal: AbortSignal;
 }
 
-async function openPipeline(
+/** The pipeline a generation runs on: one local worker, N local peer processes, or an existing room. */
+export async function openPipeline(
   opts: GenerateOptions,
   model: string,
   config: ModelConfig,
@@ -151,7 +154,14 @@ async function openPipeline(
     { signal: s.signal },
   );
   s.log(`pipemesh: 1 local peer, layers 0-${config.numLayers} on ${shard.info.adapter}`);
-  const runner: StageRunner = shard;
+  const runner: StageRunner =
+    opts.modelledStageMs > 0 || opts.modelledRowMs > 0
+      ? modelledStage(
+          shard,
+          { stageMs: opts.modelledStageMs, rowMs: opts.modelledRowMs },
+          config.numLayers,
+        )
+      : shard;
   const pipeline = new LocalPipeline({
     runners: [runner],
     hopLatencyMs: opts.linkLatencyMs,

@@ -65,6 +65,10 @@ function spawnPeer(url: string, i: number, opts: GenerateOptions, gflops: number
     "--matmul-gflops",
     gflops.toFixed(3),
   ];
+  if (opts.modelledStageMs > 0 || opts.modelledRowMs > 0) {
+    args.push("--modelled-stage-ms", String(opts.modelledStageMs));
+    args.push("--modelled-row-ms", String(opts.modelledRowMs));
+  }
   if (opts.linkLatencyMs > 0) args.push("--link-latency-ms", String(opts.linkLatencyMs));
   if (opts.linkBandwidthMbps > 0)
     args.push("--link-bandwidth-mbps", String(opts.linkBandwidthMbps));

@@ -11,6 +11,7 @@ import {
 import { createNodeShardClient } from "@pipemesh/engine/node";
 import type { LoadStage, StageRunner } from "@pipemesh/mesh";
 import { defaultKvCells } from "../head/model-info.ts";
+import { modelledStage, type ModelledCompute } from "./modelled-stage.ts";
 
 /** Where a room's model lives on its server. */
 export function modelUrl(origin: string, modelId: string): string {
@@ -24,6 +25,8 @@ export interface StageLoaderOptions {
   kvCells?: number | undefined;
   maxSeqs?: number | undefined;
   onProgress?: ((range: string, p: LoadProgress) => void) | undefined;
+  /** Benchmarks: wrap the shard in modelled compute (peer/modelled-stage.ts). */
+  modelled?: ModelledCompute | null | undefined;
 }
 
 export function nodeStageLoader(o: StageLoaderOptions): LoadStage {
@@ -55,6 +58,9 @@ export function nodeStageLoader(o: StageLoaderOptions): LoadStage {
       return shard satisfies StageRunner;
     }
     const client = await createNodeShardClient(shardSpec, { signal, onProgress: progress });
-    return client satisfies StageRunner;
+    const runner = client satisfies StageRunner;
+    return o.modelled == null
+      ? runner
+      : modelledStage(runner, o.modelled, spec.layerEnd - spec.layerStart);
   };
 }
