@@ -1,5 +1,6 @@
 // Starts the drafter worker as a Node worker_thread (from the .mjs bootstrap that registers the TypeScript
-// loader) and loads a draft model in it, so a Node head can draft off its main thread.
+// loader) and loads a draft model in it, so a Node head can draft off its main thread. Prepares Dawn's
+// environment first, so an engine drafter on WebGPU in the worker finds an adapter.
 
 import { Worker } from "node:worker_threads";
 import type { DrafterSpec } from "../worker/drafter-api.ts";
@@ -9,6 +10,7 @@ import {
   type DrafterClientOptions,
 } from "../worker/drafter-client.ts";
 import { nodeEndpoint } from "../worker/node-endpoint.ts";
+import { prepareDawnEnvironment } from "./dawn.ts";
 import type { NodeWorkerHandle } from "./spawn-worker.ts";
 
 export const DRAFTER_WORKER_BOOTSTRAP = new URL(
@@ -19,6 +21,8 @@ export const DRAFTER_WORKER_BOOTSTRAP = new URL(
 export function spawnNodeDrafterWorker(
   bootstrap: URL = DRAFTER_WORKER_BOOTSTRAP,
 ): NodeWorkerHandle {
+  // A worker's process.env never reaches native code: Dawn's variables must be set here (see spawn-worker.ts).
+  prepareDawnEnvironment();
   const worker = new Worker(bootstrap, { name: "pipemesh-drafter" });
   const endpoint = nodeEndpoint(worker);
   const ready = watchDrafterReady(endpoint);

@@ -1,7 +1,8 @@
-// A WebGPU shard in a worker_thread of a brand-new Node process whose main thread never opened WebGPU:
-// spawnNodeShardWorker must prepare Dawn's environment (EGL_PLATFORM, the SwiftShader ICD) in the main
-// thread, because a worker's process.env changes never reach native code. The child starts with those
-// variables removed and must still find an adapter and decode the golden tokens.
+// A WebGPU shard (and a WebGPU engine drafter) in a worker_thread of a brand-new Node process whose main
+// thread never opened WebGPU: spawnNodeShardWorker / spawnNodeDrafterWorker must prepare Dawn's
+// environment (EGL_PLATFORM, the SwiftShader ICD) in the main thread, because a worker's process.env
+// changes never reach native code. The child starts with those variables removed and must still find an
+// adapter and produce the golden tokens.
 
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -44,14 +45,16 @@ function runChild(args: string[], env: NodeJS.ProcessEnv): Promise<ChildReport> 
 }
 
 describe.skipIf(probe.ctx === null)(`a fresh process's WebGPU worker ${probe.reason}`, () => {
-  it("finds an adapter without the main thread opening WebGPU and decodes the golden tokens", async () => {
+  const env = { ...process.env };
+  for (const name of DAWN_ENV) delete env[name];
+
+  it("a shard worker finds an adapter without the main thread opening WebGPU and decodes the golden tokens", async () => {
     const { golden } = loadGolden(PRIMARY_FIXTURE);
     const config = await fixtureConfig(PRIMARY_FIXTURE);
-    const env = { ...process.env };
-    for (const name of DAWN_ENV) delete env[name];
     const steps = 6;
     const report = await runChild(
       [
+        "shard",
         modelFixtureDir(PRIMARY_FIXTURE),
         String(config.numLayers),
         JSON.stringify(golden.prompt),
@@ -64,5 +67,23 @@ describe.skipIf(probe.ctx === null)(`a fresh process's WebGPU worker ${probe.rea
     expect(report.backend).toBe("webgpu");
     expect(report.adapter).not.toBe("");
     expect(report.greedy).toEqual(golden.greedy.slice(0, steps));
+  });
+
+  it("a WebGPU engine drafter worker does too and predicts the golden's first token", async () => {
+    const { golden } = loadGolden(PRIMARY_FIXTURE);
+    const config = await fixtureConfig(PRIMARY_FIXTURE);
+    const report = await runChild(
+      [
+        "drafter",
+        modelFixtureDir(PRIMARY_FIXTURE),
+        String(config.numLayers),
+        JSON.stringify(golden.prompt),
+        "1",
+      ],
+      env,
+    );
+    expect(report.eglBefore).toBeNull();
+    expect(report.eglAfter).toBe("surfaceless");
+    expect(report.greedy).toEqual(golden.greedy.slice(0, 1));
   });
 });

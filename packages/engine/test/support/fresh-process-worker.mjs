@@ -1,15 +1,36 @@
 // Child process of fresh-process-worker.parity.test.ts: a brand-new Node process whose main thread never
-// opens WebGPU creates a WebGPU shard in a worker_thread through the public API (createNodeShardClient)
-// and decodes greedily. Prints one JSON line: backend, adapter, greedy tokens, and EGL_PLATFORM before
-// and after the spawn (the spawn must prepare Dawn's environment). Usage: node fresh-process-worker.mjs
-// MODEL_DIR NUM_LAYERS PROMPT_JSON STEPS. Test-only.
+// opens WebGPU creates, through the public API, a WebGPU shard in a worker_thread (createNodeShardClient)
+// and decodes greedily, or (mode "drafter") a WebGPU engine drafter in its worker (createNodeDrafterClient)
+// and asks for one prediction. Prints one JSON line: backend, adapter, greedy tokens, and EGL_PLATFORM
+// before and after the spawn (the spawn must prepare Dawn's environment). Usage: node
+// fresh-process-worker.mjs shard|drafter MODEL_DIR NUM_LAYERS PROMPT_JSON STEPS. Test-only.
 import "@pipemesh/engine/node-register";
 
-const [modelDir, numLayers, promptJson, steps] = process.argv.slice(2);
+const [mode, modelDir, numLayers, promptJson, steps] = process.argv.slice(2);
 const prompt = JSON.parse(promptJson);
-const { createNodeShardClient } = await import("@pipemesh/engine/node");
+const { createNodeShardClient, createNodeDrafterClient } = await import("@pipemesh/engine/node");
 
 const eglBefore = process.env.EGL_PLATFORM ?? null;
+if (mode === "drafter") {
+  const drafter = await createNodeDrafterClient({
+    draftDir: modelDir,
+    kind: "engine",
+    engine: { backend: "webgpu", kvCells: 64 },
+  });
+  const eglAfter = process.env.EGL_PLATFORM ?? null;
+  const [p] = await drafter.predict([Int32Array.from(prompt)], { topK: 1 });
+  console.log(
+    JSON.stringify({
+      backend: drafter.info.executionProvider,
+      adapter: drafter.info.executionProvider,
+      greedy: [p.topIds[0]],
+      eglBefore,
+      eglAfter,
+    }),
+  );
+  await drafter.destroy();
+  process.exit(0);
+}
 const shard = await createNodeShardClient({
   model: modelDir,
   layerStart: 0,
