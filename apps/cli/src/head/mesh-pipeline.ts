@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { fileURLToPath } from "node:url";
 import type { ModelConfig } from "@pipemesh/engine";
-import { modelFootprint } from "@pipemesh/engine";
+import { modelFootprint, probeCompute } from "@pipemesh/engine";
 import {
   HeadNode,
   MeshError,
@@ -25,7 +25,6 @@ import {
 import type { GenerateOptions } from "../args.ts";
 import { CliError } from "../cli-error.ts";
 import { nodeStageLoader } from "../peer/load-stage.ts";
-import { probeNodeCompute } from "../peer/probe.ts";
 import { modelInfoFor } from "./model-info.ts";
 import type { PlanEntry } from "./result-json.ts";
 
@@ -108,7 +107,7 @@ export async function openMeshPipeline(
     const room = await admin.createRoom(await modelInfoFor(model, MODEL_ID, s.signal));
     admin.destroy();
     const url = roomUrl(server.httpUrl, room.roomId, room.secret);
-    const { matmulGflops } = await probeNodeCompute("cpu");
+    const { matmulGflops } = await probeCompute({ backend: "cpu", budgetMs: 100 });
     for (let i = 0; i < opts.peers; i++) peers.push(spawnPeer(url, i, opts, matmulGflops));
 
     const session = await joinAsHead(url, config, opts, s, {

@@ -1,9 +1,10 @@
 // The capabilities a Node peer announces when it joins a room: adapter description and limits, memory
-// budget (user-set or a default from free memory), and a measured matmul speed the planner sizes ranges by.
+// budget (user-set, or the engine's default for a dedicated machine), and a measured matmul speed the
+// planner sizes ranges by (or a speed measured once for several local peers).
 
-import { freemem } from "node:os";
+import { probeCompute } from "@pipemesh/engine";
+import { defaultNodeMemoryBudgetBytes } from "@pipemesh/engine/node";
 import type { PeerCapabilities } from "@pipemesh/mesh";
-import { probeNodeCompute } from "./probe.ts";
 
 export interface CapsOptions {
   backend: "webgpu" | "cpu";
@@ -15,14 +16,18 @@ export interface CapsOptions {
 }
 
 export async function nodeCaps(o: CapsOptions): Promise<PeerCapabilities> {
-  const probe = await probeNodeCompute(o.backend, o.matmulGflops === undefined);
+  const probe = await probeCompute({
+    backend: o.backend,
+    // A known speed only needs the adapter's description and limits: keep the speed test short.
+    budgetMs: o.matmulGflops === undefined ? 300 : 10,
+  });
   const budget =
     o.memoryBudgetMb === undefined
-      ? Math.min(probe.maxBytes, Math.floor(freemem() / 2))
+      ? defaultNodeMemoryBudgetBytes(probe)
       : Math.floor(o.memoryBudgetMb * 1024 * 1024);
   return {
     platform: "node",
-    adapter: { description: probe.description, limits: probe.limits },
+    adapter: probe.adapter,
     memoryBudgetBytes: budget,
     matmulGflops: o.matmulGflops ?? probe.matmulGflops,
     models: [],
