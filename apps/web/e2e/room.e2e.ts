@@ -1,0 +1,205 @@
+// The web app end to end in headless Chromium, served as `pipemesh serve` serves it: one tab creates a
+// room, two tabs contribute (WebGPU), a third chats at temperature 0 and its reply's tokens equal
+// `pipemesh generate --chat` for the same prompt and model; a follow-up reuses the conversation's KV; a
+// contributor closed mid-generation shows ERR_PEER_LOST within 5 s, the room re-plans and the next message
+// works on the remaining peer. Screenshots of every page (desktop and 375 px) go to test-artifacts/.
+
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromiumPath } from "../../../packages/engine/test/support/chromium.ts";
+import { startApp, type AppServer } from "./support/app-server.ts";
+import {
+  errorCodes,
+  openRoom,
+  sendMessage,
+  showView,
+  startContributing,
+  waitPhase,
+  waitReply,
+} from "./support/app-page.ts";
+import { launchBrowser, screenshot, type Peer, type TestBrowser } from "./support/browser.ts";
+import { REPO, testModel, type TestModel } from "./support/test-model.ts";
+
+const REQUIRE = process.env["REQUIRE_WEBGPU"] === "1";
+const haveChromium = chromiumPath() !== null;
+if (!haveChromium && REQUIRE) throw new Error("REQUIRE_WEBGPU=1 but no Chromium (CHROMIUM_PATH)");
+
+const PROMPT = "Tell me a story about a cat.";
+const MAX_TOKENS = 16;
+const MOBILE = { width: 375, height: 812 };
+
+const run = promisify(execFile);
+
+/** `pipemesh generate --chat` on the CPU backend: the single-device reference the page must match. */
+async function cliTokens(model: TestModel, prompt: string, maxTokens: number): Promise<number[]> {
+  const { stdout } = await run(
+    process.execPath,
+    [
+      join(REPO, "bin/pipemesh.mjs"),
+      "generate",
+      "--model",
+      model.targetDir,
+      "--draft",
+      model.draftDir,
+      "--chat",
+      "--prompt",
+      prompt,
+      "--max-tokens",
+      String(maxTokens),
+      "--temperature",
+      "0",
+      "--json",
+      "--backend",
+      "cpu",
+    ],
+    { cwd: REPO, timeout: 180_000, maxBuffer: 16 << 20 },
+  );
+  const last = stdout.trim().split("\n").at(-1) ?? "";
+  return (JSON.parse(last) as { tokens: number[] }).tokens;
+}
+
+describe.skipIf(!haveChromium)(
+  `web app: create, contribute, chat (${haveChromium ? "Chromium" : "no Chromium: skipped"})`,
+  () => {
+    let model: TestModel;
+    let app: AppServer;
+    let browser: TestBrowser;
+    let roomUrl = "";
+    let contributors: Peer[] = [];
+    let chatter: Peer;
+    let cli: Promise<number[]>;
+
+    beforeAll(async () => {
+      model = testModel();
+      cli = cliTokens(model, PROMPT, MAX_TOKENS);
+      cli.catch(() => undefined);
+      app = await startApp(model.publicRoot);
+      browser = await launchBrowser();
+    });
+
+    afterAll(async () => {
+      await browser?.close();
+      await app?.close();
+      model?.cleanup();
+    });
+
+    it("creates a room on the landing page and shows its shareable URL", async () => {
+      const host = await browser.newPeer("landing");
+      await host.page.goto(`${app.origin}/?loopback=1`);
+      await screenshot(host.page, "landing-desktop");
+      await host.page.click('[data-testid="create-room"]');
+      const input = await host.page.waitForSelector('[data-testid="room-url"]', {
+        timeout: 30_000,
+      });
+      roomUrl = await input.inputValue();
+      expect(roomUrl).toMatch(
+        /^http:\/\/127\.0\.0\.1:\d+\/room\/[A-Za-z0-9_.:-]+#[A-Za-z0-9_.:-]+$/,
+      );
+      await screenshot(host.page, "landing-created-desktop");
+      await host.page.setViewportSize(MOBILE);
+      await screenshot(host.page, "landing-created-375");
+      expect(host.errors).toEqual([]);
+      await host.close();
+    });
+
+    it("two tabs contribute; the room lists them with their layers", async () => {
+      contributors = [await browser.newPeer("contrib-a"), await browser.newPeer("contrib-b")];
+      for (const c of contributors) {
+        await openRoom(c.page, roomUrl, "room");
+        await startContributing(c.page);
+      }
+      for (const c of contributors) await waitPhase(c.page, ["ready", "serving"]);
+      const a = contributors[0]!.page;
+      await showView(a, "room");
+      await a.waitForFunction(
+        () =>
+          document.querySelectorAll(
+            '[data-testid="peer-list"] tr[data-role="contributor"][data-status="ready"]',
+          ).length === 2,
+        null,
+        { timeout: 30_000 },
+      );
+      const layers = await a.$$eval(
+        '[data-testid="peer-list"] tr[data-role="contributor"] [data-testid="peer-layers"]',
+        (els) => els.map((e) => e.textContent ?? ""),
+      );
+      expect(layers.length).toBe(2);
+      expect(layers.every((l) => /\d+–\d+/.test(l))).toBe(true);
+      await screenshot(a, "room-desktop");
+      await showView(a, "contribute");
+      await screenshot(a, "contribute-desktop");
+    });
+
+    it("a third tab chats at temperature 0 and gets the CLI's tokens", async () => {
+      chatter = await browser.newPeer("chat");
+      await openRoom(chatter.page, roomUrl, "chat");
+      await sendMessage(chatter.page, PROMPT, {
+        mode: "pipeinfer",
+        temperature: 0,
+        maxTokens: MAX_TOKENS,
+      });
+      const reply = await waitReply(chatter.page);
+      console.log(`web reply: ${reply.stats}`);
+      expect(reply.state, `${reply.stats} ${reply.errors.join("; ")}`).toBe("done");
+      const want = await cli;
+      const page = [
+        ...reply.tokenIds,
+        ...(reply.stopTokenId === undefined ? [] : [reply.stopTokenId]),
+      ];
+      expect(page).toEqual(want);
+      expect(reply.stats).toMatch(/tokens\/s/);
+      expect(reply.stats).toMatch(/cancelled runs/);
+      const runs = await chatter.page.getAttribute('[data-testid="pipeline-view"]', "data-runs");
+      expect(Number(runs)).toBeGreaterThan(0);
+      await screenshot(chatter.page, "chat-desktop");
+      await chatter.page.setViewportSize(MOBILE);
+      await screenshot(chatter.page, "chat-375");
+      await showView(chatter.page, "room");
+      await screenshot(chatter.page, "room-375");
+      await showView(chatter.page, "contribute");
+      await screenshot(chatter.page, "contribute-375");
+      await showView(chatter.page, "chat");
+      await chatter.page.setViewportSize({ width: 1200, height: 900 });
+    });
+
+    it("a follow-up continues the conversation without recomputing it", async () => {
+      await sendMessage(chatter.page, "And then?", { maxTokens: 8 });
+      const reply = await waitReply(chatter.page);
+      expect(reply.state, `${reply.stats} ${reply.errors.join("; ")}`).toBe("done");
+      expect(reply.stats).toMatch(/(\d+) context tokens reused/);
+      const reused = Number(/(\d+) context tokens reused/.exec(reply.stats)?.[1]);
+      expect(reused).toBeGreaterThan(10);
+    });
+
+    it("a contributor closed mid-generation: ERR_PEER_LOST within 5 s, then the room re-plans", async () => {
+      await sendMessage(chatter.page, "Tell me another story.", { maxTokens: 200 });
+      await chatter.page.waitForFunction(
+        () =>
+          (document.querySelector('[data-testid="output"]')?.getAttribute("data-token-ids") ??
+            "") !== "",
+        null,
+        { timeout: 120_000, polling: 100 },
+      );
+      const closedAt = Date.now();
+      await contributors[1]!.close();
+      await chatter.page.waitForFunction(
+        () => document.querySelector('[data-testid="error"] [data-code="ERR_PEER_LOST"]') !== null,
+        null,
+        { timeout: 5_000, polling: 100 },
+      );
+      expect(Date.now() - closedAt).toBeLessThan(5_000);
+      const reply = await waitReply(chatter.page, 10_000);
+      expect(reply.state).toBe("error");
+      await screenshot(chatter.page, "chat-peer-lost-desktop");
+      // The remaining contributor takes every layer; the next message runs on it.
+      await waitPhase(contributors[0]!.page, ["ready", "serving"]);
+      await sendMessage(chatter.page, "Hello again.", { maxTokens: 8 });
+      const next = await waitReply(chatter.page);
+      expect(next.state, `${next.stats} ${String(await errorCodes(chatter.page))}`).toBe("done");
+      expect(next.tokenIds.length).toBeGreaterThan(0);
+      for (const p of [chatter, contributors[0]!]) expect(p.errors).toEqual([]);
+    });
+  },
+);

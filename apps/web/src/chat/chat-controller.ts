@@ -1,0 +1,302 @@
+// ChatController: the chat tab as the room's head. Loads the model's tokenizer, stop ids and draft model;
+// asks the room for the generation slot (waiting in the queue) and keeps the pipeline between turns, so a
+// follow-up only prefills its new tokens; streams accepted tokens (drafted ones marked) and records every
+// run for the pipeline view. The session is given back when someone else queues, after a failure, when the
+// mode changes (a scheduler owns its pipeline's run ids) and on destroy(). No DOM here.
+
+import { StreamDecoder, type ModelMeta } from "@pipemesh/engine";
+import {
+  isMeshError,
+  MeshError,
+  type DecodeMode,
+  type FinishReason,
+  type GenerationMetrics,
+  type HeadSession,
+  type PipeInferScheduler,
+  type PipelinePlan,
+  type RoomState,
+} from "@pipemesh/mesh";
+import { RecordingPipeline, RunLog } from "../pipeline-view/run-log.ts";
+import type { RoomClient } from "../room/room-client.ts";
+import {
+  createScheduler,
+  kvSizing,
+  loadHeadMeta,
+  openDrafter,
+  type KvSizing,
+  type OpenedDrafter,
+} from "../wiring.ts";
+import { Conversation, type TurnTokens } from "./conversation.ts";
+
+export interface ReplySettings {
+  mode: DecodeMode;
+  /** 0 is greedy. */
+  temperature: number;
+  maxTokens: number;
+}
+
+export interface ReplyPiece {
+  text: string;
+  /** A drafted token the target accepted. */
+  fromDraft: boolean;
+}
+
+export interface ReplyResult {
+  tokens: number[];
+  fromDraft: boolean[];
+  /** The stop token (EOS) that ended the reply, if one did. */
+  stopTokenId: number | undefined;
+  finishReason: FinishReason | "error";
+  metrics: GenerationMetrics | null;
+  /** The failure (coded) when finishReason is "error". */
+  error: unknown;
+  /** The conversation no longer fits the context: start over. */
+  contextFull: boolean;
+}
+
+export interface ChatEvents {
+  /** What the head is doing ("waiting for contributors", "connecting", ...); "" when generating. */
+  onStatus(text: string): void;
+  /** The reply so far: text pieces (drafted ones marked) and the accepted token ids. */
+  onReply(pieces: readonly ReplyPiece[], tokenIds: readonly number[]): void;
+}
+
+export interface PreparedChat {
+  meta: ModelMeta;
+  drafter: OpenedDrafter | null;
+  kv: KvSizing;
+  /** Longest conversation (tokens) the head runs: the stages' context capped by the draft model. */
+  maxContextTokens: number;
+}
+
+export class ChatController {
+  readonly log = new RunLog();
+  readonly #room: RoomClient;
+  readonly #offRoom: () => void;
+  readonly #abortAll = new AbortController();
+  #prepared: Promise<PreparedChat> | null = null;
+  #conversation: Conversation | null = null;
+  #session: { session: HeadSession; pipeline: RecordingPipeline; mode: DecodeMode | null } | null =
+    null;
+  #scheduler: PipeInferScheduler | null = null;
+  #reply: AbortController | null = null;
+  #destroyed = false;
+
+  constructor(room: RoomClient) {
+    this.#room = room;
+    this.#offRoom = room.on((e) => {
+      if (e.type === "state") this.#onState(e.state);
+    });
+  }
+
+  get generating(): boolean {
+    return this.#reply !== null;
+  }
+
+  get conversation(): Conversation | null {
+    return this.#conversation;
+  }
+
+  /** Loads the tokenizer, stop ids and the draft model (once). */
+  prepare(onStatus: (text: string) => void = () => {}): Promise<PreparedChat> {
+    this.#prepared ??= (async () => {
+      const signal = this.#abortAll.signal;
+      const source = await this.#room.model(undefined, signal);
+      onStatus("loading the tokenizer…");
+      const meta = await loadHeadMeta(source, signal);
+      this.#conversation = new Conversation(meta.tokenizer);
+      onStatus("loading the draft model…");
+      const drafter = await openDrafter(source, this.#room.app, signal);
+      const kv = kvSizing(meta.config, this.#room.app);
+      onStatus("");
+      return {
+        meta,
+        drafter,
+        kv,
+        maxContextTokens: Math.min(kv.contextTokens, drafter?.maxPositions ?? Infinity),
+      };
+    })();
+    this.#prepared.catch(() => {
+      this.#prepared = null;
+    });
+    return this.#prepared;
+  }
+
+  /** Sends a user message and streams the reply. Never rejects: failures come back as finishReason "error". */
+  async send(text: string, settings: ReplySettings, events: ChatEvents): Promise<ReplyResult> {
+    if (this.#reply !== null) throw new MeshError("ERR_ROOM_BUSY", "a reply is already running");
+    const reply = new AbortController();
+    this.#reply = reply;
+    const signal = AbortSignal.any([reply.signal, this.#abortAll.signal]);
+    const pieces: ReplyPiece[] = [];
+    const tokens: number[] = [];
+    const fromDraft: boolean[] = [];
+    let turn: TurnTokens | null = null;
+    let prepared: PreparedChat | null = null;
+    try {
+      prepared = await this.prepare((t) => events.onStatus(t));
+      const conversation = this.#conversation;
+      if (conversation === null) throw new MeshError("ERR_INTERNAL", "no conversation");
+      turn = conversation.nextTurn(text);
+      const contextTokens = turn.previousTokens.length + turn.newTokens.length;
+      if (contextTokens >= prepared.maxContextTokens) {
+        throw new MeshError(
+          "ERR_CONTEXT_LENGTH",
+          `the conversation (${contextTokens} tokens) has reached the context length ` +
+            `(${prepared.maxContextTokens}); start over`,
+        );
+      }
+      const scheduler = await this.#ensureScheduler(prepared, settings.mode, signal, events);
+      events.onStatus("");
+      this.log.beginReply();
+      const decoder = new StreamDecoder(prepared.meta.tokenizer, {
+        contextIds: [...turn.previousTokens, ...turn.newTokens],
+      });
+      const generation = scheduler.generate({
+        previousTokens: turn.previousTokens,
+        newTokens: turn.newTokens,
+        maxTokens: settings.maxTokens,
+        sampling: { temperature: settings.temperature },
+        stopTokenIds: prepared.meta.stopTokenIds,
+        signal,
+      });
+      for await (const ev of generation) {
+        ev.tokens.forEach((t, i) => {
+          tokens.push(t);
+          fromDraft.push(ev.fromDraft[i] ?? false);
+          const delta = decoder.push(t);
+          if (delta !== "") pieces.push({ text: delta, fromDraft: ev.fromDraft[i] ?? false });
+        });
+        events.onReply(pieces, tokens);
+      }
+      const result = await generation.result;
+      const tail = decoder.flush();
+      if (tail !== "") pieces.push({ text: tail, fromDraft: false });
+      events.onReply(pieces, result.tokens);
+      conversation.commit(text, turn, result.tokens, result.stopTokenId);
+      const contextFull =
+        result.finishReason === "length" && result.tokens.length < settings.maxTokens;
+      return {
+        tokens: result.tokens,
+        fromDraft: result.fromDraft,
+        stopTokenId: result.stopTokenId,
+        finishReason: result.finishReason,
+        metrics: result.metrics,
+        error: contextFull
+          ? new MeshError(
+              "ERR_CONTEXT_LENGTH",
+              `the conversation filled the context (${prepared.maxContextTokens} tokens); start over`,
+            )
+          : null,
+        contextFull,
+      };
+    } catch (e) {
+      // The pipeline failed (a peer left, a stage failed) or we never got one: give the slot back so the
+      // room re-plans; the next message asks again. Keep what was generated in the conversation.
+      const aborted = signal.aborted && isMeshError(e, "ERR_ABORTED");
+      const contextFull = isMeshError(e, "ERR_CONTEXT_LENGTH");
+      if (!aborted && !contextFull) this.#releaseSession();
+      if (turn !== null && tokens.length > 0)
+        this.#conversation?.commit(text, turn, tokens, undefined);
+      events.onStatus("");
+      return {
+        tokens,
+        fromDraft,
+        stopTokenId: undefined,
+        finishReason: aborted ? "abort" : "error",
+        metrics: null,
+        error: aborted ? null : e,
+        contextFull,
+      };
+    } finally {
+      this.#reply = null;
+      if (this.#room.state.queue.some((id) => id !== this.#room.peerId)) this.#releaseSession();
+    }
+  }
+
+  /** Stops the running reply (its tokens so far are kept). */
+  stop(): void {
+    this.#reply?.abort();
+  }
+
+  /** Forgets the conversation; the stages' KV is cleared too. */
+  async startOver(): Promise<void> {
+    this.stop();
+    this.#conversation?.reset();
+    const scheduler = this.#scheduler;
+    if (scheduler !== null) {
+      try {
+        await scheduler.reset();
+      } catch {
+        this.#releaseSession(); // the pipeline is gone: the next message starts a fresh one
+      }
+    }
+  }
+
+  /** Gives the slot back and frees the draft model. Idempotent. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#abortAll.abort();
+    this.#offRoom();
+    this.#releaseSession();
+    void this.#prepared?.then((p) => p.drafter?.drafter.destroy()).catch(() => undefined);
+  }
+
+  async #ensureScheduler(
+    prepared: PreparedChat,
+    mode: DecodeMode,
+    signal: AbortSignal,
+    events: ChatEvents,
+  ): Promise<PipeInferScheduler> {
+    if (this.#session !== null && this.#session.mode !== mode) this.#releaseSession();
+    if (this.#session === null) {
+      events.onStatus("asking the room for the pipeline…");
+      const session = await this.#room.head.acquire({ signal, timeoutMs: 60 * 60_000 });
+      const pipeline = new RecordingPipeline(session.pipeline, this.log);
+      this.#session = { session, pipeline, mode: null };
+      this.log.reset(stageLabels(session.plan, this.#room.state, this.#room.peerId));
+    }
+    const held = this.#session;
+    if (this.#scheduler === null || held.mode !== mode) {
+      this.#scheduler = createScheduler(
+        held.pipeline,
+        prepared.drafter?.drafter ?? null,
+        prepared.meta,
+        mode,
+        prepared.kv,
+        prepared.drafter?.maxPositions,
+      );
+      held.mode = mode;
+    }
+    return this.#scheduler;
+  }
+
+  #releaseSession(): void {
+    const held = this.#session;
+    this.#session = null;
+    const scheduler = this.#scheduler;
+    this.#scheduler = null;
+    if (scheduler !== null) void scheduler.destroy().catch(() => undefined);
+    held?.session.release();
+  }
+
+  #onState(state: RoomState): void {
+    // Someone else waits for the slot: give it back between replies (our KV goes with it).
+    if (this.#reply === null && this.#session !== null) {
+      if (state.queue.some((id) => id !== this.#room.peerId)) this.#releaseSession();
+    }
+  }
+}
+
+/** Lane labels in pipeline order: this tab's embeddings, then each stage's peer name and layers. */
+export function stageLabels(plan: PipelinePlan, state: RoomState, selfId: string): string[] {
+  return plan.stages.map((s, i) => {
+    const name =
+      s.peerId === selfId
+        ? "you"
+        : (state.members.find((m) => m.peerId === s.peerId)?.caps.name ?? s.peerId.slice(0, 6));
+    const layers = s.layerEnd > s.layerStart ? ` ${s.layerStart}–${s.layerEnd}` : "";
+    return i === 0 ? `${name} (embed${layers})` : `${name}${layers}`;
+  });
+}

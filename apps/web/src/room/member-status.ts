@@ -1,0 +1,68 @@
+// What the room page says about each member: its role, assigned layers and status, read off the room
+// state the signaling server broadcasts. Pure functions (unit-tested); the peer list renders them.
+
+import type { MemberInfo, RoomState } from "@pipemesh/mesh";
+
+export type MemberStatus =
+  "chatting" | "queued" | "viewer" | "serving" | "ready" | "loading" | "idle" | "waiting";
+
+export interface MemberRow {
+  peerId: string;
+  name: string;
+  role: "chat" | "contributor";
+  adapter: string;
+  memoryBudgetBytes: number;
+  gflops: number;
+  /** "0–2", "2–4 + head", "embeddings", or "" */
+  layers: string;
+  status: MemberStatus;
+  /** 1-based queue position for queued heads. */
+  queuePosition: number | null;
+}
+
+export function memberRow(state: RoomState, m: MemberInfo): MemberRow {
+  const plan = state.plan;
+  const stageIndex = plan?.stages.findIndex((s) => s.peerId === m.peerId) ?? -1;
+  const stage = stageIndex >= 0 ? plan?.stages[stageIndex] : undefined;
+  const isTail = plan !== null && stageIndex === plan.stages.length - 1;
+  let layers = "";
+  if (stage !== undefined) {
+    const range = stage.layerEnd > stage.layerStart ? `${stage.layerStart}–${stage.layerEnd}` : "";
+    const extras = [plan?.headId === m.peerId ? "embeddings" : "", isTail ? "LM head" : ""].filter(
+      (s) => s !== "",
+    );
+    layers = [range, ...extras].filter((s) => s !== "").join(" + ");
+  }
+  const queueIndex = state.queue.indexOf(m.peerId);
+  let status: MemberStatus;
+  if (m.role === "head") {
+    status = state.active === m.peerId ? "chatting" : queueIndex >= 0 ? "queued" : "viewer";
+  } else if (stage === undefined) {
+    status = plan === null ? "waiting" : "idle";
+  } else {
+    const loaded =
+      m.loaded !== null &&
+      m.loaded.layerStart === stage.layerStart &&
+      m.loaded.layerEnd === stage.layerEnd;
+    status = !loaded ? "loading" : state.ready && plan?.headId !== null ? "serving" : "ready";
+  }
+  return {
+    peerId: m.peerId,
+    name: m.caps.name ?? m.peerId.slice(0, 8),
+    role: m.role === "head" ? "chat" : "contributor",
+    adapter: m.caps.adapter.description,
+    memoryBudgetBytes: m.caps.memoryBudgetBytes,
+    gflops: m.caps.matmulGflops,
+    layers,
+    status,
+    queuePosition: queueIndex >= 0 ? queueIndex + 1 : null,
+  };
+}
+
+/** Contributors first in plan order, then idle contributors, then chat tabs. */
+export function memberRows(state: RoomState): MemberRow[] {
+  const order = new Map(state.plan?.stages.map((s, i) => [s.peerId, i]) ?? []);
+  const rank = (m: MemberInfo): number =>
+    m.role === "head" ? 1e6 + (order.get(m.peerId) ?? 0) : (order.get(m.peerId) ?? 1e5);
+  return [...state.members].sort((a, b) => rank(a) - rank(b)).map((m) => memberRow(state, m));
+}

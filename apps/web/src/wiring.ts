@@ -1,0 +1,185 @@
+// The composition root's adapters between the engine and the mesh, each fit checked with `satisfies`:
+// a contributor's and the chat head's loadStage (engine shard in a Web Worker, WebGPU or CPU backend), the
+// head's draft model (its own worker), and the PipeInfer scheduler over a HeadSession's pipeline. KV sizes
+// are derived here once so every browser peer (and the CLI, which uses the same numbers) agrees.
+
+import {
+  createBrowserDrafterClient,
+  createBrowserShardClient,
+  isEngineError,
+  loadModelMeta,
+  loadTargetVocab,
+  openUrlModelDir,
+  type DraftLoadProgress,
+  type LoadProgress,
+  type ModelConfig,
+  type ModelMeta,
+  type ShardBackend,
+  type ShardClient,
+} from "@pipemesh/engine";
+import {
+  DEFAULT_SPECULATION,
+  MeshError,
+  PipeInferScheduler,
+  requiredSeqIds,
+  type DecodeMode,
+  type Drafter,
+  type LoadedStage,
+  type LoadStage,
+  type PipelinePort,
+  type StageLoadSpec,
+} from "@pipemesh/mesh";
+import type { AppConfig } from "./config.ts";
+import { AppError } from "./errors.ts";
+import { loadTargetConfig, type ModelSource } from "./model/model-source.ts";
+
+export interface KvSizing {
+  /** Cells per stage: the context plus room for speculative partitions. */
+  kvCells: number;
+  /** Sequence ids per cell (the scheduler's partitions need requiredSeqIds). */
+  maxSeqs: number;
+  /** Context the stages' KV holds (the head may cap it further by its draft model). */
+  contextTokens: number;
+}
+
+export function kvSizing(config: ModelConfig, app: AppConfig): KvSizing {
+  const contextTokens = Math.min(config.maxPositions, app.maxContextTokens);
+  return {
+    kvCells: contextTokens + app.speculativeCells,
+    maxSeqs: Math.max(64, requiredSeqIds(DEFAULT_SPECULATION)),
+    contextTokens,
+  };
+}
+
+export interface StageLoaderOptions {
+  app: AppConfig;
+  /** The files of the plan's model id. */
+  resolve: (modelId: string, signal: AbortSignal) => Promise<ModelSource>;
+  /** Backend for a spec: the contributor's choice; the chat head uses the CPU for an embeddings-only shard. */
+  backend: (spec: StageLoadSpec) => ShardBackend;
+  /** Told about each shard once it is loaded (adapter, bytes). */
+  onLoaded?: (shard: ShardClient, spec: StageLoadSpec) => void;
+}
+
+/** The mesh's LoadStage on the engine: one shard worker per assignment. */
+export function stageLoader(o: StageLoaderOptions): LoadStage {
+  const load = async (
+    spec: StageLoadSpec,
+    onProgress: (fraction: number) => void,
+    signal: AbortSignal,
+  ): Promise<LoadedStage> => {
+    try {
+      const source = await o.resolve(spec.modelId, signal);
+      const config = await loadTargetConfig(source, signal);
+      const kv = kvSizing(config, o.app);
+      const shard = await createBrowserShardClient(
+        {
+          model: source.targetUrl,
+          layerStart: spec.layerStart,
+          layerEnd: spec.layerEnd,
+          embeds: spec.embeds,
+          head: spec.head,
+          backend: o.backend(spec),
+          kvCells: kv.kvCells,
+          maxSeqs: kv.maxSeqs,
+        },
+        {
+          signal,
+          onProgress: (p: LoadProgress) =>
+            onProgress(p.totalBytes > 0 ? p.doneBytes / p.totalBytes : 1),
+        },
+      );
+      o.onLoaded?.(shard, spec);
+      return shard satisfies LoadedStage;
+    } catch (e) {
+      if (signal.aborted)
+        throw new MeshError("ERR_ABORTED", "the assignment changed while loading");
+      if (e instanceof AppError) throw e;
+      throw new AppError(
+        "ERR_MODEL_LOAD",
+        `layers ${spec.layerStart}-${spec.layerEnd} of "${spec.modelId}" failed to load: ${String(e)}`,
+        { cause: e },
+      );
+    }
+  };
+  return load satisfies LoadStage;
+}
+
+/** Tokenizer, chat template, stop ids and config of the room's target model. */
+export async function loadHeadMeta(source: ModelSource, signal?: AbortSignal): Promise<ModelMeta> {
+  try {
+    return await loadModelMeta(openUrlModelDir(source.targetUrl), signal);
+  } catch (e) {
+    throw new AppError(
+      "ERR_MODEL_LOAD",
+      `the tokenizer or config of "${source.id}" failed to load: ${String(e)}`,
+      { cause: e },
+    );
+  }
+}
+
+export interface OpenedDrafter {
+  drafter: Drafter;
+  /** "onnxruntime-web" or "engine". */
+  name: string;
+  maxPositions: number;
+  /** Why the preferred drafter was not used (it failed and the engine drafter took over). */
+  fallbackReason: string | undefined;
+}
+
+/**
+ * The head's draft model in its own worker: the ONNX export on onnxruntime-web when the draft directory has
+ * one, else (or if that fails to load) the engine drafter on the CPU backend. Null without a draft model.
+ */
+export async function openDrafter(
+  source: ModelSource,
+  app: AppConfig,
+  signal: AbortSignal,
+  onProgress?: (p: DraftLoadProgress) => void,
+): Promise<OpenedDrafter | null> {
+  const draftDir = source.draftUrl;
+  if (draftDir === undefined) return null;
+  const targetVocab = await loadTargetVocab(openUrlModelDir(source.targetUrl), signal);
+  const options = { signal, ...(onProgress === undefined ? {} : { onProgress }) };
+  let fallbackReason: string | undefined;
+  let client;
+  try {
+    client = await createBrowserDrafterClient(
+      { draftDir, targetVocab, ort: { executionProvider: app.draftProvider } },
+      options,
+    );
+  } catch (e) {
+    if (signal.aborted || (isEngineError(e) && e.code === "ERR_DRAFT_VOCAB")) throw e;
+    fallbackReason = String(e);
+    client = await createBrowserDrafterClient(
+      { draftDir, targetVocab, kind: "engine", engine: { backend: "cpu" } },
+      options,
+    );
+  }
+  const drafter = client satisfies Drafter;
+  return {
+    drafter,
+    name: client.info.name,
+    maxPositions: client.info.maxPositions,
+    fallbackReason,
+  };
+}
+
+/** The PipeInfer scheduler over a session's pipeline; throws ERR_NO_DRAFT for speculation without a draft. */
+export function createScheduler(
+  pipeline: PipelinePort,
+  drafter: Drafter | null,
+  meta: ModelMeta,
+  mode: DecodeMode,
+  kv: KvSizing,
+  drafterMaxPositions = Number.POSITIVE_INFINITY,
+): PipeInferScheduler {
+  return new PipeInferScheduler(
+    { pipeline, drafter, decode: (ids) => meta.tokenizer.decode(ids) },
+    {
+      mode,
+      maxContextTokens: Math.min(kv.contextTokens, drafterMaxPositions),
+      maxSeqIds: kv.maxSeqs,
+    },
+  );
+}
