@@ -303,6 +303,19 @@ function id(o: Record<string, unknown>, k: string): string {
   return x;
 }
 
+/**
+ * A model id: the model's directory under the server's /models/, so one or more id segments joined by
+ * "/" (e.g. "pipemesh-tiny/target"); never absolute, never "." or "..".
+ */
+const MODEL_ID_RE = /^[A-Za-z0-9_.:-]+(?:\/[A-Za-z0-9_.:-]+)*$/;
+
+function modelId(o: Record<string, unknown>, k: string): string {
+  const x = str(o, k, 256);
+  if (!MODEL_ID_RE.test(x) || x.split("/").some((s) => s === "." || s === ".."))
+    fail(`${k}: not a valid model id`);
+  return x;
+}
+
 function optStr(o: Record<string, unknown>, k: string, maxLen = 1024): string | undefined {
   return o[k] === undefined ? undefined : str(o, k, maxLen);
 }
@@ -383,7 +396,7 @@ function errorCode(o: Record<string, unknown>): string {
 function modelInfo(x: unknown): ModelInfo {
   const o = rec(x, "model");
   return {
-    id: id(o, "id"),
+    id: modelId(o, "id"),
     layerCount: int(o, "layerCount", 1, 100_000),
     layerBytes: num(o, "layerBytes", 0),
     embedBytes: num(o, "embedBytes", 0),
@@ -401,7 +414,7 @@ function caps(x: unknown): PeerCapabilities {
   for (const k of keys) limits[k.slice(0, 128)] = num(limitsIn, k);
   const models = arr(o, "models", 64).map((m) => {
     const mo = rec(m, "caps.models[]");
-    return { modelId: id(mo, "modelId"), files: strArr(mo, "files", 1024) };
+    return { modelId: modelId(mo, "modelId"), files: strArr(mo, "files", 1024) };
   });
   const name = optStr(o, "name", 128);
   return {
@@ -426,7 +439,7 @@ function plan(x: unknown): PipelinePlan | null {
   const headId = o["headId"] === null ? null : id(o, "headId");
   return {
     version: int(o, "version"),
-    modelId: id(o, "modelId"),
+    modelId: modelId(o, "modelId"),
     layerCount: int(o, "layerCount", 1, 100_000),
     headId,
     stages: arr(o, "stages", 4096).map((s) => {
