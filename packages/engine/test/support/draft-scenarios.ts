@@ -2,6 +2,9 @@
 // drafter harness): a prompt prefill, a greedy chain (one new token per call, accepting every 4th, the
 // scheduler's narrow draft), 3-branch trees 4 levels deep (one call of 3 new tokens per level), a wide
 // batch of 8 siblings, and cache hits. Returns tokens (or contexts) per second; asserts nothing.
+// measureDraftScenarios warms up first (wasm tiers up and onnxruntime sizes its arena on the first runs)
+// and keeps each scenario's best of several passes (the machine is shared; the best pass is the least
+// disturbed one).
 
 import type { DraftModel } from "../../src/draft/draft-model.ts";
 
@@ -13,6 +16,28 @@ export interface DraftScenarioOptions {
 }
 
 export type DraftRates = Record<string, number>;
+
+export interface MeasureOptions extends DraftScenarioOptions {
+  /** Measured passes; each scenario reports its best (default 3). */
+  passes?: number | undefined;
+}
+
+export async function measureDraftScenarios(
+  d: DraftModel,
+  options: MeasureOptions,
+): Promise<DraftRates> {
+  await runDraftScenarios(d, {
+    ...options,
+    promptLength: Math.min(32, options.promptLength),
+    tokens: 8,
+  });
+  const best: DraftRates = {};
+  for (let pass = 0; pass < (options.passes ?? 3); pass++) {
+    const rates = await runDraftScenarios(d, options);
+    for (const [k, v] of Object.entries(rates)) best[k] = Math.max(best[k] ?? 0, v);
+  }
+  return best;
+}
 
 /** A fixed pseudo-random prompt (the bench measures compute, not text). */
 export function benchPrompt(length: number, vocab: number): number[] {
@@ -43,14 +68,20 @@ export async function runDraftScenarios(
   });
 
   const ctx = [...prompt];
+  const steps: number[] = [];
   await rate("chain draft tokens/s", async () => {
     for (let i = 0; i < options.tokens; i++) {
+      const t0 = performance.now();
       const [p] = await d.predict([Int32Array.from(ctx)], { topK });
+      steps.push(performance.now() - t0);
       ctx.push(p?.topIds[0] ?? 0);
       if (i % 4 === 3) await d.accept(Int32Array.from(ctx));
     }
     return options.tokens;
   });
+  // The median step is what an undisturbed chain would reach (stalls of a shared machine land in the tail).
+  steps.sort((a, b) => a - b);
+  results["chain tokens/s at the median step"] = 1000 / (steps[steps.length >> 1] ?? Infinity);
 
   let lastTree: Int32Array[] = [];
   await rate("tree draft tokens/s", async () => {

@@ -3,16 +3,15 @@
 // engine drafter), asks it the given batches of contexts, and returns the predictions as plain arrays.
 // Also times the bench:draft scenarios in the browser. Test-only.
 
+// Imported here so Vite pre-bundles onnxruntime-web when the server starts; discovered later (in the
+// drafter worker) it would re-optimize mid-test and answer stale modules with 504.
+import "onnxruntime-web";
 import type { DraftModel, DraftPrediction } from "../../../src/draft/draft-model.ts";
 import type { DrafterKind } from "../../../src/draft/load-drafter.ts";
 import type { OrtProviderChoice } from "../../../src/draft/ort-runtime.ts";
 import type { DrafterInfo } from "../../../src/worker/drafter-api.ts";
 import { createBrowserDrafterClient } from "../../../src/worker/spawn-browser-drafter.ts";
-import {
-  runDraftScenarios,
-  type DraftScenarioOptions,
-  type DraftRates,
-} from "../draft-scenarios.ts";
+import { measureDraftScenarios, type DraftRates, type MeasureOptions } from "../draft-scenarios.ts";
 
 export interface DraftRequest {
   /** URL of the draft model directory. */
@@ -68,7 +67,7 @@ async function draft(req: DraftRequest): Promise<DraftReport> {
   }
 }
 
-export interface BenchRequest extends DraftScenarioOptions {
+export interface BenchRequest extends MeasureOptions {
   draftDir: string;
   kind: DrafterKind;
   executionProvider?: OrtProviderChoice | undefined;
@@ -84,7 +83,7 @@ async function benchDraft(req: BenchRequest): Promise<{ info: DrafterInfo; rates
   });
   try {
     const model: DraftModel = client;
-    return { info: client.info, rates: await runDraftScenarios(model, req) };
+    return { info: client.info, rates: await measureDraftScenarios(model, req) };
   } finally {
     await client.destroy();
   }
