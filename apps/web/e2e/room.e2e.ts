@@ -4,9 +4,6 @@
 // contributor closed mid-generation shows ERR_PEER_LOST within 5 s, the room re-plans and the next message
 // works on the remaining peer. Screenshots of every page (desktop and 375 px) go to test-artifacts/.
 
-import { execFile } from "node:child_process";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromiumPath } from "../../../packages/engine/test/support/chromium.ts";
 import { startApp, type AppServer } from "./support/app-server.ts";
@@ -20,7 +17,8 @@ import {
   waitReply,
 } from "./support/app-page.ts";
 import { launchBrowser, screenshot, type Peer, type TestBrowser } from "./support/browser.ts";
-import { REPO, testModel, type TestModel } from "./support/test-model.ts";
+import { cliTokens } from "./support/cli.ts";
+import { testModel, type TestModel } from "./support/test-model.ts";
 
 const REQUIRE = process.env["REQUIRE_WEBGPU"] === "1";
 const haveChromium = chromiumPath() !== null;
@@ -29,36 +27,6 @@ if (!haveChromium && REQUIRE) throw new Error("REQUIRE_WEBGPU=1 but no Chromium 
 const PROMPT = "Tell me a story about a cat.";
 const MAX_TOKENS = 16;
 const MOBILE = { width: 375, height: 812 };
-
-const run = promisify(execFile);
-
-/** `pipemesh generate --chat` on the CPU backend: the single-device reference the page must match. */
-async function cliTokens(model: TestModel, prompt: string, maxTokens: number): Promise<number[]> {
-  const { stdout } = await run(
-    process.execPath,
-    [
-      join(REPO, "bin/pipemesh.mjs"),
-      "generate",
-      "--model",
-      model.targetDir,
-      "--draft",
-      model.draftDir,
-      "--chat",
-      "--prompt",
-      prompt,
-      "--max-tokens",
-      String(maxTokens),
-      "--temperature",
-      "0",
-      "--json",
-      "--backend",
-      "cpu",
-    ],
-    { cwd: REPO, timeout: 180_000, maxBuffer: 16 << 20 },
-  );
-  const last = stdout.trim().split("\n").at(-1) ?? "";
-  return (JSON.parse(last) as { tokens: number[] }).tokens;
-}
 
 describe.skipIf(!haveChromium)(
   `web app: create, contribute, chat (${haveChromium ? "Chromium" : "no Chromium: skipped"})`,

@@ -1,6 +1,7 @@
-// Where a room's model files are: the embedded default pair named by /models/default.json
-// ({"name","target","draft","draftWeak"}, paths relative to /models/), known by its name or its target's
-// path; any other model id is the directory /models/<id>/ with no draft model. Also the ModelInfo a new room
+// Where a room's model files are: a room's model id is its directory under /models/ (as in the CLI's rooms);
+// the embedded default pair named by /models/default.json ({"name","target","draft","draftWeak"}, paths
+// relative to /models/) is known by its target's path (or its name) and brings its draft model; any other
+// id is the directory /models/<id>/ with no draft model. Also the ModelInfo a new room
 // announces (layer, embedding and head bytes from the config). Resolution only; loading is the engine's.
 
 import {
@@ -15,6 +16,8 @@ import { AppError } from "../errors.ts";
 export interface ModelSource {
   /** The room's model id (ModelInfo.id). */
   id: string;
+  /** What to call it ("pipemesh-tiny"). */
+  name: string;
   /** Absolute URL of the target model directory (ends with "/"). */
   targetUrl: string;
   /** Absolute URL of the draft model directory, when the model has one. */
@@ -28,6 +31,15 @@ export interface DefaultModelFile {
 }
 
 const ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+const MODEL_PATH = /^[A-Za-z0-9_.:-]+(?:\/[A-Za-z0-9_.:-]+)*$/;
+
+/** A directory under /models/ as a model id ("pipemesh-tiny/target"), or undefined if it is not one. */
+export function modelPath(dir: string): string | undefined {
+  const p = dir.replace(/^\.\//, "").replace(/\/+$/, "");
+  const ok =
+    MODEL_PATH.test(p) && p.length <= 256 && !p.split("/").some((x) => x === "." || x === "..");
+  return ok ? p : undefined;
+}
 
 function dirUrl(base: string, path: string): string {
   return new URL(path.endsWith("/") ? path : `${path}/`, base).href;
@@ -72,7 +84,9 @@ export async function fetchDefaultModel(
     await fetchJson(new URL("default.json", modelsBaseUrl).href, signal),
   );
   return {
-    id: file.name,
+    // The room's model id is the target's path under /models/, as in the CLI's rooms (join resolves it).
+    id: modelPath(file.target) ?? file.name,
+    name: file.name,
     targetUrl: dirUrl(modelsBaseUrl, file.target),
     draftUrl: file.draft === undefined ? undefined : dirUrl(modelsBaseUrl, file.draft),
   };
@@ -89,13 +103,14 @@ export async function resolveModelSource(
 ): Promise<ModelSource> {
   const fallback: ModelSource = {
     id,
+    name: id,
     targetUrl: dirUrl(modelsBaseUrl, id),
     draftUrl: undefined,
   };
   try {
     const def = await fetchDefaultModel(modelsBaseUrl, signal);
     // The default pair under its name, or under its target's path (the id the CLI's rooms use).
-    return def.id === id || def.targetUrl === fallback.targetUrl ? { ...def, id } : fallback;
+    return def.name === id || def.targetUrl === fallback.targetUrl ? { ...def, id } : fallback;
   } catch {
     return fallback; // no default.json: the model can still live under its own id
   }

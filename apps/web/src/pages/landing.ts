@@ -122,7 +122,7 @@ async function createRoom(
     return {
       url,
       href: routeHref(route, ctx.search),
-      summary: `${model.id} (${model.layerCount} layers, ${formatBytes(total)})`,
+      summary: `${source.name} (${model.layerCount} layers, ${formatBytes(total)})`,
     };
   } finally {
     client.destroy();

@@ -5,7 +5,9 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseModelConfig } from "@pipemesh/engine";
 import {
+  fetchDefaultModel,
   modelInfoFor,
+  modelPath,
   parseDefaultModel,
   resolveModelSource,
 } from "../../src/model/model-source.ts";
@@ -27,6 +29,7 @@ describe("resolveModelSource", () => {
   it("finds the default pair by name and by target path", async () => {
     serveDefault(DEFAULT);
     const want = {
+      name: "tiny",
       targetUrl: "http://h/models/tiny/target/",
       draftUrl: "http://h/models/tiny/draft/",
     };
@@ -34,10 +37,18 @@ describe("resolveModelSource", () => {
     expect(await resolveModelSource("tiny/target", BASE)).toEqual({ id: "tiny/target", ...want });
   });
 
+  it("names the default pair by its target's path (the id rooms announce)", async () => {
+    serveDefault({ ...DEFAULT, target: "./tiny/target/" });
+    expect((await fetchDefaultModel(BASE)).id).toBe("tiny/target");
+    expect(modelPath("a/../b")).toBeUndefined();
+    expect(modelPath("/abs")).toBeUndefined();
+  });
+
   it("any other id is a directory of its own without a draft (also without default.json)", async () => {
     serveDefault(DEFAULT);
     expect(await resolveModelSource("other", BASE)).toEqual({
       id: "other",
+      name: "other",
       targetUrl: "http://h/models/other/",
       draftUrl: undefined,
     });
