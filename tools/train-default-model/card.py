@@ -147,8 +147,8 @@ def write_card(out: Path, p: Preset, seed: int, r: dict, machine: dict) -> None:
         lines.append(f"| {n} | " + " | ".join("-" if v is None else f"{v:.2e}" for v in cells) + " |")
     lines += ["", "## Samples (target, 64 new tokens)", ""]
     for s in ev["samples"]:
-        lines += [f"**{s['prompt']}**", "", f"- temperature 0: {s['prompt']}{quote(s['t0'])}",
-                  f"- temperature 0.8: {s['prompt']}{quote(s['t08'])}", ""]
+        lines += [f"**{s['prompt']}**", "", f"- temperature 0: {quote(s['prompt'] + s['t0'])}",
+                  f"- temperature 0.8: {quote(s['prompt'] + s['t08'])}", ""]
     lines += [
         "## Files",
         "",

@@ -49,7 +49,7 @@ PRESETS = {
         name="full",
         target=Schedule(steps=2000, lr=2e-3, batch_size=8),
         draft=Schedule(steps=1200, lr=3e-3, batch_size=8, snapshot_steps=(10, 25, 50, 100, 150, 200, 300)),
-        distill=Schedule(steps=400, lr=1e-3, batch_size=8, warmup_steps=40),
+        distill=Schedule(steps=800, lr=1e-3, batch_size=8, warmup_steps=40),
     ),
     "smoke": Preset(
         name="smoke",
