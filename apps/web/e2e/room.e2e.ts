@@ -10,6 +10,7 @@ import { startApp, type AppServer } from "./support/app-server.ts";
 import {
   errorCodes,
   openRoom,
+  viewUrl,
   sendMessage,
   showView,
   startContributing,
@@ -139,6 +140,66 @@ describe.skipIf(!haveChromium)(
       expect(reply.stats).toMatch(/(\d+) context tokens reused/);
       const reused = Number(/(\d+) context tokens reused/.exec(reply.stats)?.[1]);
       expect(reused).toBeGreaterThan(10);
+    });
+
+    it("a second chat tab waits in the queue (ERR_ROOM_BUSY #1) until the first one stops", async () => {
+      const second = await browser.newPeer("chat-2");
+      await openRoom(second.page, roomUrl, "chat");
+      await sendMessage(chatter.page, "Tell me a long story.", { maxTokens: 200 });
+      await chatter.page.waitForFunction(
+        () =>
+          (document.querySelector('[data-testid="output"]')?.getAttribute("data-token-ids") ??
+            "") !== "",
+        null,
+        { timeout: 120_000, polling: 100 },
+      );
+      await sendMessage(second.page, "Hi!", { temperature: 0, maxTokens: 4 });
+      await second.page.waitForSelector('[data-testid="error"] [data-code="ERR_ROOM_BUSY"]', {
+        timeout: 120_000,
+      });
+      const busy = await second.page.textContent(
+        '[data-testid="error"] [data-code="ERR_ROOM_BUSY"]',
+      );
+      expect(busy).toContain("#1 in the queue");
+      await screenshot(second.page, "chat-room-busy-desktop");
+      await chatter.page.click('[data-testid="stop"]');
+      const stopped = await waitReply(chatter.page, 30_000);
+      expect(stopped.state).toBe("stopped");
+      const reply = await waitReply(second.page);
+      expect(reply.state, `${reply.stats} ${reply.errors.join("; ")}`).toBe("done");
+      expect(await errorCodes(second.page)).not.toContain("ERR_ROOM_BUSY");
+      expect(second.errors).toEqual([]);
+      await second.close();
+    });
+
+    it("a conversation past the context length is ERR_CONTEXT_LENGTH with a way to start over", async () => {
+      await sendMessage(chatter.page, "tell me more ".repeat(120), { maxTokens: 8 });
+      const full = await waitReply(chatter.page);
+      expect(full.state).toBe("error");
+      await chatter.page.waitForSelector('[data-testid="error"] [data-code="ERR_CONTEXT_LENGTH"]');
+      await screenshot(chatter.page, "chat-context-length-desktop");
+      await chatter.page.click(
+        '[data-testid="error"] [data-code="ERR_CONTEXT_LENGTH"] .error-action',
+      );
+      await chatter.page.waitForFunction(
+        () =>
+          document.querySelector('[data-testid="output"]')?.getAttribute("data-state") ===
+            "empty" &&
+          document.querySelector('[data-testid="error"] [data-code="ERR_CONTEXT_LENGTH"]') === null,
+      );
+      await sendMessage(chatter.page, "Hello!", { maxTokens: 4 });
+      const fresh = await waitReply(chatter.page);
+      expect(fresh.state, `${fresh.stats} ${fresh.errors.join("; ")}`).toBe("done");
+    });
+
+    it("a room link with a wrong secret shows ERR_ROOM_SECRET", async () => {
+      const stranger = await browser.newPeer("stranger", MOBILE);
+      await stranger.page.goto(viewUrl(roomUrl.replace(/#.*$/, "#wrong-secret"), "room"));
+      await stranger.page.waitForSelector('[data-testid="error"] [data-code="ERR_ROOM_SECRET"]', {
+        timeout: 30_000,
+      });
+      await screenshot(stranger.page, "room-wrong-secret-375");
+      await stranger.close();
     });
 
     it("a contributor closed mid-generation: ERR_PEER_LOST within 5 s, then the room re-plans", async () => {

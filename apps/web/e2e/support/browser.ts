@@ -35,13 +35,22 @@ export function isOptionalFile(url: string): boolean {
   );
 }
 
-export async function launchBrowser(): Promise<TestBrowser> {
+/** The flags that give Chromium a WebGPU adapter (left out to test a browser without one). */
+const WEBGPU_FLAGS = new Set([
+  "--enable-unsafe-webgpu",
+  "--use-webgpu-adapter=opengles",
+  "--use-angle=gl-egl",
+]);
+
+export async function launchBrowser(options: { webgpu?: boolean } = {}): Promise<TestBrowser> {
   const executablePath = chromiumPath();
   if (executablePath === null) throw new Error("no Chromium (set CHROMIUM_PATH)");
+  const flags =
+    options.webgpu === false ? CHROMIUM_FLAGS.filter((f) => !WEBGPU_FLAGS.has(f)) : CHROMIUM_FLAGS;
   const browser = await chromium.launch({
     executablePath,
     headless: true,
-    args: [...CHROMIUM_FLAGS, "--allow-loopback-in-peer-connection"],
+    args: [...flags, "--allow-loopback-in-peer-connection"],
   });
   const peers: Peer[] = [];
   return {

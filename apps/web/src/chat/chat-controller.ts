@@ -250,6 +250,13 @@ export class ChatController {
     events: ChatEvents,
   ): Promise<PipeInferScheduler> {
     if (this.#session !== null && this.#session.mode !== mode) this.#releaseSession();
+    const idle = this.#scheduler;
+    if (this.#session !== null && idle !== null) {
+      await idle.whenIdle();
+      // Nothing is outstanding now, so a pipeline that has an "outcome" has failed while we held it idle
+      // (a link timed out between turns): give it back and start on a fresh one.
+      if (this.#scheduler === idle && this.#session.pipeline.hasOutcome()) this.#releaseSession();
+    }
     if (this.#session === null) {
       events.onStatus("asking the room for the pipeline…");
       const session = await this.#room.head.acquire({ signal, timeoutMs: 60 * 60_000 });

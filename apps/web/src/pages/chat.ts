@@ -11,6 +11,7 @@ import {
 } from "@pipemesh/mesh";
 import { ChatController, type ReplyPiece, type ReplyResult } from "../chat/chat-controller.ts";
 import { describeChatError } from "../chat/describe-error.ts";
+import { codeOf } from "../errors.ts";
 import { PipelineTimeline } from "../pipeline-view/timeline.ts";
 import type { RoomClient } from "../room/room-client.ts";
 import { fill, h } from "../ui/dom.ts";
@@ -230,6 +231,15 @@ export class ChatView {
       { onStatus: (s) => this.#setStatus(s), onReply: render },
     );
     reply.removeAttribute("aria-busy");
+    if (result.finishReason === "abort" || result.finishReason === "error") {
+      reply.append(
+        h(
+          "span",
+          { class: "reply-note" },
+          result.finishReason === "abort" ? " (stopped)" : ` (failed: ${codeOf(result.error)})`,
+        ),
+      );
+    }
     this.#finish(result);
     this.#send.disabled = false;
     this.#stop.disabled = true;

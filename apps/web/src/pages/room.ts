@@ -9,6 +9,7 @@ import { tabName } from "../room/caps.ts";
 import { routeHref, type RoomView } from "../router.ts";
 import { copyText, fill, h } from "../ui/dom.ts";
 import { renderPeerList, renderStages } from "../ui/peer-list.ts";
+import { describeJoinError } from "../room/describe-join-error.ts";
 import { ChatView } from "./chat.ts";
 import { ContributeView } from "./contribute.ts";
 import type { Page, PageContext } from "./page.ts";
@@ -142,11 +143,17 @@ export function roomPage(
       }),
     );
     const views: Record<RoomView, HTMLElement | null> = {
-      room: overview,
+      room: client === null ? null : overview,
       contribute: contribute?.element ?? null,
       chat: chat?.element ?? null,
     };
-    const placeholder = h("p", { class: "muted view" }, client === null ? "Not in the room." : "");
+    const placeholder = h(
+      "p",
+      { class: "muted view placeholder" },
+      client === null
+        ? "You are not in this room: join it to see its peers, contribute or chat."
+        : "",
+    );
     const active = views[current] ?? placeholder;
     fill(
       outlet,
@@ -210,7 +217,12 @@ export function roomPage(
         renderTabs();
       },
       (e: unknown) => {
-        ctx.errors.show(e, { key: "join", action: { label: "Try again", run: join } });
+        const { code, message } = describeJoinError(e);
+        ctx.errors.showCode(code, message, {
+          key: "join",
+          action: { label: "Try again", run: join },
+        });
+        renderTabs();
         joinButton.hidden = false;
         modelLine.textContent = "Could not join this room.";
       },

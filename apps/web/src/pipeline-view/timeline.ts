@@ -149,12 +149,13 @@ export class PipelineTimeline {
     g.fillText(end, cssWidth - g.measureText(end).width - 4, 8);
     const counts = { prefill: 0, canonical: 0, speculative: 0, cancelled: 0 };
     for (const r of runs) counts[boxKind(r)]++;
+    this.#canvas.hidden = stages.length === 0;
     this.#summary.textContent =
-      `${runs.length} runs: ${counts.prefill} prefill, ${counts.canonical} canonical, ` +
-      `${counts.speculative} speculative, ${counts.cancelled} cancelled. Busy: ` +
-      (stages.length === 0
-        ? "no pipeline yet"
-        : stages.map((s, i) => `${s} ${Math.round((busy[i] ?? 0) * 100)} %`).join(", "));
+      stages.length === 0
+        ? "The pipeline's stages appear here once this tab has the pipeline for a reply."
+        : `${runs.length} runs: ${counts.prefill} prefill, ${counts.canonical} canonical, ` +
+          `${counts.speculative} speculative, ${counts.cancelled} cancelled. Busy: ` +
+          stages.map((s, i) => `${s} ${Math.round((busy[i] ?? 0) * 100)} %`).join(", ");
     this.element.dataset["runs"] = String(runs.length);
     this.element.dataset["cancelled"] = String(counts.cancelled);
     this.element.dataset["speculative"] = String(counts.speculative);
