@@ -2,7 +2,7 @@
 // peers as separate processes over real WebRTC on loopback, in five scenarios (lan, wan, lowbw, wan-weak,
 // and the modelled `paper` setting). Prints a table, then one JSON line: {scenarios, ratios, machine}.
 // Usage: npm run bench:spec -- [--json] [--scenarios lan,wan] [--drafters ort,engine] [--max-tokens N]
-//        [--prompts N] [--backend cpu|webgpu] [--plot FILE.svg]
+//        [--prompts N] [--backend cpu|webgpu] [--plot FILE.svg] [--knobs "--p-accept 0.05 ..."]
 
 import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -18,6 +18,7 @@ import { modelledDrafter } from "../src/head/modelled-drafter.ts";
 import { readDefaultPair } from "../src/head/models.ts";
 import { renderSpecPlot } from "./spec-plot.ts";
 import { SCENARIOS, type Scenario } from "./spec-scenarios.ts";
+import { tracePipeline } from "./trace-pipeline.ts";
 
 const PROMPTS = [
   "Once upon a time",
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
       prompts: { type: "string" },
       backend: { type: "string" },
       plot: { type: "string" },
+      knobs: { type: "string" },
     },
   });
   const wanted = new Set((v.scenarios ?? SCENARIOS.map((s) => s.name).join(",")).split(","));
@@ -86,7 +88,8 @@ async function main(): Promise<void> {
 
   for (const sc of SCENARIOS.filter((s) => wanted.has(s.name))) {
     log(`== ${sc.name}: ${sc.about}`);
-    const opts = parseGenerateArgs(scenarioArgs(sc, backend, maxTokens));
+    const knobs = (v.knobs ?? "").split(/\s+/).filter((x) => x !== "");
+    const opts = parseGenerateArgs([...scenarioArgs(sc, backend, maxTokens), ...knobs]);
     const draftDir = sc.weakDraft ? (pair.draftWeak ?? pair.draft) : pair.draft;
     const drafters: OpenedDrafter[] = [];
     for (const kind of drafterKinds) {
@@ -119,7 +122,10 @@ async function main(): Promise<void> {
       for (const [mode, d] of configs) {
         const scheduler = new PipeInferScheduler(
           {
-            pipeline: pipe.pipeline,
+            pipeline:
+              process.env["PIPEMESH_TRACE"] === "1"
+                ? tracePipeline(pipe.pipeline, log)
+                : pipe.pipeline,
             drafter: d === null ? null : modelledDrafter(d.drafter, opts.modelledDraftMs),
           },
           {

@@ -3,6 +3,7 @@
 // Decisions (which mode, which tokens) are the scheduler's; this file only wires engine and mesh.
 
 import {
+  loadGenerationEosIds,
   loadModelConfig,
   loadTokenizer,
   StreamDecoder,
@@ -50,7 +51,7 @@ export async function openHead(opts: GenerateOptions, o: OpenHeadOptions): Promi
     if (opts.promptIds !== undefined) return undefined; // --prompt-ids: a tokenizer is optional
     throw e;
   });
-  const stop = new Set(config.eosTokenIds);
+  const stop = new Set([...config.eosTokenIds, ...(await loadGenerationEosIds(dir, o.signal))]);
   if (tokenizer?.eosTokenId !== undefined) stop.add(tokenizer.eosTokenId);
 
   const cleanups: (() => Promise<void>)[] = [];
