@@ -65,6 +65,7 @@ export {
 export { HttpModelDir, HttpSource, type FetchFn, type HttpOptions } from "./loader/http-source.ts";
 export { CONFIG_FILE, loadModelConfig, openUrlModelDir } from "./loader/model-files.ts";
 export { loadModelMeta, type ModelMeta } from "./loader/model-meta.ts";
+export { GENERATION_CONFIG_FILE, loadGenerationEosIds } from "./loader/generation-config.ts";
 export {
   loadShardWeights,
   type LoadProgress,
