@@ -1,6 +1,9 @@
 // The one Vite config: the web app in apps/web, static files (models) from public/, ES-module workers,
 // loopback-only dev/preview servers with cross-origin isolation headers (SharedArrayBuffer, threaded wasm),
 // and the signaling server attached to Vite's own HTTP server, so development is one process.
+import { existsSync, statSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defineConfig, type Plugin } from "vite";
 // By path, not "@pipemesh/mesh/node": Vite bundles this file but leaves bare imports to Node, and Node 20
@@ -34,6 +37,39 @@ function pipemeshSignaling(): Plugin {
   };
 }
 
+/**
+ * Missing files under /models/ answer 404 on the dev and preview servers instead of falling back to
+ * index.html (Vite's SPA fallback): the engine probes optional model files (chat_template.jinja, ONNX
+ * external data) and must see them absent, as `pipemesh serve` reports them.
+ */
+function modelsNotFound(): Plugin {
+  const guard =
+    (root: string) =>
+    (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
+      let path: string;
+      try {
+        path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
+      } catch {
+        path = "";
+      }
+      if (!path.startsWith("/models/")) return next();
+      const file = resolve(root, `.${path}`);
+      if (file.startsWith(resolve(root)) && existsSync(file) && statSync(file).isFile())
+        return next();
+      res.statusCode = 404;
+      res.end("not found");
+    };
+  return {
+    name: "pipemesh-models-not-found",
+    configureServer(server) {
+      server.middlewares.use(guard(`${repo}public`));
+    },
+    configurePreviewServer(server) {
+      server.middlewares.use(guard(`${repo}dist`));
+    },
+  };
+}
+
 export default defineConfig({
   root: `${repo}apps/web`,
   publicDir: `${repo}public`,
@@ -46,5 +82,5 @@ export default defineConfig({
   },
   server: { host: "127.0.0.1", headers: { ...ISOLATION_HEADERS } },
   preview: { host: "127.0.0.1", headers: { ...ISOLATION_HEADERS } },
-  plugins: [pipemeshSignaling()],
+  plugins: [pipemeshSignaling(), modelsNotFound()],
 });
