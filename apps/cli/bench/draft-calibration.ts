@@ -68,8 +68,8 @@ for (const p of prompts) {
     for (let r = 0; r < 5; r++) if (rank >= 0 && rank <= r) hits[r]!++;
     const b = Math.min(9, Math.floor(pr!.topProbs[0]! * 10)).toString();
     probBuckets[b] ??= [0, 0];
-    probBuckets[b]![1]++;
-    if (rank === 0) probBuckets[b]![0]++;
+    probBuckets[b][1]++;
+    if (rank === 0) probBuckets[b][0]++;
     n++;
     ids.push(t);
     out = await shard.run({
