@@ -283,7 +283,7 @@ export class OrtDrafter implements DraftModel {
     const blob = deepest?.state;
     if (blob === undefined) return;
     for (let n = deepest?.parent ?? null; n !== null && n.depth > 0; n = n.parent) {
-      if (n.state !== undefined) this.#assign(n, blob);
+      this.#assign(n, blob);
     }
   }
 

@@ -2,9 +2,10 @@
 // drafter harness): a prompt prefill, a greedy chain (one new token per call, accepting every 4th, the
 // scheduler's narrow draft), 3-branch trees 4 levels deep (one call of 3 new tokens per level), a wide
 // batch of 8 siblings, and cache hits. Returns tokens (or contexts) per second; asserts nothing.
-// measureDraftScenarios warms up first (wasm tiers up and onnxruntime sizes its arena on the first runs)
-// and keeps each scenario's best of several passes (the machine is shared; the best pass is the least
-// disturbed one).
+// measureDraftScenarios warms up first, for a fixed time (V8 runs wasm on its baseline compiler until the
+// optimizing tier has compiled it in the background: onnxruntime's per-run time falls ~5x over the first
+// 5-8 s on this machine), then keeps each scenario's best of several passes (the machine is shared; the
+// best pass is the least disturbed one).
 
 import type { DraftModel } from "../../src/draft/draft-model.ts";
 
@@ -20,17 +21,18 @@ export type DraftRates = Record<string, number>;
 export interface MeasureOptions extends DraftScenarioOptions {
   /** Measured passes; each scenario reports its best (default 3). */
   passes?: number | undefined;
+  /** Short passes run for at least this long before measuring (default 10 s). */
+  warmupMs?: number | undefined;
 }
 
 export async function measureDraftScenarios(
   d: DraftModel,
   options: MeasureOptions,
 ): Promise<DraftRates> {
-  await runDraftScenarios(d, {
-    ...options,
-    promptLength: Math.min(32, options.promptLength),
-    tokens: 8,
-  });
+  const warm = { ...options, promptLength: Math.min(32, options.promptLength), tokens: 8 };
+  const until = performance.now() + (options.warmupMs ?? 10_000);
+  do await runDraftScenarios(d, warm);
+  while (performance.now() < until);
   const best: DraftRates = {};
   for (let pass = 0; pass < (options.passes ?? 3); pass++) {
     const rates = await runDraftScenarios(d, options);
