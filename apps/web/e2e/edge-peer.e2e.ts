@@ -108,7 +108,7 @@ describe.skipIf(!haveChromium)(
         });
 
       const chat = await browser.newPeer("chat");
-      await openRoom(chat.page, roomUrl, "chat");
+      await openRoom(chat.page, roomUrl, "chat", { drafter: "engine" });
       await sendMessage(chat.page, PROMPT, { temperature: 0, maxTokens: MAX_TOKENS });
       const reply = await waitReply(chat.page);
       expect(reply.state, `${reply.stats} ${reply.errors.join("; ")}`).toBe("done");

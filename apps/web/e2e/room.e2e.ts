@@ -80,6 +80,11 @@ describe.skipIf(!haveChromium)(
         await startContributing(c.page);
       }
       for (const c of contributors) await waitPhase(c.page, ["ready", "serving"]);
+      // Under REQUIRE_WEBGPU=1 the contributors must have found an adapter (else they fall back to the CPU).
+      const adapters = await Promise.all(
+        contributors.map((c) => c.page.$('[data-testid="adapter"]')),
+      );
+      if (REQUIRE) expect(adapters.every((a) => a !== null)).toBe(true);
       const a = contributors[0]!.page;
       await showView(a, "room");
       await a.waitForFunction(
@@ -128,13 +133,14 @@ describe.skipIf(!haveChromium)(
       await showView(chatter.page, "room");
       await screenshot(chatter.page, "room-375");
       await showView(chatter.page, "contribute");
+      await chatter.page.waitForSelector('[data-testid="contribute"]:not([disabled])');
       await screenshot(chatter.page, "contribute-375");
       await showView(chatter.page, "chat");
       await chatter.page.setViewportSize({ width: 1200, height: 900 });
     });
 
     it("a follow-up continues the conversation without recomputing it", async () => {
-      await sendMessage(chatter.page, "And then?", { maxTokens: 8 });
+      await sendMessage(chatter.page, "And then?", { maxTokens: 8, keyboard: true });
       const reply = await waitReply(chatter.page);
       expect(reply.state, `${reply.stats} ${reply.errors.join("; ")}`).toBe("done");
       expect(reply.stats).toMatch(/(\d+) context tokens reused/);
@@ -144,7 +150,7 @@ describe.skipIf(!haveChromium)(
 
     it("a second chat tab waits in the queue (ERR_ROOM_BUSY #1) until the first one stops", async () => {
       const second = await browser.newPeer("chat-2");
-      await openRoom(second.page, roomUrl, "chat");
+      await openRoom(second.page, roomUrl, "chat", { drafter: "engine" });
       await sendMessage(chatter.page, "Tell me a long story.", { maxTokens: 200 });
       await chatter.page.waitForFunction(
         () =>

@@ -21,8 +21,19 @@ export interface AppConfig {
   maxContextTokens: number;
   /** KV cells every stage keeps beyond the context for speculative runs. */
   speculativeCells: number;
+  /**
+   * A peer link that hears nothing for this long fails with ERR_PEER_LOST. Tabs get more slack than the
+   * mesh's 2.5 s default (a busy or throttled main thread pauses heartbeats) and still report a vanished
+   * peer within 5 s; a closed tab is noticed at once (its data channel closes).
+   */
+  peerTimeoutMs: number;
   /** Execution provider of an ONNX draft model: "wasm" (default) or "webgpu" or "auto". */
   draftProvider: "wasm" | "webgpu" | "auto";
+  /**
+   * Which draft model runs at the head: "auto" (the ONNX export on onnxruntime-web when there is one, else
+   * the engine drafter), "ort" or "engine" (VITE_PIPEMESH_DRAFTER, or `?drafter=` for automation).
+   */
+  drafterKind: "auto" | "ort" | "engine";
 }
 
 /** The raw inputs: Vite's env object and the page URL. */
@@ -34,6 +45,7 @@ export interface ConfigSources {
 /** Same numbers as the CLI head (apps/cli/src/head/head-session.ts), so every peer sizes its KV alike. */
 export const DEFAULT_MAX_CONTEXT_TOKENS = 2048;
 export const DEFAULT_SPECULATIVE_CELLS = 512;
+export const DEFAULT_PEER_TIMEOUT_MS = 4000;
 
 function envString(env: ConfigSources["env"], key: string): string | undefined {
   const v = env[key];
@@ -79,6 +91,10 @@ export function parseConfig(src: ConfigSources): AppConfig {
   if (provider !== "wasm" && provider !== "webgpu" && provider !== "auto") {
     throw new AppError("ERR_APP_CONFIG", `VITE_PIPEMESH_DRAFT_PROVIDER: unknown "${provider}"`);
   }
+  const drafter = q.get("drafter") ?? envString(src.env, "VITE_PIPEMESH_DRAFTER") ?? "auto";
+  if (drafter !== "auto" && drafter !== "ort" && drafter !== "engine") {
+    throw new AppError("ERR_APP_CONFIG", `drafter must be auto, ort or engine, got "${drafter}"`);
+  }
   const loopbackEnv = envString(src.env, "VITE_PIPEMESH_LOOPBACK_ONLY");
   return {
     signalingUrl: envString(src.env, "VITE_PIPEMESH_SIGNALING_URL") ?? signalUrl(page.origin),
@@ -89,7 +105,9 @@ export function parseConfig(src: ConfigSources): AppConfig {
     fixedGflops,
     maxContextTokens: DEFAULT_MAX_CONTEXT_TOKENS,
     speculativeCells: DEFAULT_SPECULATIVE_CELLS,
+    peerTimeoutMs: DEFAULT_PEER_TIMEOUT_MS,
     draftProvider: provider,
+    drafterKind: drafter,
   };
 }
 

@@ -128,8 +128,9 @@ export interface OpenedDrafter {
 }
 
 /**
- * The head's draft model in its own worker: the ONNX export on onnxruntime-web when the draft directory has
- * one, else (or if that fails to load) the engine drafter on the CPU backend. Null without a draft model.
+ * The head's draft model in its own worker: by default the ONNX export on onnxruntime-web when the draft
+ * directory has one, else (or if that fails to load) the engine drafter on the CPU backend; app.drafterKind
+ * forces one. Null without a draft model.
  */
 export async function openDrafter(
   source: ModelSource,
@@ -141,20 +142,28 @@ export async function openDrafter(
   if (draftDir === undefined) return null;
   const targetVocab = await loadTargetVocab(openUrlModelDir(source.targetUrl), signal);
   const options = { signal, ...(onProgress === undefined ? {} : { onProgress }) };
+  const engine = { draftDir, targetVocab, kind: "engine", engine: { backend: "cpu" } } as const;
   let fallbackReason: string | undefined;
   let client;
-  try {
-    client = await createBrowserDrafterClient(
-      { draftDir, targetVocab, ort: { executionProvider: app.draftProvider } },
-      options,
-    );
-  } catch (e) {
-    if (signal.aborted || (isEngineError(e) && e.code === "ERR_DRAFT_VOCAB")) throw e;
-    fallbackReason = String(e);
-    client = await createBrowserDrafterClient(
-      { draftDir, targetVocab, kind: "engine", engine: { backend: "cpu" } },
-      options,
-    );
+  if (app.drafterKind === "engine") {
+    client = await createBrowserDrafterClient(engine, options);
+  } else {
+    try {
+      client = await createBrowserDrafterClient(
+        {
+          draftDir,
+          targetVocab,
+          ...(app.drafterKind === "ort" ? { kind: "ort" as const } : {}),
+          ort: { executionProvider: app.draftProvider },
+        },
+        options,
+      );
+    } catch (e) {
+      const fatal = isEngineError(e) && e.code === "ERR_DRAFT_VOCAB";
+      if (signal.aborted || fatal || app.drafterKind === "ort") throw e;
+      fallbackReason = String(e);
+      client = await createBrowserDrafterClient(engine, options);
+    }
   }
   const drafter = client satisfies Drafter;
   return {

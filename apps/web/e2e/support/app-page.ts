@@ -14,14 +14,21 @@ export function viewUrl(roomUrl: string, view: RoomView, query = "loopback=1&gfl
   return u.href;
 }
 
+/**
+ * Opens a room page and waits until the tab has joined. `drafter: "engine"` makes a chat tab draft with
+ * the engine drafter (quick to load) instead of onnxruntime-web, for tabs whose drafter is not under test.
+ */
 export async function openRoom(
   page: Page,
   roomUrl: string,
   view: RoomView,
-  timeoutMs = 60_000,
+  o: { drafter?: "engine"; timeoutMs?: number } = {},
 ): Promise<void> {
-  await page.goto(viewUrl(roomUrl, view));
-  await page.waitForSelector('[data-testid="leave"]:not([hidden])', { timeout: timeoutMs });
+  const query = `loopback=1&gflops=1${o.drafter === undefined ? "" : `&drafter=${o.drafter}`}`;
+  await page.goto(viewUrl(roomUrl, view, query));
+  await page.waitForSelector('[data-testid="leave"]:not([hidden])', {
+    timeout: o.timeoutMs ?? 60_000,
+  });
 }
 
 export async function showView(page: Page, view: RoomView): Promise<void> {
@@ -57,6 +64,8 @@ export async function waitPhase(
 
 export interface ChatOptions {
   mode?: "pipeinfer" | "speculative" | "plain";
+  /** Send with the Enter key in the prompt box instead of clicking Send. */
+  keyboard?: boolean;
   temperature?: number;
   maxTokens?: number;
 }
@@ -79,7 +88,8 @@ export async function sendMessage(page: Page, text: string, o: ChatOptions = {})
   if (o.maxTokens !== undefined) await page.fill('[data-testid="max-tokens"]', String(o.maxTokens));
   const before = await page.$$eval(".transcript .msg.user", (els) => els.length);
   await page.fill('[data-testid="prompt"]', text);
-  await page.click('[data-testid="send"]');
+  if (o.keyboard === true) await page.press('[data-testid="prompt"]', "Enter");
+  else await page.click('[data-testid="send"]');
   await page.waitForFunction(
     (n) => document.querySelectorAll(".transcript .msg.user").length > n,
     before,

@@ -17,6 +17,7 @@ import {
   type RoomState,
 } from "@pipemesh/mesh";
 import { RecordingPipeline, RunLog } from "../pipeline-view/run-log.ts";
+import { hasUnplannedContributor } from "../room/member-status.ts";
 import type { RoomClient } from "../room/room-client.ts";
 import {
   createScheduler,
@@ -210,7 +211,7 @@ export class ChatController {
       };
     } finally {
       this.#reply = null;
-      if (this.#room.state.queue.some((id) => id !== this.#room.peerId)) this.#releaseSession();
+      if (this.#shouldYield(this.#room.state)) this.#releaseSession();
     }
   }
 
@@ -289,10 +290,16 @@ export class ChatController {
   }
 
   #onState(state: RoomState): void {
-    // Someone else waits for the slot: give it back between replies (our KV goes with it).
-    if (this.#reply === null && this.#session !== null) {
-      if (state.queue.some((id) => id !== this.#room.peerId)) this.#releaseSession();
-    }
+    if (this.#reply === null && this.#session !== null && this.#shouldYield(state))
+      this.#releaseSession();
+  }
+
+  /**
+   * Between replies, give the slot back (our KV goes with it) when someone else waits for it, or when a
+   * contributor joined that the frozen plan leaves out (the room re-plans to include it).
+   */
+  #shouldYield(state: RoomState): boolean {
+    return state.queue.some((id) => id !== this.#room.peerId) || hasUnplannedContributor(state);
   }
 }
 

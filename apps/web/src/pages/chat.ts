@@ -68,6 +68,7 @@ export class ChatView {
   });
   readonly #status = h("p", { class: "chat-status muted", "aria-live": "polite" });
   readonly #stats = h("p", { class: "stats", "data-testid": "stats" }, "No reply yet.");
+  #preparing = false;
   /** Names of every member seen (a peer that left is no longer in the state). */
   readonly #names = new Map<string, string>();
   #destroyed = false;
@@ -143,6 +144,16 @@ export class ChatView {
       if (e.type === "state") this.#onState(e.state);
     });
     this.#onState(room.state);
+  }
+
+  /**
+   * The chat page is shown: load the tokenizer and the draft model now (not when the room is joined, so
+   * tabs that only contribute never load a drafter), and focus the prompt box.
+   */
+  activate(): void {
+    this.#prompt.focus();
+    if (this.#preparing) return;
+    this.#preparing = true;
     this.#controller
       .prepare((s) => this.#setStatus(s))
       .then(
@@ -157,12 +168,11 @@ export class ChatView {
               : `Draft model: ${p.drafter.name}${p.drafter.fallbackReason === undefined ? "" : " (fallback)"}.`,
           );
         },
-        (e: unknown) => ctx.errors.show(e, { key: "chat-model" }),
+        (e: unknown) => {
+          this.#preparing = false;
+          this.#ctx.errors.show(e, { key: "chat-model" });
+        },
       );
-  }
-
-  focus(): void {
-    this.#prompt.focus();
   }
 
   destroy(): void {

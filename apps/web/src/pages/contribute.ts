@@ -70,6 +70,7 @@ export class ContributeView {
     "Not contributing.",
   );
   #probe: Probe | null = null;
+  #probing = false;
   #contributor: Contributor | null = null;
   #starting = false;
   #destroyed = false;
@@ -126,6 +127,13 @@ export class ContributeView {
       else void this.#start();
     });
     this.#renderBudget();
+    fill(this.#probeBox, h("p", { class: "muted" }, "The device probe runs when this page opens."));
+  }
+
+  /** The contribute page is shown: probe WebGPU and measure speed (once). */
+  activate(): void {
+    if (this.#probing) return;
+    this.#probing = true;
     void this.#runProbe();
   }
 

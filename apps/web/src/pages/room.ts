@@ -215,6 +215,8 @@ export function roomPage(
         });
         renderState(c.state);
         renderTabs();
+        if (current === "chat") chat.activate();
+        if (current === "contribute") contribute.activate();
       },
       (e: unknown) => {
         const { code, message } = describeJoinError(e);
@@ -243,7 +245,8 @@ export function roomPage(
     show(view) {
       current = view;
       renderTabs();
-      if (view === "chat") chat?.focus();
+      if (view === "chat") chat?.activate();
+      if (view === "contribute") contribute?.activate();
     },
     destroy() {
       if (destroyed) return;

@@ -128,6 +128,7 @@ export class Contributor {
         backend: () => o.backend,
       }),
       rtc: rtcOptions(room.app),
+      link: { peerTimeoutMs: room.app.peerTimeoutMs },
       onEvent,
     });
     snap.peerId = node.peerId;

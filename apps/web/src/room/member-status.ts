@@ -66,3 +66,14 @@ export function memberRows(state: RoomState): MemberRow[] {
     m.role === "head" ? 1e6 + (order.get(m.peerId) ?? 0) : (order.get(m.peerId) ?? 1e5);
   return [...state.members].sort((a, b) => rank(a) - rank(b)).map((m) => memberRow(state, m));
 }
+
+/**
+ * A contributor joined (or changed its capabilities) while a head held a ready plan: the room froze the
+ * plan, so the newcomer is neither a stage nor idle in it. Releasing the generation slot lets it re-plan.
+ */
+export function hasUnplannedContributor(state: RoomState): boolean {
+  const plan = state.plan;
+  if (plan === null) return false;
+  const planned = new Set([...plan.stages.map((s) => s.peerId), ...plan.idle]);
+  return state.members.some((m) => m.role === "stage" && !planned.has(m.peerId));
+}

@@ -79,6 +79,7 @@ export class RoomClient {
         backend: (spec) => (spec.layerEnd > spec.layerStart ? "webgpu" : "cpu"),
       }),
       rtc: rtcOptions(o.app),
+      link: { peerTimeoutMs: o.app.peerTimeoutMs },
       onEvent: forward,
       ...(o.signal === undefined ? {} : { signal: o.signal }),
     });

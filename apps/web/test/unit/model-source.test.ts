@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseModelConfig } from "@pipemesh/engine";
 import {
   fetchDefaultModel,
+  loadTargetConfig,
   modelInfoFor,
   modelPath,
   parseDefaultModel,
@@ -64,6 +65,22 @@ describe("resolveModelSource", () => {
       code = codeOf(e);
     }
     expect(code).toBe("ERR_MODEL_LOAD");
+  });
+});
+
+describe("loadTargetConfig", () => {
+  it("a model whose config.json cannot be read is ERR_MODEL_LOAD", async () => {
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(() => Promise.resolve(new Response("missing", { status: 404 }))),
+    );
+    const source = {
+      id: "gone",
+      name: "gone",
+      targetUrl: "http://h/models/gone/",
+      draftUrl: undefined,
+    };
+    await expect(loadTargetConfig(source)).rejects.toThrow(/^ERR_MODEL_LOAD: the model "gone"/);
   });
 });
 

@@ -5,7 +5,7 @@ import type { MemberInfo, PeerCapabilities, RoomState } from "@pipemesh/mesh";
 import { describe, expect, it } from "vitest";
 import { headCaps, stageCaps, tabName } from "../../src/room/caps.ts";
 import { contributorStatus } from "../../src/room/contributor.ts";
-import { memberRow, memberRows } from "../../src/room/member-status.ts";
+import { hasUnplannedContributor, memberRow, memberRows } from "../../src/room/member-status.ts";
 
 const caps = (name: string): PeerCapabilities =>
   stageCaps({
@@ -89,6 +89,16 @@ describe("memberRow", () => {
       planError: { code: "ERR_PLAN_IMPOSSIBLE", message: "too small" },
     });
     expect(memberRow(s, s.members[3]!).status).toBe("waiting");
+  });
+});
+
+describe("hasUnplannedContributor", () => {
+  it("sees a contributor the frozen plan leaves out", () => {
+    expect(hasUnplannedContributor(state())).toBe(false); // c is idle, a and b are stages
+    const s = state();
+    s.members.push({ peerId: "d", role: "stage", caps: caps("tab-d"), loaded: null });
+    expect(hasUnplannedContributor(s)).toBe(true);
+    expect(hasUnplannedContributor({ ...s, plan: null })).toBe(false);
   });
 });
 

@@ -46,6 +46,7 @@ describe("parseConfig", () => {
     expect(c.loopbackOnly).toBe(false);
     expect(c.fixedGflops).toBeUndefined();
     expect(c.draftProvider).toBe("wasm");
+    expect(c.drafterKind).toBe("auto");
   });
 
   it("reads VITE_PIPEMESH_* variables and the automation query", () => {
@@ -56,13 +57,14 @@ describe("parseConfig", () => {
           '[{"urls":"turn:t.example:3478","username":"u","credential":"c"}]',
         VITE_PIPEMESH_MODELS_URL: "https://cdn.example/m/",
       },
-      href: "http://127.0.0.1:5173/?loopback=1&gflops=2.5",
+      href: "http://127.0.0.1:5173/?loopback=1&gflops=2.5&drafter=engine",
     });
     expect(c.signalingUrl).toBe("ws://127.0.0.1:9/signal");
     expect(c.iceServers).toEqual([{ urls: "turn:t.example:3478", username: "u", credential: "c" }]);
     expect(c.modelsBaseUrl).toBe("https://cdn.example/m/");
     expect(c.loopbackOnly).toBe(true);
     expect(c.fixedGflops).toBe(2.5);
+    expect(c.drafterKind).toBe("engine");
   });
 
   it("malformed values are ERR_APP_CONFIG", () => {
@@ -71,6 +73,7 @@ describe("parseConfig", () => {
       { env: { VITE_PIPEMESH_ICE_SERVERS: '[{"url":"x"}]' }, href: "http://h/" },
       { env: { VITE_PIPEMESH_DRAFT_PROVIDER: "gpu" }, href: "http://h/" },
       { env: {}, href: "http://h/?gflops=-1" },
+      { env: {}, href: "http://h/?drafter=gpt" },
     ];
     for (const src of bad) {
       let code = "";
