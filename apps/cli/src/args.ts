@@ -33,6 +33,8 @@ export interface GenerateOptions {
   pSplit: number | undefined;
   pRecovery: number | undefined;
   pDecay: number | undefined;
+  /** Calibrate the draft's confidence online (greedy); undefined: the scheduler's default (on). */
+  calibrate: boolean | undefined;
   linkLatencyMs: number;
   linkBandwidthMbps: number;
   kvCells: number | undefined;
@@ -54,12 +56,19 @@ export const GENERATE_USAGE = `usage: pipemesh generate [--model DIR] [--draft D
   --mode plain|speculative|pipeinfer   default pipeinfer with a draft model, plain without
   --draft DIR, --drafter ort|engine    draft model (default: the embedded pair's draft when --model is absent)
   --draft-branches B, --draft-max K, --p-accept, --p-split, --p-recovery, --p-decay   speculation knobs
+  --calibrate on|off      gate speculation on the draft's calibrated confidence (default on) or its raw probability
   --link-latency-ms MS, --link-bandwidth-mbps MBPS   shape every hop (benchmarks)
   --kv-cells N            KV cache cells per peer
   --modelled-stage-ms MS, --modelled-row-ms MS, --modelled-draft-ms MS
                           benchmarks only: each stage is busy MS per run (+ per extra row) before computing,
                           and each new draft prediction costs MS (modelled compute; tokens stay exact)
   --json                  print one JSON object as the last line of stdout`;
+
+function onOff(name: string, v: string | undefined): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (v === "on" || v === "off") return v === "on";
+  throw new CliError("ERR_CLI_USAGE", `--${name} must be on or off, got "${v}"`);
+}
 
 function num(name: string, v: string | undefined, min: number, max: number): number | undefined {
   if (v === undefined) return undefined;
@@ -140,6 +149,7 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateOptions {
         "p-split": { type: "string" },
         "p-recovery": { type: "string" },
         "p-decay": { type: "string" },
+        calibrate: { type: "string" },
         "link-latency-ms": { type: "string" },
         "link-bandwidth-mbps": { type: "string" },
         "kv-cells": { type: "string" },
@@ -188,6 +198,7 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateOptions {
     pSplit: num("p-split", v["p-split"], 0, 1),
     pRecovery: num("p-recovery", v["p-recovery"], 0, 1),
     pDecay: num("p-decay", v["p-decay"], 0, 1),
+    calibrate: onOff("calibrate", v.calibrate),
     linkLatencyMs: num("link-latency-ms", v["link-latency-ms"], 0, 10_000) ?? 0,
     linkBandwidthMbps: num("link-bandwidth-mbps", v["link-bandwidth-mbps"], 0, 1_000_000) ?? 0,
     kvCells: int("kv-cells", v["kv-cells"], 16, 1 << 22),

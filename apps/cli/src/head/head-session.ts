@@ -108,7 +108,7 @@ export async function openHead(opts: GenerateOptions, o: OpenHeadOptions): Promi
   }
 }
 
-export function speculationOf(opts: GenerateOptions): Record<string, number | undefined> {
+export function speculationOf(opts: GenerateOptions): Record<string, number | boolean | undefined> {
   return {
     draftBranches: opts.draftBranches,
     draftMax: opts.draftMax,
@@ -116,6 +116,7 @@ export function speculationOf(opts: GenerateOptions): Record<string, number | un
     pSplit: opts.pSplit,
     pRecovery: opts.pRecovery,
     pDecay: opts.pDecay,
+    calibrate: opts.calibrate,
   };
 }
 

@@ -26,9 +26,12 @@ export interface SpeculationOptions {
    * and through the pipeline sooner, which shortens the wait after every rejection.
    */
   firstDraftMax: number;
-  /** A branch keeps drafting while the draft's top-1 probability is >= pAccept + pAdjust (`-pa`). */
+  /**
+   * A branch keeps drafting while the draft's confidence in its top-1 is >= pAccept + pAdjust (`-pa`). The
+   * confidence is the calibrated P(target agrees) when `calibrate` is on (greedy), else the raw probability.
+   */
   pAccept: number;
-  /** A candidate other than the top-1 opens a new branch when its probability > pSplit + pAdjust (`-ps`). */
+  /** A candidate other than the top-1 opens a new branch when its confidence > pSplit + pAdjust (`-ps`). */
   pSplit: number;
   /** pAdjust grows by pRecovery per speculative run already in flight in the chain (`-pr`). */
   pRecovery: number;
@@ -40,6 +43,15 @@ export interface SpeculationOptions {
   maxPartitions: number;
   /** Candidates asked of the drafter per step (reference: top-8). */
   draftTopK: number;
+  /**
+   * Calibrate the draft's confidence online (greedy decoding only): learn P(the target's token is the
+   * draft's rank-r candidate | r, its draft probability) from verified positions, across the generations
+   * of one scheduler, and use it wherever the knobs speak of confidence. Off: raw draft probabilities,
+   * as in the reference.
+   */
+  calibrate: boolean;
+  /** Pseudo-observations behind each calibration cell's prior (the raw probability, rescaled per rank). */
+  calibrationPriorWeight: number;
 }
 
 /**
@@ -59,6 +71,8 @@ export const DEFAULT_SPECULATION: SpeculationOptions = {
   maxInFlightRuns: 8,
   maxPartitions: 12,
   draftTopK: 8,
+  calibrate: true,
+  calibrationPriorWeight: 2,
 };
 
 export interface SchedulerConfig {
@@ -117,6 +131,9 @@ export function resolveConfig(config: SchedulerConfig, hasDraft: boolean): Resol
     if (!Number.isFinite(spec[k]) || spec[k] < 0)
       throw invalid(`${k} must be a finite number >= 0`);
   }
+  if (typeof spec.calibrate !== "boolean") throw invalid("calibrate must be a boolean");
+  if (!Number.isFinite(spec.calibrationPriorWeight) || spec.calibrationPriorWeight <= 0)
+    throw invalid("calibrationPriorWeight must be a finite number > 0");
   // Every partition is a block of draftBranches ids after the canonical id 0.
   spec.maxPartitions = Math.min(
     spec.maxPartitions,

@@ -1,8 +1,9 @@
 // Drafting one speculative micro-batch: a narrow token tree grown level by level from the Drafter port,
-// with the reference's adaptive cutoffs (a branch stops when the draft's top-1 < pAccept + pAdjust; a
-// candidate opens a branch when its probability > pSplit + pAdjust) and a cap on rows and branches. At
-// temperature > 0 it drafts a single chain by sampling from the filtered draft distribution (what lossless
-// verification needs). Knows nothing of runs, KV or the pipeline.
+// with the reference's adaptive cutoffs applied to the draft's confidence (a branch stops when its top-1's
+// confidence < pAccept + pAdjust; a candidate opens a branch when its confidence > pSplit + pAdjust; the
+// confidence is the calibrated P(target agrees), or the raw probability without calibration) and a cap on
+// rows and branches. At temperature > 0 it drafts a single chain by sampling from the filtered draft
+// distribution (what lossless verification needs). Knows nothing of runs, KV or the pipeline.
 
 import type { Drafter } from "../ports.ts";
 import { at } from "./at.ts";
@@ -25,6 +26,13 @@ export interface DraftNode {
   branches: number[];
   /** The draft's probability of this token after its path (1 for a canonical row). */
   prob: number;
+  /** The token's rank among the draft's candidates (0 = its top-1). */
+  rank: number;
+  /**
+   * The draft's confidence that the target picks this token after its path, as the cutoffs saw it: the
+   * calibrated estimate (greedy) or the raw probability (sampling, or calibration off). 1 for a canonical row.
+   */
+  conf: number;
   /** Sampling only: the filtered draft distribution this token was drawn from. */
   q?: Float64Array | undefined;
 }
@@ -48,6 +56,8 @@ export interface DraftTreeParams {
   cutoffAccept: number;
   cutoffSplit: number;
   topK: number;
+  /** Confidence of the rank-r candidate of raw probability p (default: p itself). */
+  confidence?: ((rank: number, prob: number) => number) | undefined;
   /** Present at temperature > 0: draft a chain by sampling (uniforms keyed by position). */
   sampling?: ResolvedSampling | undefined;
   /** Checked between levels: true stops drafting (an outcome is waiting). */
@@ -65,6 +75,7 @@ export async function draftTree(p: DraftTreeParams): Promise<DraftTree> {
   const nodes: DraftNode[] = [];
   const branches: Branch[] = [{ path: [], drafting: true }];
   const maxBranches = p.sampling === undefined ? p.maxBranches : 1;
+  const conf = p.confidence ?? ((_rank: number, prob: number): number => prob);
   let interrupted = false;
   for (let depth = 0; nodes.length < p.maxNodes; depth++) {
     const pos = firstPos + depth;
@@ -88,8 +99,14 @@ export async function draftTree(p: DraftTreeParams): Promise<DraftTree> {
       b.drafting = false;
       if (pred === undefined || nodes.length >= p.maxNodes) return;
       const parent = b.path.length === 0 ? -1 : at(b.path, b.path.length - 1);
-      const add = (token: number, prob: number, q?: Float64Array): number => {
-        nodes.push({ token, pos, parent, children: [], branches: [], prob, q });
+      const add = (
+        token: number,
+        rank: number,
+        prob: number,
+        c: number,
+        q?: Float64Array,
+      ): number => {
+        nodes.push({ token, pos, parent, children: [], branches: [], prob, rank, conf: c, q });
         if (parent >= 0) at(nodes, parent).children.push(nodes.length - 1);
         return nodes.length - 1;
       };
@@ -98,23 +115,28 @@ export async function draftTree(p: DraftTreeParams): Promise<DraftTree> {
         const q = draftProbs(pred.probs, p.sampling);
         // Stop on the top-1 of q, never on the sampled token's own probability: a stop rule that
         // looked at the sampled value would bias which drafts reach verification.
-        if (Math.max(...q) < p.cutoffAccept) return;
+        const top = Math.max(...q);
+        if (conf(0, top) < p.cutoffAccept) return;
         const token = sampleIndex(q, uniformAt(p.sampling.seed, pos, RNG_STREAM.draft));
-        b.path.push(add(token, q[token] ?? 0, q));
+        const prob = q[token] ?? 0;
+        let rank = 0;
+        for (const x of q) if (x > prob) rank++;
+        b.path.push(add(token, rank, prob, conf(rank, prob), q));
         b.drafting = true;
         return;
       }
-      if ((pred.topProbs[0] ?? 0) < p.cutoffAccept) return;
+      const p0 = pred.topProbs[0] ?? 0;
+      const c0 = conf(0, p0);
+      if (c0 < p.cutoffAccept) return;
       const prefix = b.path.slice();
-      b.path.push(add(pred.topIds[0] ?? 0, pred.topProbs[0] ?? 0));
+      b.path.push(add(pred.topIds[0] ?? 0, 0, p0, c0));
       b.drafting = true;
       for (let f = 1; f < pred.topIds.length; f++) {
         if (branches.length >= maxBranches || nodes.length >= p.maxNodes) break;
-        if ((pred.topProbs[f] ?? 0) <= p.cutoffSplit) break;
-        branches.push({
-          path: [...prefix, add(pred.topIds[f] ?? 0, pred.topProbs[f] ?? 0)],
-          drafting: true,
-        });
+        const pf = pred.topProbs[f] ?? 0;
+        const cf = conf(f, pf);
+        if (cf <= p.cutoffSplit) break;
+        branches.push({ path: [...prefix, add(pred.topIds[f] ?? 0, f, pf, cf)], drafting: true });
       }
     });
   }

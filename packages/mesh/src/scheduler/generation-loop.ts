@@ -6,6 +6,7 @@
 import { MeshError } from "../errors.ts";
 import type { Drafter, PipelinePort, RunSpec, StageRowOutput } from "../ports.ts";
 import { at } from "./at.ts";
+import { PredictionLog, type DraftCalibration } from "./calibration.ts";
 import type { ResolvedConfig } from "./config.ts";
 import { draftTree, type DraftNode, type DraftTree } from "./draft-tree.ts";
 import { chainCopyOps, commitOp, seqsOf, type PartitionPool } from "./kv-protocol.ts";
@@ -47,6 +48,8 @@ export interface TokenEvent {
 export interface LoopParams {
   pipeline: PipelinePort;
   drafter: Drafter | null;
+  /** The scheduler's draft calibration (learns and answers at temperature 0); null: raw probabilities. */
+  calibration: DraftCalibration | null;
   clock: { now(): number };
   config: ResolvedConfig;
   pool: PartitionPool;
@@ -86,6 +89,12 @@ export class GenerationLoop {
   readonly #maxPos: number;
   #nReject = 0;
   #lastEmptyKey: string | null = null;
+  /** Greedy with calibration: the drafter (recording its predictions) and the calibrated confidence. */
+  readonly #calibrated: {
+    drafter: Drafter;
+    log: PredictionLog;
+    confidence: (rank: number, prob: number) => number;
+  } | null;
 
   constructor(params: LoopParams) {
     this.#p = params;
@@ -97,6 +106,11 @@ export class GenerationLoop {
       this.promptLength + params.maxTokens - 1,
       params.config.maxContextTokens - 1,
     );
+    const { calibration, drafter } = params;
+    this.#calibrated =
+      calibration === null || drafter === null || !this.#greedy
+        ? null
+        : recordingDrafter(drafter, calibration);
   }
 
   /** Runs to a finish reason. Pipeline failures reject; an abort ends with finish = "abort". */
@@ -177,7 +191,7 @@ export class GenerationLoop {
       rootPos,
       chainStart: rootPos,
       prefix: [],
-      prefixProbs: [],
+      prefixConfs: [],
       nodes,
       rows,
       draftNodes: [],
@@ -292,7 +306,7 @@ export class GenerationLoop {
         rootPos: firstPos,
         chainStart,
         prefix,
-        prefixProbs: tip.prefixProbs,
+        prefixConfs: tip.prefixConfs,
         draftNodes: tree.nodes.map((_, i) => i),
         branchCount: tree.branchCount,
         partition,
@@ -316,11 +330,13 @@ export class GenerationLoop {
     shouldYield: () => boolean,
     maxNodes = this.#p.config.speculation.draftMax,
   ): Promise<DraftTree> {
-    const { drafter, config, signal } = this.#p;
+    const { config, signal } = this.#p;
+    const drafter = this.#calibrated?.drafter ?? this.#p.drafter;
     if (drafter === null) throw new MeshError("ERR_NO_DRAFT", "no drafter");
     const s = config.speculation;
     return draftTree({
       drafter,
+      confidence: this.#calibrated?.confidence,
       base,
       maxNodes,
       maxBranches: s.draftBranches,
@@ -388,6 +404,7 @@ export class GenerationLoop {
       for (const r of this.#runs)
         for (const i of draftsAt(r, this.tokens)) candidates.push(at(r.nodes, i));
       const { token, fromDraft } = this.#choose(out, candidates, pos);
+      this.#observe(token);
       this.tokens.push(token);
       const step = stop.push(token);
       text += step.textDelta;
@@ -434,6 +451,16 @@ export class GenerationLoop {
     this.#cancelInvalid();
     if (this.#p.config.mode !== "plain")
       await this.#p.drafter?.accept(Int32Array.from(this.tokens));
+  }
+
+  /** Calibration: the target's token at position tokens.length against the draft's prediction there. */
+  #observe(token: number): void {
+    const c = this.#calibrated;
+    if (c === null) return;
+    const n = this.tokens.length;
+    const pred = c.log.take(this.tokens, n);
+    if (pred !== undefined) this.#p.calibration?.observePrediction(pred, token);
+    c.log.prune(n);
   }
 
   #hasText(): boolean {
@@ -484,7 +511,30 @@ export class GenerationLoop {
 }
 
 function rootNode(token: number, pos: number): DraftNode {
-  return { token, pos, parent: -1, children: [], branches: [], prob: 1 };
+  return { token, pos, parent: -1, children: [], branches: [], prob: 1, rank: 0, conf: 1 };
+}
+
+/** A drafter view that logs every prediction by context, for calibration once the target has spoken. */
+function recordingDrafter(
+  inner: Drafter,
+  calibration: DraftCalibration,
+): { drafter: Drafter; log: PredictionLog; confidence: (rank: number, prob: number) => number } {
+  const log = new PredictionLog();
+  const drafter: Drafter = {
+    vocabSize: inner.vocabSize,
+    async predict(contexts, options, signal) {
+      const preds = await inner.predict(contexts, options, signal);
+      preds.forEach((p, i) => {
+        const ctx = contexts[i];
+        if (ctx !== undefined) log.record(ctx, p);
+      });
+      return preds;
+    },
+    accept: (accepted) => inner.accept(accepted),
+    reset: () => inner.reset(),
+    destroy: () => inner.destroy(),
+  };
+  return { drafter, log, confidence: (r, p) => calibration.confidence(r, p) };
 }
 
 function shiftNode(n: DraftNode, by: number): DraftNode {

@@ -18,8 +18,8 @@ export interface RunRecord {
   /** Assumed speculative tokens at [chainStart, rootPos) from earlier runs of the chain (may be empty). */
   readonly chainStart: number;
   readonly prefix: readonly number[];
-  /** The draft's probability of each prefix token (for ranking where to speculate next). */
-  readonly prefixProbs: readonly number[];
+  /** The draft's confidence in each prefix token (DraftNode.conf; for ranking where to speculate next). */
+  readonly prefixConfs: readonly number[];
   /** Rows that return outputs, as a tree (parents first); node i is batch row rows[i]. */
   readonly nodes: readonly DraftNode[];
   readonly rows: readonly number[];
@@ -120,10 +120,10 @@ export function runsToCancel(runs: readonly RunRecord[], tokens: readonly number
   return dead;
 }
 
-/** One branch of a speculative run's tree as a path: its tokens and probabilities from rootPos on. */
-export function branchLine(run: RunRecord, branch: number): { tokens: number[]; probs: number[] } {
+/** One branch of a speculative run's tree as a path: its tokens and confidences from rootPos on. */
+export function branchLine(run: RunRecord, branch: number): { tokens: number[]; confs: number[] } {
   const line = run.nodes.filter((nd) => nd.branches.includes(branch));
-  return { tokens: line.map((nd) => nd.token), probs: line.map((nd) => nd.prob) };
+  return { tokens: line.map((nd) => nd.token), confs: line.map((nd) => nd.conf) };
 }
 
 /** Where the next micro-batch goes: after `run`'s branch (or after the accepted tokens when run is null). */
@@ -134,7 +134,7 @@ export interface ChainTip {
   firstPos: number;
   chainStart: number;
   prefix: number[];
-  prefixProbs: number[];
+  prefixConfs: number[];
   chainDepth: number;
   /** The draft's estimate that every assumed token past the frontier is accepted. */
   score: number;
@@ -144,7 +144,7 @@ export interface ChainTip {
  * Best-first choice of where to speculate next. Candidates are the frontier (when no live run covers the
  * next position) and every branch of every live speculative run that agrees with the accepted tokens,
  * reaches past the pending position, ends before maxPos and has no live run chained from it yet. The score
- * is the product of the draft's probabilities of the path's unaccepted tokens, so the most likely
+ * is the product of the draft's confidences in the path's unaccepted tokens, so the most likely
  * continuation is extended first: the deepest valid chain when the draft is confident, an alternative
  * branch when that is likelier. Ties go to the newest run.
  */
@@ -172,10 +172,10 @@ export function chooseTip(
       covered = true;
       if (expanded.has(`${run.runId}:${b}`) || endPos + 1 > maxPos) continue;
       const prefix = [...run.prefix, ...line.tokens];
-      const prefixProbs = [...run.prefixProbs, ...line.probs];
+      const prefixConfs = [...run.prefixConfs, ...line.confs];
       let score = 1;
       for (let q = Math.max(n, run.chainStart); q <= endPos; q++) {
-        score *= prefixProbs[q - run.chainStart] ?? 0;
+        score *= prefixConfs[q - run.chainStart] ?? 0;
       }
       if (best === null || score >= best.score) {
         best = {
@@ -184,7 +184,7 @@ export function chooseTip(
           firstPos: endPos + 1,
           chainStart: run.chainStart,
           prefix,
-          prefixProbs,
+          prefixConfs,
           chainDepth: run.chainDepth + 1,
           score,
         };
@@ -198,7 +198,7 @@ export function chooseTip(
     firstPos: n,
     chainStart: n,
     prefix: [],
-    prefixProbs: [],
+    prefixConfs: [],
     chainDepth: 0,
     score: 1,
   };

@@ -12,6 +12,7 @@ import {
   type ResolvedConfig,
   type SchedulerConfig,
 } from "./config.ts";
+import { DraftCalibration } from "./calibration.ts";
 import { EventQueue } from "./event-queue.ts";
 import { GenerationLoop, type FinishReason, type TokenEvent } from "./generation-loop.ts";
 import { CLEAR_OP, PartitionPool, truncateOp } from "./kv-protocol.ts";
@@ -74,6 +75,7 @@ export class PipeInferScheduler {
   readonly #drafter: Drafter | null;
   readonly #clock: { now(): number };
   readonly #decode: ((tokens: readonly number[]) => string) | undefined;
+  readonly #calibration: DraftCalibration | null;
   #pool: PartitionPool;
   #nextRunId = 1;
   #kvTokens: number[] = [];
@@ -94,10 +96,22 @@ export class PipeInferScheduler {
     this.config = resolveConfig(config, this.#drafter !== null);
     const s = this.config.speculation;
     this.#pool = new PartitionPool(s.maxPartitions, s.draftBranches);
+    this.#calibration =
+      s.calibrate && this.#drafter !== null && this.config.mode !== "plain"
+        ? new DraftCalibration(s.calibrationPriorWeight)
+        : null;
   }
 
   get mode(): DecodeMode {
     return this.config.mode;
+  }
+
+  /**
+   * What the scheduler has learnt of its draft's confidence (null without a drafter, in plain mode, or with
+   * calibration off). Kept across generations and reset(): it describes the model pair, not a conversation.
+   */
+  get calibration(): DraftCalibration | null {
+    return this.#calibration;
   }
 
   /** Tokens whose KV the stages hold (as of the last finished cleanup). */
@@ -229,6 +243,7 @@ export class PipeInferScheduler {
         next: (s) => nextOwnOutcome(pipeline, minRunId, s),
       },
       drafter: this.#drafter,
+      calibration: this.#calibration,
       clock: this.#clock,
       config: this.config,
       pool: this.#pool,

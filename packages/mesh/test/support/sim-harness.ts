@@ -10,6 +10,7 @@ import {
 } from "../../src/scheduler/scheduler.ts";
 import { SimClock } from "./sim-clock.ts";
 import { SimPipeline, type SimPipelineOptions } from "./sim-pipeline.ts";
+import { draftProfiles } from "./toy-draft-profiles.ts";
 import { ToyDrafter, type ToyDraftKind } from "./toy-drafters.ts";
 import { createToyStages, ToyModel, ToyReference, type ToyModelSpec } from "./toy-model.ts";
 
@@ -19,8 +20,11 @@ export interface HarnessOptions {
   /** Omit for no drafter. */
   draft?: ToyDraftKind;
   agreement?: number;
+  /** For draft "profile": which measured draft to mimic (default "tiny"). */
+  profile?: "tiny" | "tiny-weak";
   draftStepMs?: number;
   draftExtraTokenMs?: number;
+  draftExtraContextMs?: number;
   mode?: DecodeMode;
   config?: SchedulerConfig;
   sim?: Omit<SimPipelineOptions, "clock" | "stages">;
@@ -55,9 +59,11 @@ export function createHarness(o: HarnessOptions = {}): Harness {
           kind: o.draft,
           model,
           ...(o.agreement === undefined ? {} : { agreement: o.agreement }),
+          ...(o.draft === "profile" ? { profile: draftProfiles()[o.profile ?? "tiny"] } : {}),
           clock,
           stepMs: o.draftStepMs ?? 0.5,
           extraTokenMs: o.draftExtraTokenMs ?? 0.01,
+          extraContextMs: o.draftExtraContextMs ?? 0,
         });
   const scheduler = new PipeInferScheduler(
     { pipeline: sim, drafter, clock, ...(o.decode === undefined ? {} : { decode: o.decode }) },

@@ -24,7 +24,8 @@ function spec(o: {
   const nodes: DraftNode[] = [];
   for (const [token, parent, branches, prob] of o.nodes) {
     const pos = parent < 0 ? o.rootPos : nodes[parent]!.pos + 1;
-    nodes.push({ token, pos, parent, children: [], branches, prob: prob ?? 0.5 });
+    const p = prob ?? 0.5;
+    nodes.push({ token, pos, parent, children: [], branches, prob: p, rank: 0, conf: p });
     if (parent >= 0) nodes[parent]!.children.push(nodes.length - 1);
   }
   const prefix = o.prefix ?? [];
@@ -34,7 +35,7 @@ function spec(o: {
     rootPos: o.rootPos,
     chainStart: o.chainStart ?? o.rootPos - prefix.length,
     prefix,
-    prefixProbs: prefix.map(() => 0.9),
+    prefixConfs: prefix.map(() => 0.9),
     nodes,
     rows: nodes.map((_, i) => i),
     draftNodes: nodes.map((_, i) => i),
