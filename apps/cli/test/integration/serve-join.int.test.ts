@@ -1,0 +1,91 @@
+// Issue 4 across separate processes: `pipemesh serve` prints a room URL for the embedded default model,
+// two `pipemesh join ROOM_URL` edge peers contribute their layers, and `pipemesh generate --room ROOM_URL`
+// (the head, holding no layers) returns the same greedy tokens as one local peer; a joined peer leaves
+// cleanly on SIGINT.
+
+import type { ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { readDefaultPair } from "../../src/head/models.ts";
+import { collect, generateTokens, startCli } from "../support/run-cli.ts";
+
+const LAYERS = (
+  JSON.parse(readFileSync(join(readDefaultPair().target, "config.json"), "utf8")) as {
+    num_hidden_layers: number;
+  }
+).num_hidden_layers;
+const PROMPT = [
+  "--prompt",
+  "The whale",
+  "--max-tokens",
+  "24",
+  "--temperature",
+  "0",
+  "--ignore-eos",
+];
+
+/** Resolves with the first match of `re` in the child's stream; rejects when it exits first. */
+function waitForLine(
+  child: ChildProcess,
+  stream: "stdout" | "stderr",
+  re: RegExp,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const s = child[stream];
+    if (s === null) return reject(new Error(`no ${stream}`));
+    s.setEncoding("utf8");
+    const onData = (d: string): void => {
+      text += d;
+      const m = re.exec(text);
+      if (m !== null) {
+        s.off("data", onData);
+        resolve(m[1] ?? m[0]);
+      }
+    };
+    s.on("data", onData);
+    child.once("exit", (code) =>
+      reject(new Error(`exited (${code}) before ${re} appeared:\n${text}`)),
+    );
+  });
+}
+
+describe("pipemesh serve + join + generate --room", () => {
+  const children: ChildProcess[] = [];
+  afterAll(() => {
+    for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+  });
+
+  it("two edge peers and a CLI head in one room give the single-peer tokens", async () => {
+    const server = startCli(["serve", "--port", "0"]);
+    children.push(server);
+    const url = await waitForLine(server, "stdout", /room for \S+: (http\S+)/);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+
+    const peers = ["edge-a", "edge-b"].map((name) =>
+      startCli(["join", url, "--backend", "cpu", "--name", name]),
+    );
+    children.push(...peers);
+    await Promise.all(peers.map((p) => waitForLine(p, "stderr", /joined room/)));
+
+    const { tokens, json } = await generateTokens(["--room", url, ...PROMPT]);
+    const local = await generateTokens(["--backend", "cpu", ...PROMPT]);
+    expect(tokens).toEqual(local.tokens);
+    expect(tokens).toHaveLength(24);
+    expect(json["drafter"]).toBe("onnxruntime-web");
+    const plan = json["plan"] as { layerStart: number; layerEnd: number }[];
+    expect(plan).toHaveLength(2);
+    expect(plan[0]?.layerStart).toBe(0);
+    expect(plan[0]?.layerEnd).toBe(plan[1]?.layerStart);
+    expect(plan[1]?.layerEnd).toBe(LAYERS);
+
+    // Ctrl-C: the edge peer leaves the room first and exits 0.
+    const peer = peers[0]!;
+    const done = collect(peer);
+    peer.kill("SIGINT");
+    const r = await done;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("leaving the room");
+  }, 240_000);
+});
