@@ -1,6 +1,9 @@
 // A browser without WebGPU (Chromium without its WebGPU flags: requestAdapter() returns null): the
-// contribute page says so plainly, selects the CPU backend, and contributing on it loads the layers.
+// contribute page says so plainly, selects the CPU backend, and contributing on it loads the layers. Also:
+// a room whose model files are missing shows ERR_MODEL_LOAD where the layers would load.
 
+import { roomUrl, SignalingClient } from "@pipemesh/mesh";
+import { nodeWebSocketFactory } from "@pipemesh/mesh/node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromiumPath } from "../../../packages/engine/test/support/chromium.ts";
 import { startApp, type AppServer } from "./support/app-server.ts";
@@ -51,6 +54,29 @@ describe.skipIf(!haveChromium)(
       expect(status).toMatch(/Loaded layers 0–\d+ \+ LM head/);
       await screenshot(tab.page, "contribute-no-webgpu-375");
       expect(tab.errors).toEqual([]);
+    });
+
+    it("a room whose model files are missing shows ERR_MODEL_LOAD on the contribute page", async () => {
+      const admin = await SignalingClient.connect(app.origin.replace(/^http/, "ws") + "/signal", {
+        webSocket: nodeWebSocketFactory,
+      });
+      const { roomId, secret } = await admin.createRoom({
+        id: "no-such/model",
+        layerCount: 2,
+        layerBytes: 1000,
+        embedBytes: 0,
+        headBytes: 0,
+      });
+      admin.destroy();
+      const tab = await browser.newPeer("missing-model");
+      await openRoom(tab.page, roomUrl(app.origin, roomId, secret), "contribute");
+      await startContributing(tab.page);
+      await tab.page.waitForSelector('[data-testid="error"] [data-code="ERR_MODEL_LOAD"]', {
+        timeout: 60_000,
+      });
+      const text = await tab.page.textContent('[data-testid="error"] [data-code="ERR_MODEL_LOAD"]');
+      expect(text).toContain("no-such/model");
+      await screenshot(tab.page, "contribute-model-load-error-desktop");
     });
   },
 );
