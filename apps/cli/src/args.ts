@@ -33,6 +33,8 @@ export interface GenerateOptions {
   pSplit: number | undefined;
   pRecovery: number | undefined;
   pDecay: number | undefined;
+  /** Most speculative runs in flight at once (pipeinfer); undefined: the scheduler's default. */
+  maxInFlight: number | undefined;
   /** Calibrate the draft's confidence online (greedy); undefined: the scheduler's default (on). */
   calibrate: boolean | undefined;
   linkLatencyMs: number;
@@ -56,6 +58,7 @@ export const GENERATE_USAGE = `usage: pipemesh generate [--model DIR] [--draft D
   --mode plain|speculative|pipeinfer   default pipeinfer with a draft model, plain without
   --draft DIR, --drafter ort|engine    draft model (default: the embedded pair's draft when --model is absent)
   --draft-branches B, --draft-max K, --p-accept, --p-split, --p-recovery, --p-decay   speculation knobs
+  --max-in-flight N       most speculative runs in flight at once (pipeinfer; default 4)
   --calibrate on|off      gate speculation on the draft's calibrated confidence (default on) or its raw probability
   --link-latency-ms MS, --link-bandwidth-mbps MBPS   shape every hop (benchmarks)
   --kv-cells N            KV cache cells per peer
@@ -149,6 +152,7 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateOptions {
         "p-split": { type: "string" },
         "p-recovery": { type: "string" },
         "p-decay": { type: "string" },
+        "max-in-flight": { type: "string" },
         calibrate: { type: "string" },
         "link-latency-ms": { type: "string" },
         "link-bandwidth-mbps": { type: "string" },
@@ -198,6 +202,7 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateOptions {
     pSplit: num("p-split", v["p-split"], 0, 1),
     pRecovery: num("p-recovery", v["p-recovery"], 0, 1),
     pDecay: num("p-decay", v["p-decay"], 0, 1),
+    maxInFlight: int("max-in-flight", v["max-in-flight"], 1, 64),
     calibrate: onOff("calibrate", v.calibrate),
     linkLatencyMs: num("link-latency-ms", v["link-latency-ms"], 0, 10_000) ?? 0,
     linkBandwidthMbps: num("link-bandwidth-mbps", v["link-bandwidth-mbps"], 0, 1_000_000) ?? 0,

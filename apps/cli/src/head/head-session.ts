@@ -116,6 +116,7 @@ export function speculationOf(opts: GenerateOptions): Record<string, number | bo
     pSplit: opts.pSplit,
     pRecovery: opts.pRecovery,
     pDecay: opts.pDecay,
+    maxInFlightRuns: opts.maxInFlight,
     calibrate: opts.calibrate,
   };
 }
