@@ -61,6 +61,8 @@ export class StageCore {
   readonly #maxCancels: number;
   readonly #queue: { input: StageInput; atMs: number }[] = [];
   readonly #cancelled = new Set<number>();
+  /** The id of the last run (or skip marker) that arrived; runs arrive in increasing id order. */
+  #lastArrivedRunId = -1;
   #current: { runId: number; kind: RunKind; abort: AbortController } | null = null;
   #running = false;
   #destroyed = false;
@@ -138,6 +140,7 @@ export class StageCore {
             await this.#kv(item.op);
             break;
           case "skip":
+            this.#arrived(item.runId);
             this.#cancelled.delete(item.runId);
             this.#runsSkipped++;
             await this.#sink.skip(
@@ -160,6 +163,22 @@ export class StageCore {
     }
   }
 
+  /**
+   * Keeps the remembered cancels honest. Runs reach a stage in issue order, so a remembered cancel for an
+   * id below the arriving one is stale (its run already passed: the cancel came too late) and is dropped.
+   * An id that is not above the last one means a new head (ids restarted): every remembered cancel may
+   * belong to the old one, so all are dropped. Forgetting a cancel only costs compute; remembering a stale
+   * one would skip a live run of the new head.
+   */
+  #arrived(runId: number): void {
+    if (runId <= this.#lastArrivedRunId) {
+      this.#cancelled.clear();
+    } else {
+      for (const id of this.#cancelled) if (id < runId) this.#cancelled.delete(id);
+    }
+    this.#lastArrivedRunId = runId;
+  }
+
   #wakeIdle(): void {
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
@@ -177,6 +196,7 @@ export class StageCore {
 
   async #run(item: Extract<StageInput, { type: "run" }>, arrivedMs: number): Promise<void> {
     const { header } = item;
+    this.#arrived(header.runId);
     if (header.kind === "speculative" && this.#cancelled.delete(header.runId)) {
       this.#runsSkipped++;
       const waitMs = this.#clock.now() - arrivedMs;

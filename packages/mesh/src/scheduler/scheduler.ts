@@ -69,6 +69,14 @@ export interface Generation extends AsyncIterable<TokenEvent> {
 
 const defaultClock = { now: (): number => performance.now() };
 
+/**
+ * Run ids are unique across every scheduler in this process, not per scheduler: a new scheduler on a
+ * pipeline that an earlier one used (a new chat, another mode, the benchmark's next row) must not reuse an
+ * id that stages still remember as cancelled, nor take a late outcome of the old scheduler's runs for one
+ * of its own.
+ */
+let lastRunId = 0;
+
 export class PipeInferScheduler {
   readonly config: ResolvedConfig;
   readonly #pipeline: PipelinePort;
@@ -77,7 +85,6 @@ export class PipeInferScheduler {
   readonly #decode: ((tokens: readonly number[]) => string) | undefined;
   readonly #calibration: DraftCalibration | null;
   #pool: PartitionPool;
-  #nextRunId = 1;
   #kvTokens: number[] = [];
   /** False after a failure: the stages' KV is unknown and the next generation clears it. */
   #kvValid = true;
@@ -233,7 +240,7 @@ export class PipeInferScheduler {
       stopStrings: request.stop,
       decode: this.#decode,
     });
-    const minRunId = this.#nextRunId;
+    const minRunId = lastRunId + 1;
     const loop = new GenerationLoop({
       pipeline: {
         launch: (r) => pipeline.launch(r),
@@ -247,7 +254,7 @@ export class PipeInferScheduler {
       clock: this.#clock,
       config: this.config,
       pool: this.#pool,
-      nextRunId: () => this.#nextRunId++,
+      nextRunId: () => ++lastRunId,
       sampling,
       stop,
       metrics,

@@ -1,6 +1,7 @@
 // Conversations: KV kept between turns (only new tokens are prefilled), edits and truncation reuse the
 // longest common prefix, reset clears, and stop conditions (EOS ids, stop strings) end a turn cleanly.
 import { describe, expect, it } from "vitest";
+import { PipeInferScheduler } from "../../../src/scheduler/scheduler.ts";
 import { createHarness, referenceGreedy } from "../../support/sim-harness.ts";
 
 const SIM = { hopMs: 2, compute: { baseMs: 3, perExtraRowMs: 0.5 } };
@@ -103,5 +104,29 @@ describe("stop conditions", () => {
     const { result, events } = await h.generate({ newTokens: A, maxTokens: 15, stop: ["zzz"] });
     expect(result.finishReason).toBe("length");
     expect(events.map((e) => e.text ?? "").join("")).toBe(decode(result.tokens));
+  });
+});
+
+describe("schedulers in turn on one pipeline", () => {
+  it("a second scheduler never reuses the first one's run ids, and stays exact", async () => {
+    const h = createHarness({ peers: 3, mode: "pipeinfer", draft: "aligned", sim: SIM });
+    const t1 = await h.generate({ newTokens: A, maxTokens: 16 });
+    expect(t1.result.tokens).toEqual(referenceGreedy(h.model, A, 16));
+    const ids = (): number[] =>
+      h.sim.log.flatMap((e) => (e.type === "launch" ? [e.run.runId] : []));
+    const first = ids();
+    expect(h.sim.log.some((e) => e.type === "cancel")).toBe(true); // the first left cancels behind
+    const second = new PipeInferScheduler(
+      { pipeline: h.sim, drafter: h.drafter, clock: h.clock },
+      { mode: "pipeinfer" },
+    );
+    const B = [2, 7, 1, 8];
+    const gen = second.generate({ newTokens: B, maxTokens: 16 });
+    const result = await h.clock.run(gen.result);
+    await h.clock.run(second.whenIdle());
+    expect(result.tokens).toEqual(referenceGreedy(h.model, B, 16));
+    const later = ids().slice(first.length);
+    expect(later.length).toBeGreaterThan(0);
+    expect(Math.min(...later)).toBeGreaterThan(Math.max(...first));
   });
 });
