@@ -37,6 +37,8 @@ export interface GenerateOptions {
   maxInFlight: number | undefined;
   /** Calibrate the draft's confidence online (greedy); undefined: the scheduler's default (on). */
   calibrate: boolean | undefined;
+  /** Let the speculation governor switch speculation off where it is slower; undefined: default (on). */
+  governor: boolean | undefined;
   linkLatencyMs: number;
   linkBandwidthMbps: number;
   kvCells: number | undefined;
@@ -59,6 +61,7 @@ export const GENERATE_USAGE = `usage: pipemesh generate [--model DIR] [--draft D
   --draft DIR, --drafter ort|engine    draft model (default: the embedded pair's draft when --model is absent)
   --draft-branches B, --draft-max K, --p-accept, --p-split, --p-recovery, --p-decay   speculation knobs
   --max-in-flight N       most speculative runs in flight at once (pipeinfer; default 4)
+  --governor on|off       pipeinfer: turn speculation off where it measures slower than plain (default on)
   --calibrate on|off      gate speculation on the draft's calibrated confidence (default on) or its raw probability
   --link-latency-ms MS, --link-bandwidth-mbps MBPS   shape every hop (benchmarks)
   --kv-cells N            KV cache cells per peer
@@ -154,6 +157,7 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateOptions {
         "p-decay": { type: "string" },
         "max-in-flight": { type: "string" },
         calibrate: { type: "string" },
+        governor: { type: "string" },
         "link-latency-ms": { type: "string" },
         "link-bandwidth-mbps": { type: "string" },
         "kv-cells": { type: "string" },
@@ -204,6 +208,7 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateOptions {
     pDecay: num("p-decay", v["p-decay"], 0, 1),
     maxInFlight: int("max-in-flight", v["max-in-flight"], 1, 64),
     calibrate: onOff("calibrate", v.calibrate),
+    governor: onOff("governor", v.governor),
     linkLatencyMs: num("link-latency-ms", v["link-latency-ms"], 0, 10_000) ?? 0,
     linkBandwidthMbps: num("link-bandwidth-mbps", v["link-bandwidth-mbps"], 0, 1_000_000) ?? 0,
     kvCells: int("kv-cells", v["kv-cells"], 16, 1 << 22),

@@ -118,6 +118,7 @@ export function speculationOf(opts: GenerateOptions): Record<string, number | bo
     pDecay: opts.pDecay,
     maxInFlightRuns: opts.maxInFlight,
     calibrate: opts.calibrate,
+    governor: opts.governor,
   };
 }
 

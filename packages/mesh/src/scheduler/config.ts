@@ -50,6 +50,11 @@ export interface SpeculationOptions {
    * as in the reference.
    */
   calibrate: boolean;
+  /**
+   * pipeinfer: let the speculation governor (governor.ts) turn speculation off where it measures it slower
+   * than plain decoding (stages busy computing rather than waiting on hops), re-probing now and then.
+   */
+  governor: boolean;
   /** Pseudo-observations behind each calibration cell's prior (the raw probability, rescaled per rank). */
   calibrationPriorWeight: number;
 }
@@ -74,6 +79,7 @@ export const DEFAULT_SPECULATION: SpeculationOptions = {
   maxPartitions: 12,
   draftTopK: 8,
   calibrate: true,
+  governor: true,
   calibrationPriorWeight: 2,
 };
 
@@ -134,6 +140,7 @@ export function resolveConfig(config: SchedulerConfig, hasDraft: boolean): Resol
       throw invalid(`${k} must be a finite number >= 0`);
   }
   if (typeof spec.calibrate !== "boolean") throw invalid("calibrate must be a boolean");
+  if (typeof spec.governor !== "boolean") throw invalid("governor must be a boolean");
   if (!Number.isFinite(spec.calibrationPriorWeight) || spec.calibrationPriorWeight <= 0)
     throw invalid("calibrationPriorWeight must be a finite number > 0");
   // Every partition is a block of draftBranches ids after the canonical id 0.

@@ -7,6 +7,7 @@ import { MeshError } from "../errors.ts";
 import type { Drafter, PipelinePort, RunSpec, StageRowOutput } from "../ports.ts";
 import { at } from "./at.ts";
 import { PredictionLog, type DraftCalibration } from "./calibration.ts";
+import type { SpeculationGovernor } from "./governor.ts";
 import type { ResolvedConfig } from "./config.ts";
 import { draftTree, type DraftNode, type DraftTree } from "./draft-tree.ts";
 import { chainCopyOps, commitOp, seqsOf, type PartitionPool } from "./kv-protocol.ts";
@@ -50,6 +51,8 @@ export interface LoopParams {
   drafter: Drafter | null;
   /** The scheduler's draft calibration (learns and answers at temperature 0); null: raw probabilities. */
   calibration: DraftCalibration | null;
+  /** The scheduler's speculation governor (pipeinfer); null: always speculate within the bounds. */
+  governor: SpeculationGovernor | null;
   clock: { now(): number };
   config: ResolvedConfig;
   pool: PartitionPool;
@@ -88,6 +91,8 @@ export class GenerationLoop {
   readonly #greedy: boolean;
   readonly #maxPos: number;
   #nReject = 0;
+  /** Launch times of one-row canonical runs, for the governor's plain estimate. */
+  readonly #canonicalLaunchMs = new Map<number, number>();
   #lastEmptyKey: string | null = null;
   /** Greedy with calibration: the drafter (recording its predictions) and the calibrated confidence. */
   readonly #calibrated: {
@@ -115,6 +120,7 @@ export class GenerationLoop {
 
   /** Runs to a finish reason. Pipeline failures reject; an abort ends with finish = "abort". */
   async run(): Promise<void> {
+    this.#p.governor?.beginGeneration();
     this.#prefill();
     const { pipeline, signal } = this.#p;
     try {
@@ -205,6 +211,8 @@ export class GenerationLoop {
     });
     this.#p.metrics.runsLaunched++;
     if (spec.kind === "speculative") this.#p.metrics.speculativeRunsLaunched++;
+    if (spec.kind === "canonical" && spec.tokens.length === 1 && this.#p.governor !== null)
+      this.#canonicalLaunchMs.set(spec.runId, this.#p.clock.now());
     this.#p.pipeline.launch(spec);
   }
 
@@ -262,6 +270,7 @@ export class GenerationLoop {
   #maySpeculate(): boolean {
     const { config, drafter, pool } = this.#p;
     if (config.mode !== "pipeinfer" || drafter === null || pool.freeCount === 0) return false;
+    if (this.#p.governor?.speculate === false) return false;
     const active = this.#runs.filter((r) => r.kind === "speculative" && !r.cancelled).length;
     return active < config.speculation.maxInFlightRuns;
   }
@@ -364,6 +373,15 @@ export class GenerationLoop {
       );
     }
     const metrics = this.#p.metrics;
+    const launchedMs = this.#canonicalLaunchMs.get(run.runId);
+    if (launchedMs !== undefined) {
+      this.#canonicalLaunchMs.delete(run.runId);
+      if (outcome.status === "done")
+        this.#p.governor?.observeCanonical(
+          this.#p.clock.now() - launchedMs,
+          waitOf(outcome.stageTimesMs),
+        );
+    }
     if (run.cancelled) return metrics.onOutcome(outcome.stageComputeMs, true);
     if (outcome.status === "skipped") {
       if (run.kind !== "speculative" || run.draftNodes.length !== run.nodes.length) {
@@ -443,6 +461,7 @@ export class GenerationLoop {
     this.#nReject = 0;
     this.#lastEmptyKey = null;
     if (this.finish !== null) text += stop.finish();
+    this.#p.governor?.onTokens(event.tokens.length, clock.now());
     if (event.tokens.length > 0 || text.length > 0) {
       this.#p.emit({ ...event, ...(text.length > 0 || this.#hasText() ? { text } : {}) });
     }
@@ -508,6 +527,13 @@ export class GenerationLoop {
     for (const op of this.#p.pool.release(run.partition, run.branchCount)) this.#p.pipeline.kv(op);
     run.partition = null;
   }
+}
+
+/** Total queueing of a run over the stages it passed ([waitMs, computeMs] pairs). */
+function waitOf(times: readonly number[] | undefined): number {
+  let w = 0;
+  if (times !== undefined) for (let i = 0; i < times.length; i += 2) w += times[i] ?? 0;
+  return w;
 }
 
 function rootNode(token: number, pos: number): DraftNode {

@@ -14,6 +14,7 @@ import {
 } from "./config.ts";
 import { DraftCalibration } from "./calibration.ts";
 import { EventQueue } from "./event-queue.ts";
+import { SpeculationGovernor } from "./governor.ts";
 import { GenerationLoop, type FinishReason, type TokenEvent } from "./generation-loop.ts";
 import { CLEAR_OP, PartitionPool, truncateOp } from "./kv-protocol.ts";
 import { MetricsRecorder, type GenerationMetrics } from "./metrics.ts";
@@ -84,6 +85,7 @@ export class PipeInferScheduler {
   readonly #clock: { now(): number };
   readonly #decode: ((tokens: readonly number[]) => string) | undefined;
   readonly #calibration: DraftCalibration | null;
+  readonly #governor: SpeculationGovernor | null;
   #pool: PartitionPool;
   #kvTokens: number[] = [];
   /** False after a failure: the stages' KV is unknown and the next generation clears it. */
@@ -107,6 +109,10 @@ export class PipeInferScheduler {
       s.calibrate && this.#drafter !== null && this.config.mode !== "plain"
         ? new DraftCalibration(s.calibrationPriorWeight)
         : null;
+    this.#governor =
+      s.governor && this.#drafter !== null && this.config.mode === "pipeinfer"
+        ? new SpeculationGovernor()
+        : null;
   }
 
   get mode(): DecodeMode {
@@ -119,6 +125,14 @@ export class PipeInferScheduler {
    */
   get calibration(): DraftCalibration | null {
     return this.#calibration;
+  }
+
+  /**
+   * What the speculation governor has measured (pipeinfer with a drafter and `governor` on; else null).
+   * Kept across generations: it describes the pipeline.
+   */
+  get governor(): SpeculationGovernor | null {
+    return this.#governor;
   }
 
   /** Tokens whose KV the stages hold (as of the last finished cleanup). */
@@ -251,6 +265,7 @@ export class PipeInferScheduler {
       },
       drafter: this.#drafter,
       calibration: this.#calibration,
+      governor: this.#governor,
       clock: this.#clock,
       config: this.config,
       pool: this.#pool,
