@@ -216,15 +216,19 @@ export class GenerationLoop {
     this.#p.pipeline.launch(spec);
   }
 
-  /** After an acceptance: the canonical run for the last token (speculative mode: with a drafted tree). */
+  /**
+   * After an acceptance: the canonical run for the last token, with a drafted tree in speculative mode and
+   * in pipeinfer while the governor has chosen synchronous speculation for this pipeline.
+   */
   async #launchForPending(): Promise<void> {
     const pos = this.tokens.length - 1;
     const token = at(this.tokens, pos);
     this.canonicalEnd = pos + 1;
-    const tree =
-      this.#p.config.mode === "speculative"
-        ? await this.#draft(this.tokens, this.#cutoff(0), () => false)
-        : null;
+    const { config, governor, drafter } = this.#p;
+    const synchronous =
+      config.mode === "speculative" ||
+      (config.mode === "pipeinfer" && drafter !== null && governor?.arm === "sync");
+    const tree = synchronous ? await this.#draft(this.tokens, this.#cutoff(0), () => false) : null;
     const partition = tree !== null && tree.nodes.length > 0 ? this.#p.pool.alloc() : null;
     if (tree === null || partition === null) {
       if (tree !== null && tree.nodes.length === 0) this.#nReject++;
@@ -270,7 +274,7 @@ export class GenerationLoop {
   #maySpeculate(): boolean {
     const { config, drafter, pool } = this.#p;
     if (config.mode !== "pipeinfer" || drafter === null || pool.freeCount === 0) return false;
-    if (this.#p.governor?.speculate === false) return false;
+    if (this.#p.governor !== null && this.#p.governor.arm !== "async") return false;
     const active = this.#runs.filter((r) => r.kind === "speculative" && !r.cancelled).length;
     return active < config.speculation.maxInFlightRuns;
   }

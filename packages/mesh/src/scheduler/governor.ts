@@ -1,62 +1,78 @@
-// The speculation governor (pipeinfer): decides whether speculative runs are worth launching at all on this
-// pipeline, from what it measures. Speculation fills idle stages when hops are slow, but where stages are
-// busy computing (peers that share processors, fast links) its extra runs only slow the canonical one, and
-// plain decoding is faster. The governor measures decode time per token in windows of accepted tokens with
-// speculation on, keeps an optimistic estimate of plain decoding's time per token (the fastest canonical
-// one-row round trip seen, minus its queueing), turns speculation off when it loses to that, then measures
-// plain directly and re-probes speculation now and then. It changes only what is launched, never what is
-// accepted. Pure bookkeeping over times the caller passes in.
+// The speculation governor (pipeinfer): picks, from what it measures on this pipeline, how the head
+// speculates: "async" (PipeInfer's asynchronous micro-batches), "sync" (one drafted tree verified with each
+// canonical run, synchronous speculation) or "plain" (no drafts). Asynchronous speculation fills idle
+// stages when hops are slow, but where stages are busy computing (peers that share processors, fast links)
+// its extra runs only slow the canonical one; synchronous speculation pays where extra rows are cheap; and
+// where neither pays, plain decoding wins. The governor measures decode time per token in windows of
+// accepted tokens, starts with "async", keeps an optimistic estimate of plain decoding (the fastest one-row
+// canonical round trip seen, minus its queueing), tries the next arm when the current one loses to that,
+// settles on the fastest measured arm and re-probes the others now and then, waiting longer after each
+// probe that loses. It changes only what is launched, never what is accepted. Pure bookkeeping over times
+// the caller passes in.
+
+export type GovernorArm = "async" | "sync" | "plain";
 
 export interface GovernorOptions {
   /** Accepted tokens per measurement window. */
   windowTokens: number;
-  /** With speculation off, try it again after this many windows. */
+  /**
+   * Windows on the chosen arm before another is probed; each probe that loses doubles the wait (up to
+   * 8x), a probe that wins resets it.
+   */
   reprobeEvery: number;
-  /** Speculation must be at least this much faster (ratio of ms per token) to stay on. */
+  /** Another arm must be at least this much faster (ratio of ms per token) to take over. */
   margin: number;
 }
 
 export const DEFAULT_GOVERNOR: GovernorOptions = { windowTokens: 8, reprobeEvery: 6, margin: 1.05 };
 
 export interface GovernorState {
-  speculate: boolean;
-  /** Measured decode ms per token with speculation on / off (EWMA; null before a window). */
-  onMsPerToken: number | null;
-  offMsPerToken: number | null;
+  arm: GovernorArm;
+  /** The arm it settled on (the current one, unless this is a probe). */
+  settled: GovernorArm;
+  /** Measured decode ms per token per arm (EWMA; null before a window on it). */
+  msPerToken: Record<GovernorArm, number | null>;
   /** Optimistic plain estimate: fastest canonical one-row round trip minus its queueing. */
   plainEstimateMs: number | null;
   windows: number;
 }
 
+const ARMS: readonly GovernorArm[] = ["async", "sync", "plain"];
 const EWMA = 0.4;
 
 export class SpeculationGovernor {
   readonly #o: GovernorOptions;
-  #on = true;
-  #onMs: number | null = null;
-  #offMs: number | null = null;
+  #arm: GovernorArm = "async";
+  /** The arm the governor settled on (probes return to it unless they win). */
+  #best: GovernorArm = "async";
+  #probing = false;
+  readonly #ms: Record<GovernorArm, number | null> = { async: null, sync: null, plain: null };
+  readonly #measuredAt: Record<GovernorArm, number> = { async: -1, sync: -1, plain: -1 };
   #plainEstimate: number | null = null;
   #windowStart: number | null = null;
   #windowTokens = 0;
   #windows = 0;
-  #offWindows = 0;
+  #windowsOnBest = 0;
+  #reprobeGap: number;
 
   constructor(options: Partial<GovernorOptions> = {}) {
     this.#o = { ...DEFAULT_GOVERNOR, ...options };
     if (!(this.#o.windowTokens >= 1)) throw new RangeError("windowTokens must be >= 1");
     if (!(this.#o.reprobeEvery >= 1)) throw new RangeError("reprobeEvery must be >= 1");
+    if (!(this.#o.margin >= 1)) throw new RangeError("margin must be >= 1");
+    this.#reprobeGap = this.#o.reprobeEvery;
   }
 
-  /** Launch speculative runs now? */
-  get speculate(): boolean {
-    return this.#on;
+  /** How to speculate now. */
+  get arm(): GovernorArm {
+    return this.#arm;
   }
 
   get state(): GovernorState {
     return {
-      speculate: this.#on,
-      onMsPerToken: this.#onMs,
-      offMsPerToken: this.#offMs,
+      arm: this.#arm,
+      settled: this.#best,
+      msPerToken: { ...this.#ms },
       plainEstimateMs: this.#plainEstimate,
       windows: this.#windows,
     };
@@ -80,7 +96,7 @@ export class SpeculationGovernor {
     if (count <= 0) return;
     if (this.#windowStart === null) {
       // The first event after a start or a switch anchors the window (runs launched under the old
-      // setting are still landing on it).
+      // arm are still landing on it).
       this.#windowStart = nowMs;
       this.#windowTokens = 0;
       return;
@@ -88,29 +104,77 @@ export class SpeculationGovernor {
     this.#windowTokens += count;
     if (this.#windowTokens < this.#o.windowTokens) return;
     const ms = (nowMs - this.#windowStart) / this.#windowTokens;
+    this.#windowTokens = 0;
     this.#windows++;
-    if (this.#on) this.#onMs = this.#onMs === null ? ms : EWMA * ms + (1 - EWMA) * this.#onMs;
-    else this.#offMs = this.#offMs === null ? ms : EWMA * ms + (1 - EWMA) * this.#offMs;
+    const a = this.#arm;
+    const old = this.#ms[a];
+    this.#ms[a] = old === null ? ms : EWMA * ms + (1 - EWMA) * old;
+    this.#measuredAt[a] = this.#windows;
     const next = this.#decide();
-    if (next !== this.#on) {
-      this.#on = next;
-      this.#offWindows = 0;
+    if (next !== this.#arm) {
+      this.#arm = next;
       this.#windowStart = null;
     } else {
       this.#windowStart = nowMs;
     }
-    this.#windowTokens = 0;
   }
 
-  #decide(): boolean {
-    const m = this.#o.margin;
-    if (this.#on) {
-      const plain = this.#offMs ?? this.#plainEstimate;
-      if (this.#onMs === null || plain === null) return true;
-      return this.#onMs * m < plain;
+  /** Estimated ms per token of an arm: measured, or for plain the optimistic estimate. */
+  #est(arm: GovernorArm): number | null {
+    return this.#ms[arm] ?? (arm === "plain" ? this.#plainEstimate : null);
+  }
+
+  #fastest(): GovernorArm {
+    let best: GovernorArm = this.#best;
+    for (const arm of ARMS) {
+      const e = this.#est(arm);
+      const b = this.#est(best);
+      if (e !== null && (b === null || e * this.#o.margin < b)) best = arm;
     }
-    this.#offWindows++;
-    if (this.#onMs !== null && this.#offMs !== null && this.#onMs * m < this.#offMs) return true;
-    return this.#offWindows >= this.#o.reprobeEvery;
+    return best;
+  }
+
+  #decide(): GovernorArm {
+    const cur = this.#arm;
+    const plain = this.#est("plain");
+    const curMs = this.#ms[cur];
+    // Exploring: the current arm loses to (estimated) plain and a speculating arm is still untried.
+    if (!this.#probing && cur !== "plain" && curMs !== null && plain !== null) {
+      if (curMs >= plain * this.#o.margin && cur === "async" && this.#ms.sync === null) {
+        this.#best = "sync";
+        return "sync";
+      }
+    }
+    if (this.#probing) {
+      this.#probing = false;
+      const winner = this.#fastest();
+      if (winner === cur) this.#reprobeGap = this.#o.reprobeEvery;
+      else this.#reprobeGap = Math.min(this.#reprobeGap * 2, this.#o.reprobeEvery * 8);
+      this.#best = winner;
+      this.#windowsOnBest = 0;
+      return winner;
+    }
+    const winner = this.#fastest();
+    if (winner !== this.#best) {
+      this.#best = winner;
+      this.#windowsOnBest = 0;
+      return winner;
+    }
+    this.#windowsOnBest++;
+    if (this.#windowsOnBest >= this.#reprobeGap) {
+      // Probe the arm measured longest ago (never-measured first). Plain needs no probe until measured:
+      // its optimistic estimate already takes over when it would win.
+      const others = ARMS.filter(
+        (x) => x !== this.#best && (x !== "plain" || this.#ms.plain !== null),
+      );
+      others.sort((x, y) => this.#measuredAt[x] - this.#measuredAt[y]);
+      const probe = others[0];
+      if (probe !== undefined) {
+        this.#probing = true;
+        this.#windowsOnBest = 0;
+        return probe;
+      }
+    }
+    return this.#best;
   }
 }
