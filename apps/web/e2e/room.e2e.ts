@@ -125,6 +125,10 @@ describe.skipIf(!haveChromium)(
       expect(page).toEqual(want);
       expect(reply.stats).toMatch(/tokens\/s/);
       expect(reply.stats).toMatch(/cancelled runs/);
+      // The chat drafts with the ONNX draft on onnxruntime-web (its own worker), not a fallback.
+      const status = await chatter.page.$(".chat-status[data-drafter]");
+      expect(await status?.getAttribute("data-drafter")).toBe("onnxruntime-web");
+      expect(await status?.getAttribute("data-drafter-fallback")).toBeNull();
       const runs = await chatter.page.getAttribute('[data-testid="pipeline-view"]', "data-runs");
       expect(Number(runs)).toBeGreaterThan(0);
       await screenshot(chatter.page, "chat-desktop");

@@ -161,6 +161,11 @@ export class ChatView {
           if (p.drafter === null) {
             for (const o of this.#mode.options) if (o.value !== "plain") o.disabled = true;
             this.#mode.value = "plain";
+          } else {
+            // For automation: which drafter this tab runs, and whether it is a fallback.
+            this.#status.dataset["drafter"] = p.drafter.name;
+            if (p.drafter.fallbackReason !== undefined)
+              this.#status.dataset["drafterFallback"] = "1";
           }
           this.#setStatus(
             p.drafter === null
