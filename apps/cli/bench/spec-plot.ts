@@ -41,14 +41,19 @@ export function renderSpecPlot(rows: readonly Row[]): string {
       out.push(
         `<text x="${x + 2}" y="${(base - h - 3).toFixed(1)}" font-size="8">${r.tokensPerSecond.toFixed(1)}</text>`,
       );
+      const tag = r.drafter === null ? "" : r.drafter === "engine" ? "eng" : "ort";
+      out.push(`<text x="${x + 1}" y="${base + 9}" font-size="7">${tag}</text>`);
     });
     const label = `${g}${bars(g)[0]?.modelled === true ? " (modelled)" : ""}`;
-    out.push(`<text x="${x0}" y="${base + 14}">${label}</text>`);
+    out.push(`<text x="${x0}" y="${base + 21}">${label}</text>`);
   });
   Object.entries(COLORS).forEach(([mode, c], i) => {
     out.push(`<rect x="${50 + i * 110}" y="${H - 28}" width="10" height="10" fill="${c}"/>`);
     out.push(`<text x="${64 + i * 110}" y="${H - 19}">${mode}</text>`);
   });
+  out.push(
+    `<text x="${50 + 3 * 110}" y="${H - 19}">ort = onnxruntime-web drafter, eng = engine drafter</text>`,
+  );
   out.push("</svg>");
   return out.join("\n");
 }
