@@ -73,7 +73,20 @@ function modelsNotFound(): Plugin {
 export default defineConfig({
   root: `${repo}apps/web`,
   publicDir: `${repo}public`,
-  build: { outDir: `${repo}dist`, emptyOutDir: true, target: "es2022" },
+  build: {
+    outDir: `${repo}dist`,
+    emptyOutDir: true,
+    target: "es2022",
+    rollupOptions: {
+      // The engine imports its WebGPU backend lazily so Node CPU-only peers never load Dawn; in the web
+      // bundle the same modules are also reached statically (the engine's index), which the bundler
+      // reports as an "ineffective dynamic import" for each of them. Expected here, so not printed.
+      onwarn(warning, warn) {
+        if (warning.code === "INEFFECTIVE_DYNAMIC_IMPORT") return;
+        warn(warning);
+      },
+    },
+  },
   worker: { format: "es" },
   resolve: {
     // simple-peer 10 -> streamx -> events-universal, whose default export is Node's `events` (absent in
