@@ -84,6 +84,10 @@ describe("pipemesh generate --peers N", () => {
       "3",
       "--backend",
       "cpu",
+      // 20 ms per hop keeps the run going for seconds (the 256-position context would otherwise fill
+      // in about as long as the wait below, and the run could end normally before the kill).
+      "--link-latency-ms",
+      "20",
       "--json",
     ]);
     const done = collect(child);
