@@ -6,14 +6,14 @@
 import { proxy, releaseProxy, wrap, type Endpoint, type Remote } from "comlink";
 import type { DraftModel, DraftOptions, DraftPrediction } from "../draft/draft-model.ts";
 import type { DraftLoadProgress } from "../draft/ort-load.ts";
-import { EngineError, isEngineError, type EngineErrorCode } from "../errors.ts";
+import { EngineError } from "../errors.ts";
 import {
   isDrafterReadyMessage,
   type DrafterApi,
   type DrafterInfo,
   type DrafterSpec,
 } from "./drafter-api.ts";
-import type { Outcome } from "./shard-api.ts";
+import { withTimeout, WorkerCalls } from "./worker-calls.ts";
 import type { WorkerHandle } from "./shard-client.ts";
 
 /** Resolves on the drafter worker's ready message. Call right after creating the worker. */
@@ -56,9 +56,8 @@ export class DrafterClient implements DraftModel {
   readonly #handle: WorkerHandle;
   readonly #api: Remote<DrafterApi>;
   readonly #options: DrafterClientOptions;
-  readonly #pending = new Set<(e: EngineError) => void>();
+  readonly #calls = new WorkerCalls();
   #nextCallId = 1;
-  #dead: EngineError | undefined;
 
   private constructor(
     handle: WorkerHandle,
@@ -153,34 +152,36 @@ export class DrafterClient implements DraftModel {
     };
     signal?.addEventListener("abort", onAbort, { once: true });
     const wire = { topK: options.topK, wantProbs: options.wantProbs === true };
-    return this.#call(
-      "predict",
-      () => this.#api.predict(callId, [...contexts], wire),
-      this.#options.predictTimeoutMs ?? DEFAULTS.predictTimeoutMs,
-      onAbort,
-    ).finally(() => signal?.removeEventListener("abort", onAbort));
+    return this.#calls
+      .call(
+        "predict",
+        () => this.#api.predict(callId, [...contexts], wire),
+        this.#options.predictTimeoutMs ?? DEFAULTS.predictTimeoutMs,
+        onAbort,
+      )
+      .finally(() => signal?.removeEventListener("abort", onAbort));
   }
 
   accept(accepted: Int32Array): Promise<void> {
-    return this.#call("accept", () => this.#api.accept(accepted), this.#callTimeoutMs());
+    return this.#calls.call("accept", () => this.#api.accept(accepted), this.#callTimeoutMs());
   }
 
   reset(): Promise<void> {
-    return this.#call("reset", () => this.#api.reset(), this.#callTimeoutMs());
+    return this.#calls.call("reset", () => this.#api.reset(), this.#callTimeoutMs());
   }
 
   stats(): Promise<Record<string, number>> {
-    return this.#call("stats", () => this.#api.stats(), this.#callTimeoutMs());
+    return this.#calls.call("stats", () => this.#api.stats(), this.#callTimeoutMs());
   }
 
   async destroy(): Promise<void> {
-    if (this.#dead !== undefined) return;
+    if (this.#calls.dead !== undefined) return;
     try {
-      await this.#call("destroy", () => this.#api.destroy(), this.#callTimeoutMs());
+      await this.#calls.call("destroy", () => this.#api.destroy(), this.#callTimeoutMs());
     } catch {
       // The worker is terminated below either way.
     }
-    this.#fail(new EngineError("ERR_DESTROYED", "the drafter was destroyed"));
+    this.#calls.fail(new EngineError("ERR_DESTROYED", "the drafter was destroyed"));
     this.#api[releaseProxy]();
     this.#handle.terminate();
   }
@@ -189,67 +190,9 @@ export class DrafterClient implements DraftModel {
     return this.#options.callTimeoutMs ?? DEFAULTS.callTimeoutMs;
   }
 
-  #call<T>(
-    what: string,
-    send: () => Promise<Outcome<T>>,
-    timeoutMs: number,
-    onTimeout?: () => void,
-  ): Promise<T> {
-    if (this.#dead !== undefined) return Promise.reject(this.#dead);
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const settle = (f: () => void): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.#pending.delete(rejecter);
-        f();
-      };
-      const rejecter = (e: EngineError): void => settle(() => reject(e));
-      this.#pending.add(rejecter);
-      const timer = setTimeout(() => {
-        onTimeout?.();
-        rejecter(new EngineError("ERR_WORKER_TIMEOUT", `${what} took longer than ${timeoutMs} ms`));
-      }, timeoutMs);
-      send().then(
-        (out) =>
-          settle(() => (out.ok ? resolve(out.value) : reject(EngineError.fromWire(out.error)))),
-        (e: unknown) =>
-          rejecter(
-            this.#dead ??
-              (isEngineError(e)
-                ? e
-                : new EngineError("ERR_INTERNAL", `${what} failed in transport: ${String(e)}`)),
-          ),
-      );
-    });
-  }
-
   #die(reason: string): void {
-    if (this.#dead !== undefined) return;
-    this.#fail(new EngineError("ERR_WORKER_DIED", `drafter worker died: ${reason}`));
+    if (this.#calls.dead !== undefined) return;
+    this.#calls.fail(new EngineError("ERR_WORKER_DIED", `drafter worker died: ${reason}`));
     this.#handle.terminate();
   }
-
-  #fail(e: EngineError): void {
-    this.#dead = e;
-    for (const reject of [...this.#pending]) reject(e);
-  }
-}
-
-/** p, or a coded rejection after ms; the timer is cleared when p settles. */
-function withTimeout<T>(
-  p: Promise<T>,
-  ms: number,
-  code: EngineErrorCode,
-  what: string,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new EngineError(code, `${what} took longer than ${ms} ms`)),
-      ms,
-    );
-  });
-  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }

@@ -4,11 +4,12 @@
 // dies, and abort of an in-flight run through an abort RPC the worker sees between layers.
 
 import { proxy, releaseProxy, transfer, wrap, type Endpoint, type Remote } from "comlink";
-import { EngineError, isEngineError } from "../errors.ts";
+import { EngineError } from "../errors.ts";
 import type { LoadProgress } from "../loader/load-weights.ts";
 import type { KvOp, LayerShard, ShardBatch, ShardInfo, ShardResult } from "../model/batch.ts";
 import type { ShardSpec } from "../model/shard-spec.ts";
-import { isReadyMessage, type Outcome, type ShardApi } from "./shard-api.ts";
+import { isReadyMessage, type ShardApi } from "./shard-api.ts";
+import { withTimeout, WorkerCalls } from "./worker-calls.ts";
 
 /** A started worker as the client needs it; made by spawnBrowserShardWorker or spawnNodeShardWorker. */
 export interface WorkerHandle {
@@ -93,9 +94,8 @@ export class ShardClient implements LayerShard {
   readonly #handle: WorkerHandle;
   readonly #api: Remote<ShardApi>;
   readonly #options: ShardClientOptions;
-  readonly #pending = new Set<(e: EngineError) => void>();
+  readonly #calls = new WorkerCalls();
   #nextCallId = 1;
-  #dead: EngineError | undefined;
 
   private constructor(
     handle: WorkerHandle,
@@ -171,30 +171,32 @@ export class ShardClient implements LayerShard {
       this.#api.abort(callId).catch(() => undefined);
     };
     signal?.addEventListener("abort", onAbort, { once: true });
-    return this.#call(
-      "run",
-      () => this.#api.run(callId, transfer(wire, batchBuffers(wire))),
-      this.#options.runTimeoutMs ?? DEFAULTS.runTimeoutMs,
-      onAbort,
-    ).finally(() => signal?.removeEventListener("abort", onAbort));
+    return this.#calls
+      .call(
+        "run",
+        () => this.#api.run(callId, transfer(wire, batchBuffers(wire))),
+        this.#options.runTimeoutMs ?? DEFAULTS.runTimeoutMs,
+        onAbort,
+      )
+      .finally(() => signal?.removeEventListener("abort", onAbort));
   }
 
   kv(op: KvOp): Promise<void> {
-    return this.#call("kv", () => this.#api.kv(op), this.#callTimeoutMs());
+    return this.#calls.call("kv", () => this.#api.kv(op), this.#callTimeoutMs());
   }
 
   kvUsed(): Promise<number> {
-    return this.#call("kvUsed", () => this.#api.kvUsed(), this.#callTimeoutMs());
+    return this.#calls.call("kvUsed", () => this.#api.kvUsed(), this.#callTimeoutMs());
   }
 
   async destroy(): Promise<void> {
-    if (this.#dead !== undefined) return;
+    if (this.#calls.dead !== undefined) return;
     try {
-      await this.#call("destroy", () => this.#api.destroy(), this.#callTimeoutMs());
+      await this.#calls.call("destroy", () => this.#api.destroy(), this.#callTimeoutMs());
     } catch {
       // The worker is terminated below either way.
     }
-    this.#fail(new EngineError("ERR_DESTROYED", "the shard client was destroyed"));
+    this.#calls.fail(new EngineError("ERR_DESTROYED", "the shard client was destroyed"));
     this.#api[releaseProxy]();
     this.#handle.terminate();
   }
@@ -203,67 +205,9 @@ export class ShardClient implements LayerShard {
     return this.#options.callTimeoutMs ?? DEFAULTS.callTimeoutMs;
   }
 
-  #call<T>(
-    what: string,
-    send: () => Promise<Outcome<T>>,
-    timeoutMs: number,
-    onTimeout?: () => void,
-  ): Promise<T> {
-    if (this.#dead !== undefined) return Promise.reject(this.#dead);
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const settle = (f: () => void): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.#pending.delete(rejecter);
-        f();
-      };
-      const rejecter = (e: EngineError): void => settle(() => reject(e));
-      this.#pending.add(rejecter);
-      const timer = setTimeout(() => {
-        onTimeout?.();
-        rejecter(new EngineError("ERR_WORKER_TIMEOUT", `${what} took longer than ${timeoutMs} ms`));
-      }, timeoutMs);
-      send().then(
-        (out) =>
-          settle(() => (out.ok ? resolve(out.value) : reject(EngineError.fromWire(out.error)))),
-        (e: unknown) =>
-          rejecter(
-            this.#dead ??
-              (isEngineError(e)
-                ? e
-                : new EngineError("ERR_INTERNAL", `${what} failed in transport: ${String(e)}`)),
-          ),
-      );
-    });
-  }
-
   #die(reason: string): void {
-    if (this.#dead !== undefined) return;
-    this.#fail(new EngineError("ERR_WORKER_DIED", `shard worker died: ${reason}`));
+    if (this.#calls.dead !== undefined) return;
+    this.#calls.fail(new EngineError("ERR_WORKER_DIED", `shard worker died: ${reason}`));
     this.#handle.terminate();
   }
-
-  #fail(e: EngineError): void {
-    this.#dead = e;
-    for (const reject of [...this.#pending]) reject(e);
-  }
-}
-
-/** p, or a coded rejection after ms; the timer is cleared when p settles. */
-function withTimeout<T>(
-  p: Promise<T>,
-  ms: number,
-  code: "ERR_WORKER_NOT_READY" | "ERR_WORKER_TIMEOUT",
-  what: string,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new EngineError(code, `${what} took longer than ${ms} ms`)),
-      ms,
-    );
-  });
-  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
 }
