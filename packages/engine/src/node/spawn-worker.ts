@@ -1,6 +1,7 @@
 // Starts the shard worker as a Node worker_thread (from the .mjs bootstrap that registers the TypeScript
 // loader) and returns the handle ShardClient needs; plus createNodeShardClient, spawn + load in one call.
-// Prepares Dawn's environment first, so a WebGPU shard in the worker finds an adapter.
+// Prepares Dawn's environment first, so a WebGPU shard in the worker finds an adapter. spawnNodeWorker is
+// the spawner the drafter worker shares.
 
 import { Worker } from "node:worker_threads";
 import type { ShardSpec } from "../model/shard-spec.ts";
@@ -21,16 +22,21 @@ export interface NodeWorkerHandle extends WorkerHandle {
 }
 
 /**
- * Spawns the shard worker_thread. Calls prepareDawnEnvironment() first (a no-op off the main thread and
- * for variables already set): Dawn reads EGL_PLATFORM and the Vulkan driver list from the real process
- * environment, which a worker's process.env never changes, so it must be set before the worker opens
- * WebGPU, even when this process's main thread never touches WebGPU.
+ * Spawns a worker_thread from `bootstrap` and returns its handle; `watch` resolves on the worker's ready
+ * message (the shard's or the drafter's). Calls prepareDawnEnvironment() first (a no-op off the main
+ * thread and for variables already set): Dawn reads EGL_PLATFORM and the Vulkan driver list from the real
+ * process environment, which a worker's process.env never changes, so it must be set before the worker
+ * opens WebGPU, even when this process's main thread never touches WebGPU.
  */
-export function spawnNodeShardWorker(bootstrap: URL = SHARD_WORKER_BOOTSTRAP): NodeWorkerHandle {
+export function spawnNodeWorker(
+  bootstrap: URL,
+  name: string,
+  watch: (endpoint: NodeWorkerHandle["endpoint"]) => Promise<void>,
+): NodeWorkerHandle {
   prepareDawnEnvironment();
-  const worker = new Worker(bootstrap, { name: "pipemesh-shard" });
+  const worker = new Worker(bootstrap, { name });
   const endpoint = nodeEndpoint(worker);
-  const ready = watchReady(endpoint);
+  const ready = watch(endpoint);
   const deathCallbacks: ((reason: string) => void)[] = [];
   let terminating = false;
   const die = (reason: string): void => {
@@ -50,6 +56,11 @@ export function spawnNodeShardWorker(bootstrap: URL = SHARD_WORKER_BOOTSTRAP): N
       void worker.terminate();
     },
   };
+}
+
+/** Spawns the shard worker_thread (see spawnNodeWorker). */
+export function spawnNodeShardWorker(bootstrap: URL = SHARD_WORKER_BOOTSTRAP): NodeWorkerHandle {
+  return spawnNodeWorker(bootstrap, "pipemesh-shard", watchReady);
 }
 
 /** Spawns a shard worker_thread and loads `spec` in it (paths or URLs both work in Node). */

@@ -5,30 +5,15 @@
 import type { DrafterSpec } from "./drafter-api.ts";
 import { DrafterClient, watchDrafterReady, type DrafterClientOptions } from "./drafter-client.ts";
 import type { WorkerHandle } from "./shard-client.ts";
+import { browserWorkerHandle } from "./spawn-browser.ts";
 
 export function spawnBrowserDrafterWorker(): WorkerHandle {
+  // The `new Worker(new URL(...))` stays literal here: it is how Vite finds and bundles the worker.
   const worker = new Worker(new URL("./drafter.worker.ts", import.meta.url), {
     type: "module",
     name: "pipemesh-drafter",
   });
-  const ready = watchDrafterReady(worker);
-  const deathCallbacks: ((reason: string) => void)[] = [];
-  const die = (reason: string): void => {
-    for (const cb of deathCallbacks.splice(0)) cb(reason);
-  };
-  // A dedicated worker has no exit event: an uncaught error or an undeliverable message counts as death.
-  worker.addEventListener("error", (ev) => die(`uncaught error: ${ev.message}`));
-  worker.addEventListener("messageerror", () => die("a message could not be deserialized"));
-  return {
-    endpoint: worker,
-    ready,
-    onDeath: (cb) => {
-      deathCallbacks.push(cb);
-    },
-    terminate: () => {
-      worker.terminate();
-    },
-  };
+  return browserWorkerHandle(worker, watchDrafterReady(worker));
 }
 
 /**

@@ -11,11 +11,16 @@ import {
 } from "./shard-client.ts";
 
 export function spawnBrowserShardWorker(): WorkerHandle {
+  // The `new Worker(new URL(...))` stays literal here: it is how Vite finds and bundles the worker.
   const worker = new Worker(new URL("./shard.worker.ts", import.meta.url), {
     type: "module",
     name: "pipemesh-shard",
   });
-  const ready = watchReady(worker);
+  return browserWorkerHandle(worker, watchReady(worker));
+}
+
+/** The WorkerHandle of a started module Web Worker whose ready message `ready` watches. */
+export function browserWorkerHandle(worker: Worker, ready: Promise<void>): WorkerHandle {
   const deathCallbacks: ((reason: string) => void)[] = [];
   const die = (reason: string): void => {
     for (const cb of deathCallbacks.splice(0)) cb(reason);
