@@ -71,3 +71,10 @@ export class EngineError extends Error {
 export function isEngineError(e: unknown, code?: EngineErrorCode): e is EngineError {
   return e instanceof EngineError && (code === undefined || e.code === code);
 }
+
+/** Throws ERR_ABORTED ("<what> was aborted", the signal's reason as cause) when the signal is aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted === true) {
+    throw new EngineError("ERR_ABORTED", `${what} was aborted`, { cause: signal.reason });
+  }
+}

@@ -4,7 +4,8 @@
 // a cached one costs only its new tokens, and every context's new tokens go through one batched run.
 // Predictions equal a from-scratch run bit for bit (KV batch invariance + newest-wins). See kv-plan.ts.
 
-import { EngineError } from "../errors.ts";
+import { EngineError, throwIfAborted } from "../errors.ts";
+import { checkDraftContext } from "./draft-checks.ts";
 import { CANONICAL_SEQ, type KvOp, type LayerShard } from "../model/batch.ts";
 import { SerialQueue } from "../model/serial-queue.ts";
 import type { DraftModel, DraftOptions, DraftPrediction } from "./draft-model.ts";
@@ -135,14 +136,16 @@ export class EngineDrafter implements DraftModel {
     signal: AbortSignal | undefined,
   ): Promise<DraftPrediction[]> {
     this.#checkAlive();
-    checkAbort(signal);
+    throwIfAborted(signal, "the draft");
     const { topK } = options;
     if (!Number.isInteger(topK) || topK < 1) {
       throw new EngineError("ERR_BATCH_INVALID", `topK must be a positive integer, got ${topK}`);
     }
     const k = Math.min(topK, this.vocabSize);
     const wantProbs = options.wantProbs === true;
-    contexts.forEach((c, i) => this.#checkTokens(c, `context ${i}`));
+    contexts.forEach((c, i) =>
+      checkDraftContext(c, `context ${i}`, this.#maxPositions, this.vocabSize),
+    );
     await this.#repair();
     const tick = this.#cache.nextTick();
     const ends = contexts.map((c) => this.#cache.insert(c));
@@ -357,36 +360,7 @@ export class EngineDrafter implements DraftModel {
     }
   }
 
-  #checkTokens(tokens: Int32Array, what: string): void {
-    if (tokens.length === 0) {
-      throw new EngineError(
-        "ERR_BATCH_INVALID",
-        `${what} is empty; a draft needs at least one token`,
-      );
-    }
-    if (tokens.length > this.#maxPositions) {
-      throw new EngineError(
-        "ERR_CONTEXT_LENGTH",
-        `${what} has ${tokens.length} tokens; the draft model's context is ${this.#maxPositions}`,
-      );
-    }
-    for (const t of tokens) {
-      if (!Number.isInteger(t) || t < 0 || t >= this.vocabSize) {
-        throw new EngineError(
-          "ERR_BATCH_INVALID",
-          `${what}: token id ${t} is outside the draft vocabulary (0..${this.vocabSize - 1})`,
-        );
-      }
-    }
-  }
-
   #checkAlive(): void {
     if (this.#destroyed) throw new EngineError("ERR_DESTROYED", "the drafter was destroyed");
-  }
-}
-
-function checkAbort(signal: AbortSignal | undefined): void {
-  if (signal?.aborted === true) {
-    throw new EngineError("ERR_ABORTED", "the draft was aborted", { cause: signal.reason });
   }
 }

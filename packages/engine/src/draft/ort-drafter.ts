@@ -4,7 +4,8 @@
 // branching from an inner node copies that node's prefix (fork); accept drops the inconsistent branches
 // (rollback) and keeps the accepted prefix's K/V. Segments with equal shapes may share one session run.
 
-import { EngineError } from "../errors.ts";
+import { EngineError, throwIfAborted } from "../errors.ts";
+import { checkDraftContext } from "./draft-checks.ts";
 import { softmaxRef, topKRef } from "../kernels/reference.ts";
 import { SerialQueue } from "../model/serial-queue.ts";
 import type { DraftModel, DraftOptions, DraftPrediction } from "./draft-model.ts";
@@ -168,14 +169,16 @@ export class OrtDrafter implements DraftModel {
     signal: AbortSignal | undefined,
   ): Promise<DraftPrediction[]> {
     this.#checkAlive();
-    checkAbort(signal);
+    throwIfAborted(signal, "the draft");
     const { topK } = options;
     if (!Number.isInteger(topK) || topK < 1) {
       throw new EngineError("ERR_BATCH_INVALID", `topK must be a positive integer, got ${topK}`);
     }
     const k = Math.min(topK, this.vocabSize);
     const wantProbs = options.wantProbs === true;
-    contexts.forEach((c, i) => this.#checkTokens(c, `context ${i}`));
+    contexts.forEach((c, i) =>
+      checkDraftContext(c, `context ${i}`, this.#maxPositions, this.vocabSize),
+    );
     const tick = this.#cache.nextTick();
     const ends = contexts.map((c) => this.#cache.insert(c));
     for (const end of ends) this.#cache.touch(end);
@@ -189,7 +192,7 @@ export class OrtDrafter implements DraftModel {
         if (wave.length === 0)
           throw new EngineError("ERR_INTERNAL", "a draft wave planned nothing");
         for (const group of groupSegments(wave, this.#batch, this.#maxRows)) {
-          checkAbort(signal);
+          throwIfAborted(signal, "the draft");
           await this.#runGroup(group, k, wantProbs, tick);
         }
         for (const n of [...pending]) if (!missing(n)) pending.delete(n);
@@ -342,29 +345,6 @@ export class OrtDrafter implements DraftModel {
     this.#accepted = this.#cache.root;
   }
 
-  #checkTokens(tokens: Int32Array, what: string): void {
-    if (tokens.length === 0) {
-      throw new EngineError(
-        "ERR_BATCH_INVALID",
-        `${what} is empty; a draft needs at least one token`,
-      );
-    }
-    if (tokens.length > this.#maxPositions) {
-      throw new EngineError(
-        "ERR_CONTEXT_LENGTH",
-        `${what} has ${tokens.length} tokens; the draft model's context is ${this.#maxPositions}`,
-      );
-    }
-    for (const t of tokens) {
-      if (!Number.isInteger(t) || t < 0 || t >= this.vocabSize) {
-        throw new EngineError(
-          "ERR_BATCH_INVALID",
-          `${what}: token id ${t} is outside the draft vocabulary (0..${this.vocabSize - 1})`,
-        );
-      }
-    }
-  }
-
   #checkAlive(): void {
     if (this.#destroyed) throw new EngineError("ERR_DESTROYED", "the drafter was destroyed");
   }
@@ -378,10 +358,4 @@ function predictionOf(logits: Float32Array, k: number, wantProbs: boolean): Draf
     topProbs: top.probs,
     probs: wantProbs ? softmaxRef(logits) : undefined,
   };
-}
-
-function checkAbort(signal: AbortSignal | undefined): void {
-  if (signal?.aborted === true) {
-    throw new EngineError("ERR_ABORTED", "the draft was aborted", { cause: signal.reason });
-  }
 }

@@ -2,7 +2,7 @@
 // forward pass. Runs and KV ops are applied strictly in issue order; the AbortSignal is checked before and
 // between layers, and an aborted run frees the cells it claimed. Slow by design: it is the oracle.
 
-import { EngineError } from "../errors.ts";
+import { EngineError, throwIfAborted } from "../errors.ts";
 import { embedRef, ropeTables } from "../kernels/reference.ts";
 import type { KvOp, LayerShard, ShardBatch, ShardInfo, ShardResult } from "./batch.ts";
 import { headForwardCpu, layerForwardCpu, type LayerKv } from "./forward-cpu.ts";
@@ -82,7 +82,7 @@ export class CpuShard implements LayerShard {
 
   async #run(batch: ShardBatch, signal: AbortSignal | undefined): Promise<ShardResult> {
     this.#checkAlive();
-    checkAbort(signal);
+    throwIfAborted(signal, "the run");
     const { rows, topK } = validateBatch(batch, this.#limits);
     const claim = this.#cache.claim(batch);
     try {
@@ -122,17 +122,11 @@ export class CpuShard implements LayerShard {
   async #checkpoint(signal: AbortSignal | undefined): Promise<void> {
     if (signal !== undefined) await yieldToEventLoop();
     this.#checkAlive();
-    checkAbort(signal);
+    throwIfAborted(signal, "the run");
   }
 
   #checkAlive(): void {
     if (this.#destroyed) throw new EngineError("ERR_DESTROYED", "the shard was destroyed");
-  }
-}
-
-function checkAbort(signal: AbortSignal | undefined): void {
-  if (signal?.aborted === true) {
-    throw new EngineError("ERR_ABORTED", "the run was aborted", { cause: signal.reason });
   }
 }
 

@@ -5,7 +5,7 @@
 // which the host takes argmax and top-k. Runs and KV ops apply strictly in issue order.
 
 import type { ModelConfig } from "../config.ts";
-import { EngineError } from "../errors.ts";
+import { EngineError, throwIfAborted } from "../errors.ts";
 import {
   BufferPool,
   createStorage,
@@ -112,7 +112,7 @@ export class WebGpuShard implements LayerShard {
 
   async #run(batch: ShardBatch, signal: AbortSignal | undefined): Promise<ShardResult> {
     this.#checkAlive();
-    checkAbort(signal);
+    throwIfAborted(signal, "the run");
     const { rows, topK } = validateBatch(batch, this.#p.limits);
     const claim = this.#cache.claim(batch);
     try {
@@ -186,13 +186,13 @@ export class WebGpuShard implements LayerShard {
         const done = device.queue.onSubmittedWorkDone();
         if (previous !== undefined) await previous;
         this.#checkAlive();
-        checkAbort(signal);
+        throwIfAborted(signal, "the run");
         previous = done;
         encoder = device.createCommandEncoder({ label: "run" });
       }
       if (previous !== undefined) await previous;
       this.#checkAlive();
-      checkAbort(signal);
+      throwIfAborted(signal, "the run");
     }
     let read: () => Promise<ArrayBuffer> = () => Promise.resolve(new ArrayBuffer(0));
     const last = encoder;
@@ -295,12 +295,6 @@ function scoped(device: GPUDevice, fn: () => void): Promise<GPUError | null> {
   );
   if (thrown !== undefined) throw thrown.error;
   return both;
-}
-
-function checkAbort(signal: AbortSignal | undefined): void {
-  if (signal?.aborted === true) {
-    throw new EngineError("ERR_ABORTED", "the run was aborted", { cause: signal.reason });
-  }
 }
 
 /** Argmax, probability and top-k per output row from [outRows, vocab] logits (host side, topKRef). */
