@@ -4,7 +4,7 @@
 // RTCPeerConnection under "<id>#<attempt>"; the responder asks for a retry with a `renegotiate` signal.
 
 import { MeshError } from "../errors.ts";
-import type { RtcSignal } from "../protocol/messages.ts";
+import type { IceServer, RtcSignal } from "../protocol/messages.ts";
 import type { SignalingClient } from "../signaling/client.ts";
 import type { ByteChannel } from "../transport/channel.ts";
 import { systemClock, type Clock } from "../transport/clock.ts";
@@ -24,6 +24,32 @@ export interface ConnectorOptions {
   maxAttempts?: number;
   /** Emulated latency/bandwidth on what this end sends over every link (benchmarks; off by default). */
   shape?: ShapeOptions;
+}
+
+/** A room member's link settings, as HeadNode and PeerNode take them. */
+export interface MemberLinkOptions {
+  rtc?: RtcOptions | undefined;
+  link?: Omit<LinkOptions, "localId" | "remoteId" | "clock"> | undefined;
+  clock?: Clock | undefined;
+  connectTimeoutMs?: number | undefined;
+  shape?: ShapeOptions | undefined;
+}
+
+/** The Connector of a member that just joined: its options, with the room's ICE servers by default. */
+export function memberConnector(
+  client: SignalingClient,
+  joined: { peerId: string; iceServers: IceServer[] },
+  o: MemberLinkOptions,
+): Connector {
+  return new Connector({
+    client,
+    localId: joined.peerId,
+    rtc: { ...o.rtc, iceServers: o.rtc?.iceServers ?? joined.iceServers },
+    ...(o.link === undefined ? {} : { link: o.link }),
+    ...(o.clock === undefined ? {} : { clock: o.clock }),
+    ...(o.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: o.connectTimeoutMs }),
+    ...(o.shape === undefined ? {} : { shape: o.shape }),
+  });
 }
 
 /** "<planVersion>/<smaller id>/<larger id>": the same on both ends. */

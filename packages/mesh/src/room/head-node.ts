@@ -11,7 +11,7 @@ import type { PipelinePlan, RoomState } from "../protocol/messages.ts";
 import { SignalingClient } from "../signaling/client.ts";
 import { systemClock, type Clock } from "../transport/clock.ts";
 import type { Link } from "../transport/link.ts";
-import { connectionId, Connector } from "./connector.ts";
+import { connectionId, memberConnector, type Connector } from "./connector.ts";
 import { stageSpecFor, type RoomEvent, type RoomPeerOptions } from "./peer-node.ts";
 import { ShardSlot, type LoadedStage, type StageLoadSpec } from "./shard-slot.ts";
 
@@ -104,15 +104,7 @@ export class HeadNode {
         role: "head",
         caps: o.caps,
       });
-      connector = new Connector({
-        client,
-        localId: joined.peerId,
-        rtc: { ...o.rtc, iceServers: o.rtc?.iceServers ?? joined.iceServers },
-        ...(o.link === undefined ? {} : { link: o.link }),
-        ...(o.clock === undefined ? {} : { clock: o.clock }),
-        ...(o.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: o.connectTimeoutMs }),
-        ...(o.shape === undefined ? {} : { shape: o.shape }),
-      });
+      connector = memberConnector(client, joined, o);
       node = new HeadNode(o, client, joined.peerId, early.at(-1) ?? joined.state, connector);
       return node;
     } catch (e) {

@@ -12,7 +12,7 @@ import type { Clock } from "../transport/clock.ts";
 import type { Link, LinkOptions } from "../transport/link.ts";
 import type { RtcOptions } from "../transport/peer-channel.ts";
 import type { ShapeOptions } from "../transport/shaped-link.ts";
-import { connectionId, Connector } from "./connector.ts";
+import { connectionId, memberConnector, type Connector } from "./connector.ts";
 import { ShardSlot, specKey, type LoadStage, type StageLoadSpec } from "./shard-slot.ts";
 
 export type RoomEvent =
@@ -127,15 +127,7 @@ export class PeerNode {
         role: "stage",
         caps: o.caps,
       });
-      connector = new Connector({
-        client,
-        localId: joined.peerId,
-        rtc: { ...o.rtc, iceServers: o.rtc?.iceServers ?? joined.iceServers },
-        ...(o.link === undefined ? {} : { link: o.link }),
-        ...(o.clock === undefined ? {} : { clock: o.clock }),
-        ...(o.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: o.connectTimeoutMs }),
-        ...(o.shape === undefined ? {} : { shape: o.shape }),
-      });
+      connector = memberConnector(client, joined, o);
       node = new PeerNode(o, client, joined.peerId, joined.state, connector);
       node.#onState(early.at(-1) ?? joined.state);
       return node;
