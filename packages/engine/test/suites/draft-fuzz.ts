@@ -13,6 +13,7 @@ import type { LayerShard } from "../../src/model/batch.ts";
 import type { ShardBackend } from "../../src/model/shard-spec.ts";
 import type { ModelFixture } from "../fixtures/fixtures.ts";
 import { expectSamePrediction, FromScratch } from "../support/draft-reference.ts";
+import { growFuzzTree } from "../support/fuzz-draft-tree.ts";
 import { Rng } from "../support/random.ts";
 import { makeShards } from "./backends.ts";
 
@@ -135,23 +136,10 @@ export function describeDrafterFuzz(
 
         /** A draft tree like the scheduler's: level by level from base, top-1 chains, splits on the top-2. */
         async function draftTree(base: number[]): Promise<void> {
-          const branches: number[][] = [[]];
-          const depth = 1 + rng.int(4);
-          for (let level = 0; level < depth; level++) {
-            const contexts = branches.map((b) => Int32Array.from([...base, ...b]));
-            const preds = await predict(contexts);
-            if (preds === null) return;
-            const grown: number[][] = [];
-            preds.forEach((p, i) => {
-              const b = branches[i]!;
-              grown.push([...b, p.topIds[0]!]);
-              if (p.topIds.length > 1 && grown.length < 3 && rng.next() < 0.35) {
-                grown.push([...b, p.topIds[1]!]);
-              }
-            });
-            branches.splice(0, branches.length, ...grown);
-          }
-          for (const b of branches) drafted.push([...base, ...b]);
+          const shape = { maxDepth: 4, maxBranches: 3, splitChance: 0.35 };
+          const paths = await growFuzzTree(base, rng, shape, predict);
+          if (paths === null) return;
+          drafted.push(...paths);
           drafted = drafted.slice(-12);
         }
 

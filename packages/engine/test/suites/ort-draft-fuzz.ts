@@ -13,6 +13,7 @@ import { isEngineError } from "../../src/errors.ts";
 import { expectSamePrediction } from "../support/draft-reference.ts";
 import { FakeDraftSession } from "../support/fake-draft-session.ts";
 import { expectClosePrediction, fromScratch } from "../support/ort-reference.ts";
+import { growFuzzTree } from "../support/fuzz-draft-tree.ts";
 import { Rng } from "../support/random.ts";
 
 export interface OrtFuzzCase {
@@ -120,23 +121,10 @@ export function describeOrtDrafterFuzz(
         }
 
         async function draftTree(base: number[]): Promise<void> {
-          const branches: number[][] = [[]];
-          const depth = 1 + rng.int(5);
-          for (let level = 0; level < depth; level++) {
-            const contexts = branches.map((b) => Int32Array.from([...base, ...b]));
-            const preds = await predict(contexts);
-            if (preds === null) return;
-            const grown: number[][] = [];
-            preds.forEach((p, i) => {
-              const b = branches[i]!;
-              grown.push([...b, p.topIds[0]!]);
-              if (p.topIds.length > 1 && grown.length < 4 && rng.next() < 0.4) {
-                grown.push([...b, p.topIds[1]!]);
-              }
-            });
-            branches.splice(0, branches.length, ...grown);
-          }
-          for (const b of branches) drafted.push([...base, ...b]);
+          const shape = { maxDepth: 5, maxBranches: 4, splitChance: 0.4 };
+          const paths = await growFuzzTree(base, rng, shape, predict);
+          if (paths === null) return;
+          drafted.push(...paths);
           drafted = drafted.slice(-12);
         }
 
