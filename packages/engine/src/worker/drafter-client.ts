@@ -13,21 +13,12 @@ import {
   type DrafterInfo,
   type DrafterSpec,
 } from "./drafter-api.ts";
-import { withTimeout, WorkerCalls } from "./worker-calls.ts";
+import { watchReadyMessage, withTimeout, WorkerCalls } from "./worker-calls.ts";
 import type { WorkerHandle } from "./shard-client.ts";
 
 /** Resolves on the drafter worker's ready message. Call right after creating the worker. */
 export function watchDrafterReady(endpoint: Endpoint): Promise<void> {
-  return new Promise((resolve) => {
-    const listener = (ev: Event): void => {
-      if (isDrafterReadyMessage((ev as MessageEvent).data)) {
-        endpoint.removeEventListener("message", listener);
-        resolve();
-      }
-    };
-    endpoint.addEventListener("message", listener);
-    endpoint.start?.();
-  });
+  return watchReadyMessage(endpoint, isDrafterReadyMessage);
 }
 
 export interface DrafterClientOptions {

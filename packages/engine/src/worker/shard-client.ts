@@ -9,7 +9,7 @@ import type { LoadProgress } from "../loader/load-weights.ts";
 import type { KvOp, LayerShard, ShardBatch, ShardInfo, ShardResult } from "../model/batch.ts";
 import type { ShardSpec } from "../model/shard-spec.ts";
 import { isReadyMessage, type ShardApi } from "./shard-api.ts";
-import { withTimeout, WorkerCalls } from "./worker-calls.ts";
+import { watchReadyMessage, withTimeout, WorkerCalls } from "./worker-calls.ts";
 
 /** A started worker as the client needs it; made by spawnBrowserShardWorker or spawnNodeShardWorker. */
 export interface WorkerHandle {
@@ -24,16 +24,7 @@ export interface WorkerHandle {
 
 /** Resolves on the worker's ready message. Call right after creating the worker, before any await. */
 export function watchReady(endpoint: Endpoint): Promise<void> {
-  return new Promise((resolve) => {
-    const listener = (ev: Event): void => {
-      if (isReadyMessage((ev as MessageEvent).data)) {
-        endpoint.removeEventListener("message", listener);
-        resolve();
-      }
-    };
-    endpoint.addEventListener("message", listener);
-    endpoint.start?.();
-  });
+  return watchReadyMessage(endpoint, isReadyMessage);
 }
 
 export interface ShardClientOptions {

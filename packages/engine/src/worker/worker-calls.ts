@@ -1,7 +1,9 @@
 // The call bookkeeping both worker clients (ShardClient, DrafterClient) need on top of comlink: per-call
 // timeouts, replies rebuilt as EngineError with their code, and every pending call rejected at once when
-// the worker dies or the client is destroyed. Knows nothing of what the calls are.
+// the worker dies or the client is destroyed; and the wait for a worker's ready message. Knows nothing of
+// what the calls are.
 
+import type { Endpoint } from "comlink";
 import { EngineError, isEngineError, type EngineErrorCode } from "../errors.ts";
 import type { Outcome } from "./shard-api.ts";
 
@@ -76,4 +78,21 @@ export function withTimeout<T>(
     );
   });
   return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves on the first message from the worker that `isReady` accepts (its ready handshake). */
+export function watchReadyMessage(
+  endpoint: Endpoint,
+  isReady: (data: unknown) => boolean,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const listener = (ev: Event): void => {
+      if (isReady((ev as MessageEvent).data)) {
+        endpoint.removeEventListener("message", listener);
+        resolve();
+      }
+    };
+    endpoint.addEventListener("message", listener);
+    endpoint.start?.();
+  });
 }
