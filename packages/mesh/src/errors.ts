@@ -7,7 +7,11 @@ export const MESH_ERROR_CODES = [
   "ERR_PROTOCOL_DECODE", // malformed message (bad JSON, wrong field types)
   "ERR_PROTOCOL_UNKNOWN", // unknown message type
   "ERR_MESSAGE_TOO_LARGE", // message exceeds the size limit
-  "ERR_RATE_LIMITED", // too many messages per second
+  "ERR_RATE_LIMITED", // too many messages per second (or rooms created, per connection or address)
+  "ERR_UNAUTHORIZED", // creating rooms needs the server's create token
+  "ERR_MODEL_UNKNOWN", // a room was requested for a model the server does not serve
+  "ERR_SLOW_CONSUMER", // a client stopped reading; its send buffer passed the limit
+  "ERR_INSECURE_BIND", // a non-loopback address without TLS or a reverse proxy in front
   "ERR_ROOM_NOT_FOUND",
   "ERR_ROOM_FULL",
   "ERR_ROOM_SECRET", // wrong room secret

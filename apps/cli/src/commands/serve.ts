@@ -4,20 +4,18 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { roomUrl, SignalingClient } from "@pipemesh/mesh";
-import {
-  createStaticHandler,
-  nodeWebSocketFactory,
-  startSignalingServer,
-} from "@pipemesh/mesh/node";
+import { roomUrl } from "@pipemesh/mesh";
+import { createStaticHandler, startSignalingServer } from "@pipemesh/mesh/node";
 import { CliError } from "../cli-error.ts";
 import { readDefaultPair, PUBLIC_MODELS_DIR } from "../head/models.ts";
 import { modelInfoFor } from "../head/model-info.ts";
+import { servedModels } from "../head/served-models.ts";
 
-const USAGE = `usage: pipemesh serve [--port 8787] [--host 127.0.0.1] [--ice-servers JSON] [--no-room]`;
+const USAGE = `usage: pipemesh serve [--port 8787] [--host 127.0.0.1] [--ice-servers JSON] [--no-room]
+  [--create-token TOKEN] (or PIPEMESH_CREATE_TOKEN): creating rooms needs this token`;
 const DIST_DIR = fileURLToPath(new URL("../../../../dist/", import.meta.url));
 const PUBLIC_DIR = fileURLToPath(new URL("../", `file://${PUBLIC_MODELS_DIR}`));
-/** Rooms made here stay open while empty for this long (the printed URL should keep working). */
+/** The room made here stays open while empty for this long (the printed URL should keep working). */
 const EMPTY_ROOM_TTL_MS = 24 * 60 * 60 * 1000;
 
 export async function serveCommand(argv: readonly string[]): Promise<number> {
@@ -30,6 +28,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
         host: { type: "string" },
         "ice-servers": { type: "string" },
         "no-room": { type: "boolean" },
+        "create-token": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -62,20 +61,20 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
       "pipemesh serve: the web app is not built (run `npm run build`); serving models and signaling only\n",
     );
   }
+  const createToken = v["create-token"] ?? process.env["PIPEMESH_CREATE_TOKEN"];
   const server = await startSignalingServer({
     host: v.host ?? "127.0.0.1",
     port,
     iceServers,
-    emptyRoomTtlMs: EMPTY_ROOM_TTL_MS,
+    models: await servedModels(PUBLIC_MODELS_DIR),
+    ...(createToken === undefined || createToken === "" ? {} : { createToken }),
     http: createStaticHandler({ roots: [DIST_DIR, PUBLIC_DIR], spaFallback: "/index.html" }),
   });
   process.stdout.write(`pipemesh: serving on ${server.httpUrl}\n`);
   if (v["no-room"] !== true) {
     const pair = readDefaultPair();
     const info = await modelInfoFor(pair.target, `${pair.name}/target`);
-    const admin = await SignalingClient.connect(server.url, { webSocket: nodeWebSocketFactory });
-    const { roomId, secret } = await admin.createRoom(info);
-    admin.destroy();
+    const { roomId, secret } = server.relay.createRoom(info, { emptyTtlMs: EMPTY_ROOM_TTL_MS });
     process.stdout.write(
       `pipemesh: room for ${pair.name}: ${roomUrl(server.httpUrl, roomId, secret)}\n`,
     );

@@ -15,6 +15,18 @@ export interface AttachOptions extends RelayOptions {
   path?: string;
   /** How often silent connections are swept. */
   sweepIntervalMs?: number;
+  /** A reverse proxy forwards the clients: their address is the last X-Forwarded-For entry. */
+  behindProxy?: boolean;
+}
+
+/** The client's address for per-address limits. */
+function clientAddress(req: IncomingMessage, behindProxy: boolean): string {
+  const forwarded = req.headers["x-forwarded-for"];
+  if (behindProxy && typeof forwarded === "string") {
+    const last = forwarded.split(",").at(-1)?.trim();
+    if (last !== undefined && last !== "") return last;
+  }
+  return req.socket.remoteAddress ?? "unknown";
 }
 
 /** Anything that emits Node's HTTP `upgrade` event (http.Server, https.Server, Vite's httpServer). */
@@ -62,13 +74,15 @@ export function attachSignaling(
   });
   const sockets = new Set<WebSocket>();
 
-  wss.on("connection", (ws: WebSocket) => {
+  wss.on("connection", (ws: WebSocket, req: IncomingMessage) => {
     sockets.add(ws);
     const session = relay.open({
+      address: clientAddress(req, options.behindProxy === true),
       send: (text) => {
         if (ws.readyState === ws.OPEN) ws.send(text);
       },
       close: (code, reason) => ws.close(code, reason),
+      bufferedBytes: () => ws.bufferedAmount,
     });
     ws.on("message", (data: RawData, isBinary: boolean) => {
       if (isBinary) session.receiveBinary(rawLength(data));

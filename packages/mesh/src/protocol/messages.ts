@@ -114,7 +114,8 @@ export type RtcSignal =
 // --- signaling: client <-> server (JSON text on the WebSocket) ---------------------------------------------
 
 export type SignalMessage =
-  | { type: "create"; v: number; model: ModelInfo }
+  /** `token`: the server's create token, when it requires one (additive in v1). */
+  | { type: "create"; v: number; model: ModelInfo; token?: string | undefined }
   | { type: "created"; v: number; roomId: string; secret: string }
   | {
       type: "join";
@@ -573,8 +574,10 @@ export function decodeSignal(x: unknown): Decoded<SignalMessage> {
     const { o, type } = typeOf(x);
     const v = version(o, type === "join" || type === "error");
     switch (type) {
-      case "create":
-        return { type, v, model: modelInfo(o["model"]) };
+      case "create": {
+        const token = optStr(o, "token", 256);
+        return { type, v, model: modelInfo(o["model"]), ...(token === undefined ? {} : { token }) };
+      }
       case "created":
         return { type, v, roomId: id(o, "roomId"), secret: id(o, "secret") };
       case "join":

@@ -168,8 +168,16 @@ export class SignalingClient {
     this.#handlers = handlers;
   }
 
-  async createRoom(model: ModelInfo): Promise<{ roomId: string; secret: string }> {
-    const m = await this.#request({ type: "create", model }, "created", "create");
+  /** `token`: the server's create token, when it was started with one. */
+  async createRoom(
+    model: ModelInfo,
+    options: { token?: string } = {},
+  ): Promise<{ roomId: string; secret: string }> {
+    const m = await this.#request(
+      { type: "create", model, ...(options.token === undefined ? {} : { token: options.token }) },
+      "created",
+      "create",
+    );
     if (m.type !== "created") throw new MeshError("ERR_INTERNAL", "unexpected reply");
     return { roomId: m.roomId, secret: m.secret };
   }

@@ -2,6 +2,9 @@
 // limits (message size, messages per second, peers per room), the room's plan and queue, and relay of WebRTC
 // signals between members of one room. Time comes from an injected clock; the ws adapter only moves text.
 // Never sees activations or tokens. A bad message gets a coded error reply and is dropped, never a throw.
+// Abuse bounds: room creation goes through CreateGuard (token, quotas, known models); rooms nobody ever
+// joined expire quickly; state broadcasts are coalesced and sent only on change (state-broadcast.ts); a
+// client that stops reading is closed once its send buffer passes a limit.
 
 import type { MeshErrorCode } from "../errors.ts";
 import {
@@ -15,19 +18,34 @@ import {
 } from "../protocol/messages.ts";
 import { Room, type RoomNotice } from "../room/room.ts";
 import { systemClock, type Clock } from "../transport/clock.ts";
+import {
+  CreateGuard,
+  DEFAULT_CREATE_LIMITS,
+  sameSecret,
+  type CreateLimits,
+} from "./create-guard.ts";
+import { publicState, StateBroadcast } from "./state-broadcast.ts";
 
 export interface RelayConnection {
   send(text: string): void;
   close(code: number, reason: string): void;
+  /** The client's address (rate limits per address); connections without one share "unknown". */
+  address?: string;
+  /** Bytes queued for this client and not yet written to the network. */
+  bufferedBytes?(): number;
 }
 
-export interface RelayLimits {
+export interface RelayLimits extends CreateLimits {
   /** Largest accepted message (UTF-8 bytes). SDP offers are a few KiB. */
   maxMessageBytes: number;
   /** Sustained messages per second per connection (bursts up to the same count). */
   maxMessagesPerSecond: number;
   maxPeersPerRoom: number;
   maxRooms: number;
+  /** Largest capabilities object (JSON bytes) in `join` or `caps`. */
+  maxCapsBytes: number;
+  /** A client whose unsent bytes pass this is closed (CLOSE_CODES.slowConsumer). */
+  maxSendBufferBytes: number;
 }
 
 export const DEFAULT_RELAY_LIMITS: RelayLimits = {
@@ -35,6 +53,9 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   maxMessagesPerSecond: 100,
   maxPeersPerRoom: 32,
   maxRooms: 1000,
+  maxCapsBytes: 4 * 1024,
+  maxSendBufferBytes: 2 * 1024 * 1024,
+  ...DEFAULT_CREATE_LIMITS,
 };
 
 export interface RelayOptions {
@@ -46,19 +67,32 @@ export interface RelayOptions {
   heartbeatMs?: number;
   /** A connection silent for this long is dropped (and leaves its room). */
   livenessTimeoutMs?: number;
-  /** Rooms nobody has joined are forgotten after this long. */
+  /** Rooms that had members and are empty now are forgotten after this long. */
   emptyRoomTtlMs?: number;
+  /** Rooms created by a client that nobody ever joined are forgotten after this long. */
+  unjoinedRoomTtlMs?: number;
+  /** State changes within this many ms are broadcast once (0: at once, still only on change). */
+  broadcastTickMs?: number;
+  /** When set, `create` must carry this token (ERR_UNAUTHORIZED otherwise). */
+  createToken?: string;
+  /** The models this server serves: rooms are created only for these ids, with these sizes. */
+  models?: readonly ModelInfo[];
   /** Random id source (tests pass a seeded one). */
   randomId?: (chars: number) => string;
   /**
-   * Checks or completes the model a room is created for (the CLI reads it from public/models). Return a
-   * string to refuse with that message.
+   * Checks or completes the model a room is created for (after the `models` check). Return a string to
+   * refuse with ERR_MODEL_UNKNOWN and that message.
    */
   resolveModel?: (model: ModelInfo) => ModelInfo | string;
 }
 
 /** WebSocket close codes the relay uses. */
-export const CLOSE_CODES = { liveness: 4000, version: 4001, shutdown: 1001 } as const;
+export const CLOSE_CODES = {
+  liveness: 4000,
+  version: 4001,
+  slowConsumer: 4002,
+  shutdown: 1001,
+} as const;
 
 interface Conn {
   readonly id: number;
@@ -69,7 +103,18 @@ interface Conn {
   tokens: number;
   tokensAtMs: number;
   lastRateErrorMs: number;
+  roomsCreated: number;
   open: boolean;
+}
+
+interface RoomEntry {
+  room: Room;
+  /** When the room last became empty; null while it has members. */
+  emptySinceMs: number | null;
+  /** Forgotten after this long empty. */
+  ttlMs: number;
+  /** Somebody has joined it at least once. */
+  joinedOnce: boolean;
 }
 
 const ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -80,12 +125,6 @@ function defaultRandomId(chars: number): string {
   let s = "";
   for (const b of bytes) s += ALPHABET[b % ALPHABET.length] ?? "a";
   return s;
-}
-
-function sameSecret(a: string, b: string): boolean {
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < Math.max(a.length, b.length); i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
 }
 
 /** A connection as the relay sees it; the socket adapter feeds it text and tells it when the socket closed. */
@@ -103,10 +142,12 @@ export class Relay {
   readonly #heartbeatMs: number;
   readonly #livenessTimeoutMs: number;
   readonly #emptyRoomTtlMs: number;
+  readonly #unjoinedRoomTtlMs: number;
   readonly #randomId: (chars: number) => string;
-  readonly #resolveModel: RelayOptions["resolveModel"];
+  readonly #guard: CreateGuard;
+  readonly #broadcast: StateBroadcast;
   readonly #conns = new Set<Conn>();
-  readonly #rooms = new Map<string, { room: Room; emptySinceMs: number | null }>();
+  readonly #rooms = new Map<string, RoomEntry>();
   #nextConnId = 1;
   #destroyed = false;
 
@@ -117,8 +158,25 @@ export class Relay {
     this.#heartbeatMs = options.heartbeatMs ?? 5_000;
     this.#livenessTimeoutMs = options.livenessTimeoutMs ?? 20_000;
     this.#emptyRoomTtlMs = options.emptyRoomTtlMs ?? 10 * 60_000;
+    this.#unjoinedRoomTtlMs = options.unjoinedRoomTtlMs ?? 60_000;
     this.#randomId = options.randomId ?? defaultRandomId;
-    this.#resolveModel = options.resolveModel;
+    this.#guard = new CreateGuard({
+      limits: this.#limits,
+      createToken: options.createToken,
+      models: options.models,
+      resolveModel: options.resolveModel,
+    });
+    this.#broadcast = new StateBroadcast({
+      clock: this.#clock,
+      tickMs: options.broadcastTickMs ?? 50,
+      state: (roomId) => this.#rooms.get(roomId)?.room.state() ?? null,
+      serialise: (state) => JSON.stringify({ type: "state", state, v: PROTOCOL_VERSION }),
+      send: (roomId, text) => {
+        const room = this.#rooms.get(roomId)?.room;
+        for (const c of [...this.#conns])
+          if (c.room !== null && c.room === room) this.#sendText(c, text);
+      },
+    });
   }
 
   get heartbeatMs(): number {
@@ -130,6 +188,17 @@ export class Relay {
     let members = 0;
     for (const { room } of this.#rooms.values()) members += room.size;
     return { connections: this.#conns.size, rooms: this.#rooms.size, members };
+  }
+
+  /**
+   * Creates a room from inside the server (no connection, no quota): `pipemesh serve`'s printed room. It
+   * lives `emptyTtlMs` while empty (default: the relay's empty-room lifetime) even if nobody ever joins.
+   */
+  createRoom(
+    model: ModelInfo,
+    options: { emptyTtlMs?: number } = {},
+  ): { roomId: string; secret: string } {
+    return this.#newRoom(model, options.emptyTtlMs ?? this.#emptyRoomTtlMs, true);
   }
 
   /** The state of one room (tests, admin). */
@@ -147,6 +216,7 @@ export class Relay {
       tokens: this.#limits.maxMessagesPerSecond,
       tokensAtMs: this.#clock.now(),
       lastRateErrorMs: -Infinity,
+      roomsCreated: 0,
       open: !this.#destroyed,
     };
     if (this.#destroyed) conn.close(CLOSE_CODES.shutdown, "server shutting down");
@@ -168,14 +238,12 @@ export class Relay {
       }
     }
     for (const [roomId, r] of this.#rooms) {
-      if (
-        r.room.size === 0 &&
-        r.emptySinceMs !== null &&
-        now - r.emptySinceMs > this.#emptyRoomTtlMs
-      ) {
+      if (r.room.size === 0 && r.emptySinceMs !== null && now - r.emptySinceMs > r.ttlMs) {
         this.#rooms.delete(roomId);
+        this.#broadcast.forget(roomId);
       }
     }
+    this.#guard.sweep(now);
   }
 
   /** Closes every connection. Idempotent. */
@@ -187,14 +255,26 @@ export class Relay {
       c.conn.close(CLOSE_CODES.shutdown, "server shutting down");
     }
     this.#rooms.clear();
+    this.#broadcast.destroy();
   }
 
   #send(c: Conn, msg: Unversioned<SignalMessage>): void {
     if (!c.open) return;
+    this.#sendText(c, JSON.stringify({ ...msg, v: PROTOCOL_VERSION }));
+  }
+
+  #sendText(c: Conn, text: string): void {
+    if (!c.open) return;
     try {
-      c.conn.send(JSON.stringify({ ...msg, v: PROTOCOL_VERSION }));
+      c.conn.send(text);
     } catch {
       this.#drop(c);
+      return;
+    }
+    const buffered = c.conn.bufferedBytes?.() ?? 0;
+    if (buffered > this.#limits.maxSendBufferBytes) {
+      this.#drop(c);
+      c.conn.close(CLOSE_CODES.slowConsumer, "ERR_SLOW_CONSUMER: send buffer full");
     }
   }
 
@@ -268,7 +348,7 @@ export class Relay {
         this.#send(c, { type: "pong", t: msg.t });
         return;
       case "create":
-        this.#create(c, msg.model);
+        this.#create(c, msg.model, msg.token);
         return;
       case "join":
         this.#join(c, msg);
@@ -302,24 +382,52 @@ export class Relay {
     }
   }
 
-  #create(c: Conn, model: ModelInfo): void {
+  #create(c: Conn, model: ModelInfo, token: string | undefined): void {
+    const now = this.#clock.now();
+    const address = c.conn.address ?? "unknown";
+    const verdict = this.#guard.check(now, address, c.roomsCreated, model, token);
+    if (!verdict.ok) {
+      this.#error(c, verdict.code, verdict.message, "create");
+      return;
+    }
     if (this.#rooms.size >= this.#limits.maxRooms) {
       this.#error(c, "ERR_ROOM_FULL", "the server has too many rooms", "create");
       return;
     }
-    const resolved = this.#resolveModel === undefined ? model : this.#resolveModel(model);
-    if (typeof resolved === "string") {
-      this.#error(c, "ERR_ROOM_NOT_FOUND", resolved, "create");
-      return;
-    }
+    this.#guard.spend(now, address);
+    c.roomsCreated++;
+    const created = this.#newRoom(verdict.model, this.#unjoinedRoomTtlMs, false);
+    this.#send(c, { type: "created", ...created });
+  }
+
+  #newRoom(
+    model: ModelInfo,
+    ttlMs: number,
+    joinedOnce: boolean,
+  ): { roomId: string; secret: string } {
     let roomId = this.#randomId(10);
     while (this.#rooms.has(roomId)) roomId = this.#randomId(10);
     const secret = this.#randomId(22);
     this.#rooms.set(roomId, {
-      room: new Room(roomId, secret, resolved),
+      room: new Room(roomId, secret, model),
       emptySinceMs: this.#clock.now(),
+      ttlMs,
+      joinedOnce,
     });
-    this.#send(c, { type: "created", roomId, secret });
+    return { roomId, secret };
+  }
+
+  /** Capabilities above the size cap are refused (they would be relayed to every member). */
+  #capsTooLarge(c: Conn, caps: unknown, ref: string): boolean {
+    const bytes = byteLength(JSON.stringify(caps));
+    if (bytes <= this.#limits.maxCapsBytes) return false;
+    this.#error(
+      c,
+      "ERR_MESSAGE_TOO_LARGE",
+      `capabilities of ${bytes} bytes exceed ${this.#limits.maxCapsBytes}`,
+      ref,
+    );
+    return true;
   }
 
   #join(c: Conn, msg: Extract<SignalMessage, { type: "join" }>): void {
@@ -347,6 +455,7 @@ export class Relay {
       this.#error(c, "ERR_ROOM_SECRET", "wrong room secret", "join");
       return;
     }
+    if (this.#capsTooLarge(c, msg.caps, "join")) return;
     if (r.room.size >= this.#limits.maxPeersPerRoom) {
       this.#error(c, "ERR_ROOM_FULL", `room has ${this.#limits.maxPeersPerRoom} peers`, "join");
       return;
@@ -356,16 +465,20 @@ export class Relay {
     c.room = r.room;
     c.peerId = peerId;
     r.emptySinceMs = null;
+    if (!r.joinedOnce) {
+      r.joinedOnce = true;
+      r.ttlMs = this.#emptyRoomTtlMs;
+    }
     const notices = r.room.join(peerId, msg.role, msg.caps);
     this.#send(c, {
       type: "joined",
       peerId,
-      state: r.room.state(),
+      state: publicState(r.room.state()),
       iceServers: this.#iceServers,
       heartbeatMs: this.#heartbeatMs,
       livenessTimeoutMs: this.#livenessTimeoutMs,
     });
-    this.#publish(r.room, notices, c);
+    this.#publish(r.room, notices);
   }
 
   #member(
@@ -385,6 +498,7 @@ export class Relay {
     }
     switch (msg.type) {
       case "caps":
+        if (this.#capsTooLarge(c, msg.caps, "caps")) return;
         this.#publish(room, room.setCaps(peerId, msg.caps));
         return;
       case "ready":
@@ -421,17 +535,15 @@ export class Relay {
     return undefined;
   }
 
-  /** Targeted notices first, then the new state to every member (`skip` already has it in `joined`). */
-  #publish(room: Room, notices: RoomNotice[], skip?: Conn): void {
+  /** Targeted notices now; the state to every member once per tick, and only if it changed. */
+  #publish(room: Room, notices: RoomNotice[]): void {
     for (const n of notices) {
       const to = this.#connOf(room, n.to);
       if (to === undefined) continue;
       if (n.type === "queued") this.#send(to, { type: "queued", position: n.position });
       else this.#send(to, { type: "granted", planVersion: n.planVersion });
     }
-    const state = room.state();
-    for (const c of this.#conns)
-      if (c.room === room && c !== skip) this.#send(c, { type: "state", state });
+    this.#broadcast.changed(room.roomId);
   }
 
   #leaveRoom(c: Conn): void {

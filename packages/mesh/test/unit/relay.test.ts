@@ -29,6 +29,7 @@ function setup(options: RelayOptions = {}) {
   let n = 0;
   const relay = new Relay({
     clock,
+    broadcastTickMs: 0,
     randomId: (chars) =>
       `id${(n++).toString().padStart(chars - 2, "0")}`.slice(0, Math.max(chars, 4)),
     ...options,
@@ -211,7 +212,7 @@ describe("relay: rooms", () => {
   });
 
   it("forgets rooms nobody joined", async () => {
-    const { room, relay, clock } = setup({ emptyRoomTtlMs: 5000 });
+    const { room, relay, clock } = setup({ unjoinedRoomTtlMs: 5000, emptyRoomTtlMs: 60_000 });
     room();
     relay.sweep();
     expect(relay.stats().rooms).toBe(1);
