@@ -10,6 +10,7 @@ export const ENGINE_ERROR_CODES = [
   "ERR_WEIGHTS_DTYPE", // unsupported tensor dtype
   "ERR_WEIGHTS_TRUNCATED", // file shorter than its header says
   "ERR_WEIGHTS_FORMAT", // not a safetensors file / bad header / bad index
+  "ERR_GGUF_TENSOR_TYPE", // a needed GGUF tensor has a ggml type the engine cannot hold
   "ERR_FETCH", // a file or HTTP range could not be read
   "ERR_TOKENIZER", // tokenizer.json / tokenizer_config.json unusable
   "ERR_CHAT_TEMPLATE", // chat template missing or failed to render
