@@ -1,7 +1,9 @@
 // A remote stage's session: takes run / kv / skip messages from the upstream link in order and feeds them to
 // a StageCore, takes cancels from the head's link (out of band), forwards activations, KV ops and skip markers
 // downstream, and, as the tail, returns compact results to the head. Any lost link ends the session (the
-// head hears ERR_PEER_LOST); it never decides anything about runs.
+// head hears ERR_PEER_LOST); it never decides anything about runs. The input queue is bounded in items and
+// bytes: an honest head keeps a few runs in flight and waits for its links to drain, so a sender that passes
+// the bound is refused with ERR_QUEUE_FULL and the session ends.
 
 import { MeshError } from "../errors.ts";
 import type { StageRunner } from "../ports.ts";
@@ -24,6 +26,10 @@ export interface StageServerOptions {
   /** Wire dtype for logits rows the tail returns. */
   logitsDtype?: WireDtype;
   clock?: Clock;
+  /** Runs, KV ops and skip markers waiting for compute (default 256). */
+  maxQueuedItems?: number;
+  /** Activation bytes waiting for compute (default 128 MiB). */
+  maxQueuedBytes?: number;
   /** The session ended (a link failed or destroy()); called once. */
   onClose?: (error: MeshError | null) => void;
 }
@@ -34,6 +40,11 @@ export class StageServer {
   readonly #head: Link;
   readonly #core: StageCore;
   readonly #onClose: ((error: MeshError | null) => void) | undefined;
+  readonly #maxQueuedItems: number;
+  readonly #maxQueuedBytes: number;
+  /** Decoded activation bytes of each queued run and skip marker, in arrival (= processing) order. */
+  readonly #queuedBytes: number[] = [];
+  #queuedTotal = 0;
   #closed = false;
 
   constructor(options: StageServerOptions) {
@@ -42,10 +53,13 @@ export class StageServer {
     this.#downstream = downstream;
     this.#head = head;
     this.#onClose = options.onClose;
+    this.#maxQueuedItems = options.maxQueuedItems ?? 256;
+    this.#maxQueuedBytes = options.maxQueuedBytes ?? 128 * 1024 * 1024;
     const activationDtype = options.activationDtype ?? "f32";
     const logitsDtype = options.logitsDtype ?? "f32";
     const sink: StageSink = {
       run: async (header, result) => {
+        this.#dequeued();
         if (downstream === null) {
           const { msg, body } = encodeResult(
             header.runId,
@@ -68,6 +82,7 @@ export class StageServer {
         downstream?.send({ type: "kv", op });
       },
       skip: (runId, stageComputeMs, stageTimesMs) => {
+        this.#dequeued();
         (downstream ?? head).send({
           type: "skip",
           runId,
@@ -104,8 +119,8 @@ export class StageServer {
     }
   }
 
-  get stats(): StageCore["stats"] {
-    return this.#core.stats;
+  get stats(): StageCore["stats"] & { queuedBytes: number } {
+    return { ...this.#core.stats, queuedBytes: this.#queuedTotal };
   }
 
   /** Ends the session: stops the loop and closes every link politely. Idempotent. */
@@ -123,10 +138,22 @@ export class StageServer {
       link === this.#upstream &&
       (msg.type === "run" || msg.type === "kv" || msg.type === "skip")
     ) {
+      if (this.#core.stats.queued >= this.#maxQueuedItems) {
+        this.#overflow(`${this.#maxQueuedItems} items`);
+        return;
+      }
       switch (msg.type) {
         case "run":
           try {
-            this.#core.push(decodeRun(msg, body));
+            const input = decodeRun(msg, body);
+            const bytes = (input.hidden?.byteLength ?? 0) + (input.tokens?.byteLength ?? 0);
+            if (this.#queuedTotal + bytes > this.#maxQueuedBytes) {
+              this.#overflow(`${this.#maxQueuedBytes} bytes`);
+              return;
+            }
+            this.#queuedTotal += bytes;
+            this.#queuedBytes.push(bytes);
+            this.#core.push(input);
           } catch (e) {
             // A malformed run cannot be applied; the stream is out of step: end the session.
             const err =
@@ -139,6 +166,7 @@ export class StageServer {
           this.#core.push({ type: "kv", op: msg.op });
           return;
         case "skip":
+          this.#queuedBytes.push(0);
           this.#core.push({
             type: "skip",
             runId: msg.runId,
@@ -158,6 +186,21 @@ export class StageServer {
       undefined,
       "control",
     );
+  }
+
+  /** Every queued run ends in exactly one sink run or skip, in arrival order. */
+  #dequeued(): void {
+    this.#queuedTotal -= this.#queuedBytes.shift() ?? 0;
+  }
+
+  /** The sender ignored backpressure: refuse and end the session (its memory stays bounded). */
+  #overflow(bound: string): void {
+    const err = new MeshError(
+      "ERR_QUEUE_FULL",
+      `stage ${this.#head.localId}: input queue above ${bound}`,
+    );
+    this.#tell({ type: "error", code: err.code, message: err.message });
+    this.#end(err);
   }
 
   /** A neighbour vanished: tell the head which one (it may still be reachable), then end. */

@@ -1,6 +1,8 @@
 // Binary framing for peer messages on data channels: a message is [u32 headerBytes][JSON header][body], and
 // travels as one or more frames of at most maxFrameBytes (256 KiB: what Chromium's SCTP accepts), each with
-// a 16-byte frame header. Reassembly checks order, sizes and limits. Knows nothing of message semantics.
+// a 16-byte frame header. Reassembly checks order, sizes and limits, and holds only the bytes that have
+// actually arrived (a declared total is a claim, not an allocation), all partial messages together capped,
+// each dropped when no chunk of it arrives for a while. Knows nothing of message semantics.
 
 import type { WireDtype } from "./messages.ts";
 import { decodeF16, encodeF16 } from "./f16.ts";
@@ -12,7 +14,17 @@ export const MAX_FRAME_BYTES = 256 * 1024;
 export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 const FRAME_WHOLE = 1;
 const FRAME_CHUNK = 2;
-const MAX_PARTIAL_MESSAGES = 8;
+const MAX_PARTIAL_MESSAGES = 4;
+/** A partial message with no new chunk for this long breaks the stream (ERR_FRAME). */
+export const DEFAULT_PARTIAL_TIMEOUT_MS = 30_000;
+
+/**
+ * The largest run or result payload a model can need: `rows` rows of `width` values (hidden size, or vocab
+ * for logits) in f32, plus room for the JSON header. Pass it as a link's maxMessageBytes.
+ */
+export function maxRunMessageBytes(rows: number, width: number, headerBytes = 1024 * 1024): number {
+  return rows * width * 4 + headerBytes;
+}
 
 /** A frame-level failure (becomes MeshError ERR_FRAME / ERR_MESSAGE_TOO_LARGE at the link). */
 export class FrameError extends Error {
@@ -118,8 +130,21 @@ export function toFrames(
 }
 
 interface Partial {
-  buf: Uint8Array;
+  total: number;
+  chunks: Uint8Array[];
   received: number;
+  lastChunkMs: number;
+}
+
+export interface ReassemblerOptions {
+  /** Largest message accepted (ERR_MESSAGE_TOO_LARGE above it). */
+  maxMessageBytes?: number;
+  /** Bytes all partial messages may hold together (default: maxMessageBytes). */
+  maxPendingBytes?: number;
+  /** A partial message whose last chunk is older than this fails the stream (checked on every push). */
+  partialTimeoutMs?: number;
+  /** Milliseconds, monotonic. */
+  now?: () => number;
 }
 
 /**
@@ -128,21 +153,47 @@ interface Partial {
  */
 export class Reassembler {
   readonly #maxMessageBytes: number;
+  readonly #maxPendingBytes: number;
+  readonly #timeoutMs: number;
+  readonly #now: () => number;
   readonly #partials = new Map<number, Partial>();
+  #pending = 0;
 
-  constructor(maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES) {
-    this.#maxMessageBytes = maxMessageBytes;
+  constructor(options: number | ReassemblerOptions = {}) {
+    const o = typeof options === "number" ? { maxMessageBytes: options } : options;
+    this.#maxMessageBytes = o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#maxPendingBytes = o.maxPendingBytes ?? this.#maxMessageBytes;
+    this.#timeoutMs = o.partialTimeoutMs ?? DEFAULT_PARTIAL_TIMEOUT_MS;
+    this.#now = o.now ?? (() => performance.now());
   }
 
-  /** Bytes held in incomplete messages. */
+  /** Bytes held in incomplete messages (only what has arrived). */
   get pendingBytes(): number {
-    let n = 0;
-    for (const p of this.#partials.values()) n += p.buf.byteLength;
-    return n;
+    return this.#pending;
+  }
+
+  /** Throws ERR_FRAME if a partial message has waited too long for its next chunk. */
+  expire(): void {
+    const now = this.#now();
+    for (const [id, p] of this.#partials) {
+      if (now - p.lastChunkMs > this.#timeoutMs) {
+        this.#drop(id, p);
+        throw new FrameError(
+          "ERR_FRAME",
+          `message ${id} stalled: no chunk for ${this.#timeoutMs} ms`,
+        );
+      }
+    }
+  }
+
+  #drop(id: number, p: Partial): void {
+    this.#partials.delete(id);
+    this.#pending -= p.received;
   }
 
   /** Returns the completed payload, or null while a chunked message is incomplete. Throws FrameError. */
   push(frame: Uint8Array): Uint8Array | null {
+    this.expire(); // any frame (heartbeats every 500 ms) checks for stalled partial messages
     if (frame.byteLength < FRAME_HEADER_BYTES)
       throw new FrameError("ERR_FRAME", "frame shorter than its header");
     const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
@@ -153,7 +204,8 @@ export class Reassembler {
     const offset = view.getUint32(12, true);
     const data = frame.subarray(FRAME_HEADER_BYTES);
     if (total > this.#maxMessageBytes) {
-      this.#partials.delete(messageId);
+      const p = this.#partials.get(messageId);
+      if (p !== undefined) this.#drop(messageId, p);
       throw new FrameError(
         "ERR_MESSAGE_TOO_LARGE",
         `message of ${total} bytes exceeds ${this.#maxMessageBytes}`,
@@ -171,18 +223,39 @@ export class Reassembler {
         throw new FrameError("ERR_FRAME", `chunk of message ${messageId} starts at ${offset}`);
       if (this.#partials.size >= MAX_PARTIAL_MESSAGES)
         throw new FrameError("ERR_FRAME", "too many partial messages");
-      p = { buf: new Uint8Array(total), received: 0 };
+      p = { total, chunks: [], received: 0, lastChunkMs: this.#now() };
       this.#partials.set(messageId, p);
     }
-    if (p.buf.byteLength !== total || offset !== p.received || offset + data.byteLength > total) {
-      this.#partials.delete(messageId);
+    if (
+      p.total !== total ||
+      offset !== p.received ||
+      data.byteLength === 0 ||
+      offset + data.byteLength > total
+    ) {
+      this.#drop(messageId, p);
       throw new FrameError("ERR_FRAME", `chunk of message ${messageId} out of order or oversized`);
     }
-    p.buf.set(data, offset);
+    if (this.#pending + data.byteLength > this.#maxPendingBytes) {
+      this.#drop(messageId, p);
+      throw new FrameError(
+        "ERR_MESSAGE_TOO_LARGE",
+        `partial messages would hold more than ${this.#maxPendingBytes} bytes`,
+      );
+    }
+    p.chunks.push(data.slice());
     p.received += data.byteLength;
+    p.lastChunkMs = this.#now();
+    this.#pending += data.byteLength;
     if (p.received < total) return null;
-    this.#partials.delete(messageId);
-    return p.buf;
+    this.#drop(messageId, p);
+    if (p.chunks.length === 1 && p.chunks[0] !== undefined) return p.chunks[0];
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const c of p.chunks) {
+      out.set(c, at);
+      at += c.byteLength;
+    }
+    return out;
   }
 }
 

@@ -67,6 +67,14 @@ function splitAttempt(connId: string): { base: string; attempt: number } {
 
 const MAX_EARLY_CONNS = 64;
 const MAX_EARLY_SIGNALS = 256;
+/** Bytes of early signals kept for all connections together (an SDP is a few KiB). */
+const MAX_EARLY_BYTES = 1024 * 1024;
+
+function signalBytes(data: RtcSignal): number {
+  if (data.type === "offer" || data.type === "answer") return 64 + data.sdp.length * 2;
+  if (data.type === "candidate") return 64 + data.candidate.candidate.length * 2;
+  return 64;
+}
 
 interface DialOptions {
   remoteId: string;
@@ -184,6 +192,7 @@ export class Connector {
   readonly #clock: Clock;
   readonly #dials = new Map<string, { remoteId: string; dial: Dial }>();
   readonly #early = new Map<string, { from: string; attempt: number; data: RtcSignal }[]>();
+  #earlyBytes = 0;
   readonly #release: () => void;
   #destroyed = false;
 
@@ -202,16 +211,29 @@ export class Connector {
       if (d.remoteId === from) d.dial.onSignal(attempt, data);
       return;
     }
+    const bytes = signalBytes(data);
     let list = this.#early.get(base);
     if (list === undefined) {
       if (this.#early.size >= MAX_EARLY_CONNS) {
         const oldest = this.#early.keys().next();
-        if (oldest.done !== true) this.#early.delete(oldest.value);
+        if (oldest.done !== true) this.#forgetEarly(oldest.value);
       }
       list = [];
       this.#early.set(base, list);
     }
-    if (list.length < MAX_EARLY_SIGNALS) list.push({ from, attempt, data });
+    if (list.length >= MAX_EARLY_SIGNALS || this.#earlyBytes + bytes > MAX_EARLY_BYTES) return;
+    list.push({ from, attempt, data });
+    this.#earlyBytes += bytes;
+  }
+
+  /** Bytes held in signals for connections not dialled yet (bounded by MAX_EARLY_BYTES). */
+  get earlyBytes(): number {
+    return this.#earlyBytes;
+  }
+
+  #forgetEarly(connId: string): void {
+    for (const s of this.#early.get(connId) ?? []) this.#earlyBytes -= signalBytes(s.data);
+    this.#early.delete(connId);
   }
 
   /** Connects to `remoteId` and resolves with a Link past its hello. Rejects ERR_PEER_CONNECT / ERR_ABORTED. */
@@ -249,7 +271,7 @@ export class Connector {
     if (signal?.aborted === true) onAbort();
     for (const s of this.#early.get(connId) ?? [])
       if (s.from === remoteId) dial.onSignal(s.attempt, s.data);
-    this.#early.delete(connId);
+    this.#forgetEarly(connId);
     try {
       const channel = shapeChannel(await dial.channel, { clock: this.#clock, ...this.#o.shape });
       const link = new Link(channel, {
@@ -286,7 +308,7 @@ export class Connector {
   forgetBefore(planVersion: number): void {
     for (const id of [...this.#early.keys()]) {
       const v = Number(id.split("/")[0]);
-      if (Number.isFinite(v) && v < planVersion) this.#early.delete(id);
+      if (Number.isFinite(v) && v < planVersion) this.#forgetEarly(id);
     }
   }
 
@@ -297,6 +319,7 @@ export class Connector {
       d.dial.fail(new MeshError("ERR_DESTROYED", "connector destroyed"));
     this.#dials.clear();
     this.#early.clear();
+    this.#earlyBytes = 0;
     this.#release();
   }
 }

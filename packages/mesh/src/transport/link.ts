@@ -121,7 +121,10 @@ export class Link {
       options.maxFrameBytes ?? MAX_FRAME_BYTES,
       channel.maxMessageBytes,
     );
-    this.#reassembler = new Reassembler(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+    this.#reassembler = new Reassembler({
+      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      now: () => this.#clock.now(),
+    });
     this.#lastReceivedMs = this.#clock.now();
     this.ready = new Promise<void>((resolve, reject) => {
       this.#resolveReady = resolve;
