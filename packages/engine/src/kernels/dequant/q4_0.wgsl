@@ -1,0 +1,17 @@
+// Q4_0 block decode for matmul-q32.wgsl (18 bytes: d f16 @0, qs u8[16] @2; element i < 16 is the low
+// nibble of qs[i], i + 16 the high one; w = d * (nibble - 8)). Blocks are 2-aligned only (rd32).
+
+const QB_BYTES: u32 = 18u;
+const QB_MIN: bool = false;
+
+struct QHead { d: f32, m: f32, a: u32, qh: u32 }
+
+fn qHead(a: u32) -> QHead {
+  return QHead(f16at(a), 0.0, a, 0u);
+}
+
+/** Quants of elements 4c .. 4c+3 (c in 0..7) as f32, centred, before the scale. */
+fn qChunk(h: QHead, c: u32) -> vec4<f32> {
+  let n = nib4(rd32(h.a + 2u + 4u * (c & 3u)), (c >> 2u) * 4u);
+  return vec4<f32>(vec4<i32>(n) - vec4<i32>(8));
+}
