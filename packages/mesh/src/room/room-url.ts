@@ -19,7 +19,7 @@ export function signalUrl(origin: string): string {
   return `${scheme}//${base.host}${SIGNAL_PATH}`;
 }
 
-/** Parses a room URL; throws ERR_ROOM_NOT_FOUND when it is not one. */
+/** Parses a room URL; throws ERR_ROOM_NOT_FOUND when it is not one (the message never shows a secret). */
 export function parseRoomUrl(url: string): {
   origin: string;
   signalUrl: string;
@@ -30,7 +30,7 @@ export function parseRoomUrl(url: string): {
   try {
     u = new URL(url);
   } catch {
-    throw new MeshError("ERR_ROOM_NOT_FOUND", `not a room URL: ${url}`);
+    throw new MeshError("ERR_ROOM_NOT_FOUND", "not a room URL");
   }
   const m = /^\/room\/([^/]+)\/?$/.exec(u.pathname);
   const roomId = m?.[1] === undefined ? "" : decodeURIComponent(m[1]);
@@ -38,7 +38,7 @@ export function parseRoomUrl(url: string): {
   if ((u.protocol !== "http:" && u.protocol !== "https:") || !ID.test(roomId) || !ID.test(secret)) {
     throw new MeshError(
       "ERR_ROOM_NOT_FOUND",
-      `not a room URL (expected http(s)://host/room/<id>#<secret>): ${url}`,
+      `not a room URL (expected http(s)://host/room/<id>#<secret>): ${u.origin}${u.pathname}${u.hash === "" ? "" : "#<secret>"}`,
     );
   }
   return { origin: u.origin, signalUrl: signalUrl(u.origin), roomId, secret };
