@@ -162,6 +162,11 @@ def write_card(out: Path, p: Preset, seed: int, r: dict, machine: dict) -> None:
         "engine, never for anything that needs a correct answer.",
         "",
     ]
+    if "gguf" in r:  # the Q8_0 GGUF files and their evaluation, just before the export checks
+        from export_gguf import card_lines
+
+        at = next(i for i, line in enumerate(lines) if line.startswith("Export checks (max abs"))
+        lines[at:at] = card_lines(r["gguf"], p)
     (out / "MODEL_CARD.md").write_text("\n".join(lines))
 
 

@@ -1,6 +1,7 @@
 """One command for the default model pair: corpus -> tokenizer -> target -> draft -> distill ->
-weak draft -> export -> evaluate -> model card. Each finished stage leaves work/stages/<name>.json
-and is skipped on the next run, so an interrupted run resumes; training stages resume mid-way.
+weak draft -> export -> evaluate -> gguf (Q8_0 GGUF files and their evaluation) -> model card. Each
+finished stage leaves work/stages/<name>.json and is skipped on the next run, so an interrupted run
+resumes; training stages resume mid-way.
 
     python pipeline.py [--preset full|smoke] [--seed 1234] [--work DIR] [--out DIR]
 """
@@ -20,6 +21,7 @@ import card
 import corpus
 import evaluate
 import export
+import export_gguf
 import train
 from config import PRESETS, SEQ_LEN, Preset
 from model import Llama
@@ -206,6 +208,7 @@ def main():
     results["weak"] = run.stage("weak", run.pick_weak)
     results["export"] = run.stage("export", run.export_all)
     results["eval"] = run.stage("evaluate", run.evaluate_all)
+    results["gguf"] = run.stage("gguf", lambda: export_gguf.export_and_evaluate(out, work, args.seed, run.p))
     results["total_seconds"] = round(sum(r["seconds"] for r in results.values() if isinstance(r, dict)), 1)
     results["card"] = run.finish(results)  # always rewritten: cheap, and reflects every stage
     print(f"== all stages done; this invocation took {train.fmt_s(time.time() - t0)}, "
