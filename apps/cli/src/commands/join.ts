@@ -1,6 +1,7 @@
 // `pipemesh join ROOM_URL`: this machine contributes a shard (WebGPU through Dawn, or --backend cpu) to a
 // room. Announces its capabilities, loads the layer range the plan assigns (progress on stderr), serves
-// runs, and leaves the room cleanly on Ctrl-C or SIGTERM.
+// runs, and leaves the room cleanly on Ctrl-C or SIGTERM. The room URL carries the room's secret, so it is
+// best given through PIPEMESH_ROOM_URL or on stdin (`-`), where `ps` cannot see it.
 
 import { parseArgs } from "node:util";
 import { PeerNode, parseRoomUrl, type RoomEvent } from "@pipemesh/mesh";
@@ -10,10 +11,13 @@ import { nodeCaps } from "../peer/caps.ts";
 import { nodeStageLoader } from "../peer/load-stage.ts";
 import type { ModelledCompute } from "../peer/modelled-stage.ts";
 
-const USAGE = `usage: pipemesh join ROOM_URL [--memory-budget MB] [--backend webgpu|cpu] [--name NAME]`;
+const USAGE = `usage: pipemesh join [ROOM_URL | -] [--memory-budget MB] [--backend webgpu|cpu] [--name NAME]
+  the room URL: PIPEMESH_ROOM_URL, or "-" to read it from stdin (an argument shows its secret in ps)`;
+export const ROOM_URL_ENV = "PIPEMESH_ROOM_URL";
 
 interface JoinOptions {
-  roomUrl: string;
+  /** The argument: a URL, "-" (stdin) or undefined (the environment). */
+  roomUrl: string | undefined;
   memoryBudgetMb: number | undefined;
   backend: "webgpu" | "cpu";
   name: string | undefined;
@@ -46,7 +50,7 @@ function parseJoinArgs(argv: readonly string[]): JoinOptions {
     throw new CliError("ERR_CLI_USAGE", `${(e as Error).message}\n${USAGE}`);
   }
   const [roomUrl, ...extra] = parsed.positionals;
-  if (roomUrl === undefined || extra.length > 0) throw new CliError("ERR_CLI_USAGE", USAGE);
+  if (extra.length > 0) throw new CliError("ERR_CLI_USAGE", USAGE);
   const v = parsed.values;
   const nonNeg = (name: string, s: string | undefined): number => {
     const n = Number(s ?? 0);
@@ -96,13 +100,37 @@ function describe(e: RoomEvent): string | null {
   }
 }
 
+/** The first line of stdin. */
+async function readStdinLine(): Promise<string> {
+  let text = "";
+  for await (const chunk of process.stdin) {
+    text += String(chunk);
+    if (text.includes("\n")) break;
+  }
+  return text.split("\n")[0]?.trim() ?? "";
+}
+
+/** The room URL from the argument, stdin ("-") or PIPEMESH_ROOM_URL. */
+async function roomUrlFrom(arg: string | undefined): Promise<string> {
+  if (arg === "-") return readStdinLine();
+  if (arg !== undefined) {
+    process.stderr.write(
+      `pipemesh join: the room URL on the command line is visible to other users in ps; pass it in ${ROOM_URL_ENV} or on stdin (-)\n`,
+    );
+    return arg;
+  }
+  const env = process.env[ROOM_URL_ENV];
+  if (env === undefined || env === "") throw new CliError("ERR_CLI_USAGE", USAGE);
+  return env;
+}
+
 export async function joinCommand(argv: readonly string[]): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
   const o = parseJoinArgs(argv);
-  const room = parseRoomUrl(o.roomUrl);
+  const room = parseRoomUrl(await roomUrlFrom(o.roomUrl));
   const caps = await nodeCaps({
     backend: o.backend,
     memoryBudgetMb: o.memoryBudgetMb,

@@ -10,9 +10,10 @@ import { CliError } from "../cli-error.ts";
 import { readDefaultPair, PUBLIC_MODELS_DIR } from "../head/models.ts";
 import { modelInfoFor } from "../head/model-info.ts";
 import { servedModels } from "../head/served-models.ts";
+import { EXPOSURE_OPTIONS, EXPOSURE_USAGE, exposureOptions } from "../serve-exposure.ts";
 
 const USAGE = `usage: pipemesh serve [--port 8787] [--host 127.0.0.1] [--ice-servers JSON] [--no-room]
-  [--create-token TOKEN] (or PIPEMESH_CREATE_TOKEN): creating rooms needs this token`;
+${EXPOSURE_USAGE}`;
 const DIST_DIR = fileURLToPath(new URL("../../../../dist/", import.meta.url));
 const PUBLIC_DIR = fileURLToPath(new URL("../", `file://${PUBLIC_MODELS_DIR}`));
 /** The room made here stays open while empty for this long (the printed URL should keep working). */
@@ -28,7 +29,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
         host: { type: "string" },
         "ice-servers": { type: "string" },
         "no-room": { type: "boolean" },
-        "create-token": { type: "string" },
+        ...EXPOSURE_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
     });
@@ -61,16 +62,16 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
       "pipemesh serve: the web app is not built (run `npm run build`); serving models and signaling only\n",
     );
   }
-  const createToken = v["create-token"] ?? process.env["PIPEMESH_CREATE_TOKEN"];
   const server = await startSignalingServer({
+    ...exposureOptions(v),
     host: v.host ?? "127.0.0.1",
     port,
     iceServers,
     models: await servedModels(PUBLIC_MODELS_DIR),
-    ...(createToken === undefined || createToken === "" ? {} : { createToken }),
     http: createStaticHandler({ roots: [DIST_DIR, PUBLIC_DIR], spaFallback: "/index.html" }),
   });
   process.stdout.write(`pipemesh: serving on ${server.httpUrl}\n`);
+  process.stderr.write(`pipemesh serve: ${server.exposure}\n`);
   if (v["no-room"] !== true) {
     const pair = readDefaultPair();
     const info = await modelInfoFor(pair.target, `${pair.name}/target`);

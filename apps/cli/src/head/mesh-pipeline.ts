@@ -55,8 +55,7 @@ function spawnPeer(url: string, i: number, opts: GenerateOptions, gflops: number
   // Local peers share this machine: one probe for all, so noise cannot leave one idle.
   const args = [
     BIN,
-    "join",
-    url,
+    "join", // the room URL (with its secret) goes in the environment, out of ps
     "--backend",
     opts.backend,
     "--name",
@@ -71,7 +70,10 @@ function spawnPeer(url: string, i: number, opts: GenerateOptions, gflops: number
   if (opts.linkLatencyMs > 0) args.push("--link-latency-ms", String(opts.linkLatencyMs));
   if (opts.linkBandwidthMbps > 0)
     args.push("--link-bandwidth-mbps", String(opts.linkBandwidthMbps));
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, args, {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, PIPEMESH_ROOM_URL: url },
+  });
   const stderr: string[] = [];
   child.stderr?.setEncoding("utf8");
   child.stderr?.on("data", (chunk: string) => {
