@@ -11,6 +11,8 @@ export const GGUF_MAGIC = "GGUF";
 export const GGUF_DEFAULT_ALIGNMENT = 32;
 /** First read of the header, in bytes; doubled while the header needs more. */
 export const GGUF_FIRST_READ_BYTES = 256 * 1024;
+/** Largest single growth step, so a big header over-reads at most this much tensor data. */
+export const GGUF_MAX_READ_STEP_BYTES = 4 * 1024 * 1024;
 /** Largest header (metadata + tensor infos) this reader accepts. */
 export const GGUF_MAX_HEADER_BYTES = 64 * 1024 * 1024;
 const MAX_DIMS = 4;
@@ -343,41 +345,71 @@ interface Parsed {
   end: number;
 }
 
-function parseHeader(c: Cursor): Parsed {
+/** Parse progress kept across growing reads, so items already parsed are never parsed again. */
+interface Progress {
+  /** The byte after the last whole item parsed. */
+  pos: number;
+  /** 0 until the preamble (magic, version, counts) is parsed. */
+  version: number;
+  tensorCount: number;
+  kvCount: number;
+  metadata: Map<string, GgufValue>;
+  raw: RawTensor[];
+  names: Set<string>;
+}
+
+function newProgress(): Progress {
+  return {
+    pos: 0,
+    version: 0,
+    tensorCount: 0,
+    kvCount: 0,
+    metadata: new Map(),
+    raw: [],
+    names: new Set(),
+  };
+}
+
+/** Parses on from `p`; throws NeedMore (progress kept) when the bytes in memory end first. */
+function parseHeader(c: Cursor, p: Progress): Parsed {
   const loc = c.location;
-  const magic = String.fromCharCode(...c.bytes.subarray(c.need(4, "magic"), 4));
-  if (magic === "FUGG") throw formatError(loc, "big-endian GGUF files are unsupported");
-  if (magic !== GGUF_MAGIC) {
-    throw formatError(loc, `not a GGUF file (magic ${JSON.stringify(magic)})`);
+  c.pos = p.pos;
+  if (p.version === 0) {
+    const magic = String.fromCharCode(...c.bytes.subarray(c.need(4, "magic"), 4));
+    if (magic === "FUGG") throw formatError(loc, "big-endian GGUF files are unsupported");
+    if (magic !== GGUF_MAGIC) {
+      throw formatError(loc, `not a GGUF file (magic ${JSON.stringify(magic)})`);
+    }
+    const version = c.u32("version");
+    if ((version & 0xffff) === 0 && version !== 0) {
+      throw formatError(
+        loc,
+        `the version field reads ${version} (byte-swapped): big-endian GGUF files are unsupported`,
+      );
+    }
+    if (version === 1) throw formatError(loc, "GGUF version 1 is unsupported (only 2 and 3)");
+    if (version !== 2 && version !== 3) {
+      throw formatError(loc, `GGUF version ${version} is unsupported (only 2 and 3)`);
+    }
+    // Minimal encodings: a tensor info is >= 24 bytes, a key/value >= 13 bytes.
+    p.tensorCount = c.count("tensor count", 24);
+    p.kvCount = c.count("metadata count", 13);
+    p.version = version;
+    p.pos = c.pos;
   }
-  const version = c.u32("version");
-  if ((version & 0xffff) === 0 && version !== 0) {
-    throw formatError(
-      loc,
-      `the version field reads ${version} (byte-swapped): big-endian GGUF files are unsupported`,
-    );
-  }
-  if (version === 1) throw formatError(loc, "GGUF version 1 is unsupported (only 2 and 3)");
-  if (version !== 2 && version !== 3) {
-    throw formatError(loc, `GGUF version ${version} is unsupported (only 2 and 3)`);
-  }
-  // Minimal encodings: a tensor info is >= 24 bytes, a key/value >= 13 bytes.
-  const tensorCount = c.count("tensor count", 24);
-  const kvCount = c.count("metadata count", 13);
-  const metadata = new Map<string, GgufValue>();
-  for (let i = 0; i < kvCount; i++) {
+  const { metadata, raw, names } = p;
+  while (metadata.size < p.kvCount) {
+    const i = metadata.size;
     const key = c.string(`metadata key #${i}`, MAX_KEY_BYTES);
     const type = c.valueType(`metadata ${key}`);
     const value = c.scalar(type, `metadata ${key}`);
     if (metadata.has(key)) throw formatError(loc, `metadata key ${key} appears twice`);
     metadata.set(key, value);
+    p.pos = c.pos;
   }
-  const raw: RawTensor[] = [];
-  const names = new Set<string>();
-  for (let i = 0; i < tensorCount; i++) {
-    const name = c.string(`tensor name #${i}`, MAX_KEY_BYTES);
+  while (raw.length < p.tensorCount) {
+    const name = c.string(`tensor name #${raw.length}`, MAX_KEY_BYTES);
     if (names.has(name)) throw formatError(loc, `tensor ${name} appears twice`);
-    names.add(name);
     const nDims = c.u32(`tensor ${name} dimension count`);
     if (nDims > MAX_DIMS) {
       throw formatError(loc, `tensor ${name} has ${nDims} dimensions (at most ${MAX_DIMS})`);
@@ -389,8 +421,10 @@ function parseHeader(c: Cursor): Parsed {
     const ggmlType = c.u32(`tensor ${name} type`);
     const relOffset = c.safeU64(`tensor ${name} offset`);
     raw.push({ name, dims, ggmlType, relOffset });
+    names.add(name);
+    p.pos = c.pos;
   }
-  return { version, metadata, raw, end: c.pos };
+  return { version: p.version, metadata, raw, end: c.pos };
 }
 
 function alignmentOf(location: string, metadata: ReadonlyMap<string, GgufValue>): number {
@@ -496,8 +530,10 @@ async function readMore(
   fileSize: number,
   signal: AbortSignal | undefined,
 ): Promise<Uint8Array> {
-  let want = Math.max(have.length * 2, GGUF_FIRST_READ_BYTES);
-  while (want < end) want *= 2;
+  const step = (n: number): number =>
+    n + Math.min(Math.max(n, GGUF_FIRST_READ_BYTES), GGUF_MAX_READ_STEP_BYTES);
+  let want = step(have.length);
+  while (want < end) want = step(want);
   if (end > GGUF_MAX_HEADER_BYTES) {
     throw formatError(
       source.location,
@@ -515,7 +551,8 @@ async function readMore(
 
 /**
  * Reads and validates a GGUF file's header: metadata and tensor infos. Reads forward from byte 0 in
- * growing ranges (GGUF_FIRST_READ_BYTES, doubling) up to GGUF_MAX_HEADER_BYTES; no tensor data is read.
+ * growing ranges (GGUF_FIRST_READ_BYTES, doubling, steps of at most GGUF_MAX_READ_STEP_BYTES) up to
+ * GGUF_MAX_HEADER_BYTES; each range starts where the last ended, and no tensor data is read on purpose.
  * Malformed headers are ERR_WEIGHTS_FORMAT, headers or tensors past the end of the file
  * ERR_WEIGHTS_TRUNCATED.
  */
@@ -527,9 +564,10 @@ export async function readGgufHeader(
   const fileSize = await source.size(signal);
   let bytes: Uint8Array = new Uint8Array(0);
   let parsed: Parsed | undefined;
+  const progress = newProgress();
   while (parsed === undefined) {
     try {
-      parsed = parseHeader(new Cursor(bytes, fileSize, source.location));
+      parsed = parseHeader(new Cursor(bytes, fileSize, source.location), progress);
     } catch (e) {
       if (!(e instanceof NeedMore)) throw e;
       bytes = await readMore(source, bytes, e.end, fileSize, signal);

@@ -6,6 +6,7 @@ import { isEngineError } from "../../../src/errors.ts";
 import { type ByteSource, MemorySource } from "../../../src/loader/byte-source.ts";
 import {
   GGUF_FIRST_READ_BYTES,
+  GGUF_MAX_READ_STEP_BYTES,
   ggufInt,
   ggufNumberArray,
   ggufString,
@@ -169,6 +170,39 @@ describe("readGgufHeader", () => {
     expect(src.reads.length).toBeGreaterThan(1);
     expect(src.bytesRead).toBeLessThanOrEqual(2 * h.dataStart + GGUF_FIRST_READ_BYTES);
     expect(src.bytesRead).toBeLessThan(bytes.length / 4);
+  });
+
+  it("a Llama-3-sized header is read in capped steps, over-reading at most one step", async () => {
+    const tokens = Array.from({ length: 128256 }, (_, i) => `Ġtok${i}`);
+    const merges = Array.from({ length: 280000 }, (_, i) => `Ġa${i} b${i}`);
+    const data = new Uint8Array(16 * 1024 * 1024);
+    const bytes = writeGguf({
+      metadata: [
+        ["tokenizer.ggml.tokens", gv.arr("string", tokens)],
+        ["tokenizer.ggml.merges", gv.arr("string", merges)],
+      ],
+      tensors: [{ name: "big", dims: [data.length / 4], ggmlType: 0, data }],
+    });
+    const src = new CountingSource(bytes);
+    const h = await readGgufHeader(src);
+    expect(h.dataStart).toBeGreaterThan(8 * 1024 * 1024);
+    expect(ggufStringArray(h, "tokenizer.ggml.merges")?.[279999]).toBe("Ġa279999 b279999");
+    expect(src.bytesRead).toBeLessThanOrEqual(h.dataStart + GGUF_MAX_READ_STEP_BYTES);
+    for (const [, len] of src.reads) expect(len).toBeLessThanOrEqual(GGUF_MAX_READ_STEP_BYTES);
+  });
+
+  it("a tensor of a ggml type unknown to the reader is sized by the next tensor", async () => {
+    const bytes = writeGguf({
+      tensors: [
+        { name: "future", dims: [10], ggmlType: 99, data: new Uint8Array(40) },
+        { name: "next", dims: [2], ggmlType: 0, data: f32Bytes([1, 2]) },
+      ],
+    });
+    const h = await readGgufHeader(new MemorySource(bytes));
+    expect(h.tensors.get("future")).toMatchObject({ type: undefined, ggmlType: 99, sizeBytes: 64 });
+    expect(() => requireTensorType(h.tensors.get("future")!)).toThrow(
+      /ERR_GGUF_TENSOR_TYPE.*future.*type 99/,
+    );
   });
 
   it("a small file is read once, no further than its end", async () => {
