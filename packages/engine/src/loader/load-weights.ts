@@ -1,21 +1,16 @@
 // Loads exactly the tensors one shard needs (its layers; embeddings if first; final norm and LM head if
-// last) from `model.safetensors` or a sharded index, reading only those tensors' byte ranges, converting
-// them to float32. Validates names, shapes and dtypes of everything before reading any tensor data, and
-// returns nothing unless everything loaded (no half-loaded shard). Not a cache and not a backend.
+// last) from `model.safetensors` or a sharded index, or from a GGUF file, reading only those tensors' byte
+// ranges. Matrices stay in their stored type (F32, F16, BF16; GGUF quant blocks), norms and biases become
+// float32. Validates names, shapes and dtypes of everything before reading any tensor data, and returns
+// nothing unless everything loaded (no half-loaded shard). Not a cache and not a backend.
 
 import type { ModelConfig } from "../config.ts";
 import { EngineError } from "../errors.ts";
 import type { LayerRange } from "../model/shard-spec.ts";
-import {
-  EMBED_TENSOR_NAME,
-  FINAL_NORM_TENSOR_NAME,
-  LM_HEAD_TENSOR_NAME,
-  layerTensorName,
-  type LayerTensorKind,
-  type LayerWeights,
-  type ShardWeights,
-} from "../model/weights.ts";
-import { throwIfAborted, type ModelDir } from "./byte-source.ts";
+import type { ShardWeights } from "../model/weights.ts";
+import { packedMatrix, type TensorType } from "../quant/tensor-type.ts";
+import type { ModelDir } from "./byte-source.ts";
+import { isGgufModelDir, ggufShardReads } from "./gguf-model.ts";
 import {
   isConvertibleDtype,
   parseSafetensorsIndex,
@@ -24,25 +19,20 @@ import {
   type SafetensorsHeader,
   type TensorEntry,
 } from "./safetensors.ts";
+import { checkRange, isMatrixSlot, shardTensorList } from "./shard-tensors.ts";
+import {
+  collectWeights,
+  streamWeights,
+  type LoadWeightsOptions,
+  type TensorRead,
+  type WeightConsumer,
+} from "./weight-reads.ts";
+
+export type { LoadProgress, LoadWeightsOptions, WeightConsumer } from "./weight-reads.ts";
+export { shardTensorList } from "./shard-tensors.ts";
 
 export const SINGLE_WEIGHTS_FILE = "model.safetensors";
 export const WEIGHTS_INDEX_FILE = "model.safetensors.index.json";
-
-/** Largest single read; adjacent tensors are merged into one read up to this size. */
-const MAX_READ_BYTES = 64 * 1024 * 1024;
-const READ_CONCURRENCY = 4;
-
-export interface LoadProgress {
-  /** Tensor bytes read so far. */
-  doneBytes: number;
-  /** Tensor bytes this shard needs in total. */
-  totalBytes: number;
-}
-
-export interface LoadWeightsOptions {
-  signal?: AbortSignal | undefined;
-  onProgress?: ((p: LoadProgress) => void) | undefined;
-}
 
 /** Where each tensor lives: tensor name → file name (one file, or the sharded index). */
 export async function resolveWeightFiles(
@@ -63,85 +53,23 @@ export async function resolveWeightFiles(
   );
 }
 
-interface Wanted {
-  name: string;
-  shape: number[];
-  /** Where the converted array goes. */
-  slot: { layer: number; kind: LayerTensorKind } | "embed" | "finalNorm" | "lmHead";
-}
+const DTYPE_TYPE: Readonly<Record<"F32" | "F16" | "BF16", TensorType>> = {
+  F32: "f32",
+  F16: "f16",
+  BF16: "bf16",
+};
 
-/** The tensors a shard needs, with their expected shapes. */
-export function shardTensorList(config: ModelConfig, range: LayerRange): Wanted[] {
-  const { hiddenSize: h, intermediateSize: m, qDim, kvDim, vocabSize } = config;
-  const out: Wanted[] = [];
-  const needEmbed = range.embeds || (range.head && config.tieWordEmbeddings);
-  if (needEmbed) out.push({ name: EMBED_TENSOR_NAME, shape: [vocabSize, h], slot: "embed" });
-  const shapes: [LayerTensorKind, number[], boolean][] = [
-    ["inputNorm", [h], true],
-    ["q", [qDim, h], true],
-    ["k", [kvDim, h], true],
-    ["v", [kvDim, h], true],
-    ["o", [h, qDim], true],
-    ["qBias", [qDim], config.qkvBias],
-    ["kBias", [kvDim], config.qkvBias],
-    ["vBias", [kvDim], config.qkvBias],
-    ["oBias", [h], config.oBias],
-    ["postNorm", [h], true],
-    ["gate", [m, h], true],
-    ["up", [m, h], true],
-    ["down", [h, m], true],
-    ["gateBias", [m], config.mlpBias],
-    ["upBias", [m], config.mlpBias],
-    ["downBias", [h], config.mlpBias],
-  ];
-  for (let layer = range.layerStart; layer < range.layerEnd; layer++) {
-    for (const [kind, shape, needed] of shapes) {
-      if (needed) out.push({ name: layerTensorName(layer, kind), shape, slot: { layer, kind } });
-    }
-  }
-  if (range.head) {
-    out.push({ name: FINAL_NORM_TENSOR_NAME, shape: [h], slot: "finalNorm" });
-    if (!config.tieWordEmbeddings) {
-      out.push({ name: LM_HEAD_TENSOR_NAME, shape: [vocabSize, h], slot: "lmHead" });
-    }
-  }
-  return out;
-}
+/** Whether a slot holds a matrix (kept in its stored type) rather than a float32 vector. */
 
-interface Located {
-  want: Wanted;
-  file: string;
-  entry: TensorEntry;
-}
-
-function checkRange(config: ModelConfig, range: LayerRange): void {
-  const { layerStart, layerEnd } = range;
-  if (!Number.isInteger(layerStart) || !Number.isInteger(layerEnd)) {
-    throw new EngineError(
-      "ERR_BATCH_INVALID",
-      `layer range ${layerStart}..${layerEnd} is not integer`,
-    );
-  }
-  if (layerStart < 0 || layerEnd > config.numLayers || layerStart > layerEnd) {
-    throw new EngineError(
-      "ERR_BATCH_INVALID",
-      `layer range [${layerStart}, ${layerEnd}) is outside the model's ${config.numLayers} layers`,
-    );
-  }
-}
-
-/** Loads the weights of one shard. Rejects with a coded error and returns nothing on any failure. */
-export async function loadShardWeights(
+/** The byte ranges and decoders of a shard's tensors in a safetensors model, validated. */
+async function safetensorsShardReads(
   dir: ModelDir,
   config: ModelConfig,
   range: LayerRange,
-  options: LoadWeightsOptions = {},
-): Promise<ShardWeights> {
-  const { signal, onProgress } = options;
-  checkRange(config, range);
+  signal: AbortSignal | undefined,
+): Promise<TensorRead[]> {
   const wanted = shardTensorList(config, range);
   const { fileOf } = await resolveWeightFiles(dir, signal);
-
   const fileNames = new Set<string>();
   for (const w of wanted) {
     const file = fileOf(w.name);
@@ -154,16 +82,18 @@ export async function loadShardWeights(
     fileNames.add(file);
   }
   const headers = new Map<string, SafetensorsHeader>();
+  const sources = new Map([...fileNames].map((f) => [f, dir.open(f)]));
   await Promise.all(
     [...fileNames].map(async (f) => {
-      headers.set(f, await readSafetensorsHeader(dir.open(f), signal));
+      const source = sources.get(f);
+      if (source !== undefined) headers.set(f, await readSafetensorsHeader(source, signal));
     }),
   );
-
-  const located = wanted.map((want): Located => {
+  return wanted.map((want): TensorRead => {
     const file = fileOf(want.name) ?? "";
-    const entry = headers.get(file)?.tensors.get(want.name);
-    if (entry === undefined) {
+    const entry: TensorEntry | undefined = headers.get(file)?.tensors.get(want.name);
+    const source = sources.get(file);
+    if (entry === undefined || source === undefined) {
       throw new EngineError(
         "ERR_WEIGHTS_MISSING",
         `${dir.location}/${file}: no tensor ${want.name}`,
@@ -178,120 +108,68 @@ export async function loadShardWeights(
         `${dir.location}/${file}: tensor ${want.name} has shape [${entry.shape.join(", ")}], the config implies [${want.shape.join(", ")}]`,
       );
     }
-    if (!isConvertibleDtype(entry.dtype)) {
+    const dtype = entry.dtype;
+    if (!isConvertibleDtype(dtype)) {
       throw new EngineError(
         "ERR_WEIGHTS_DTYPE",
-        `${dir.location}/${file}: tensor ${want.name} is ${entry.dtype} (supported: F32, F16, BF16)`,
+        `${dir.location}/${file}: tensor ${want.name} is ${dtype} (supported: F32, F16, BF16)`,
       );
     }
-    return { want, file, entry };
+    const [rows = 0, cols = 0] = want.shape;
+    const decode = isMatrixSlot(want.slot)
+      ? (bytes: Uint8Array) =>
+          packedMatrix(DTYPE_TYPE[dtype], rows, cols, alignedCopy(bytes), want.name)
+      : (bytes: Uint8Array) => toFloat32(bytes, dtype);
+    return {
+      name: want.name,
+      slot: want.slot,
+      source,
+      offset: entry.offset,
+      sizeBytes: entry.sizeBytes,
+      decode,
+    };
   });
-
-  const arrays = await readTensors(dir, located, signal, onProgress);
-  return assemble(config, range, located, arrays);
 }
 
-/** Reads all located tensors, merging byte-adjacent ones of the same file into one read. */
-async function readTensors(
+/** A copy of the bytes in their own buffer (4-byte aligned; the read buffer is not kept alive). */
+function alignedCopy(bytes: Uint8Array): Uint8Array {
+  return bytes.slice();
+}
+
+/** The validated reads of a shard's tensors, from a safetensors directory or a GGUF file. */
+export async function shardTensorReads(
   dir: ModelDir,
-  located: Located[],
-  signal: AbortSignal | undefined,
-  onProgress: LoadWeightsOptions["onProgress"],
-): Promise<Map<string, Float32Array>> {
-  const sorted = [...located].sort(
-    (a, b) => a.file.localeCompare(b.file) || a.entry.offset - b.entry.offset,
-  );
-  const groups: Located[][] = [];
-  for (const l of sorted) {
-    const g = groups[groups.length - 1];
-    const last = g?.[g.length - 1];
-    const start = g?.[0]?.entry.offset ?? 0;
-    if (
-      g !== undefined &&
-      last !== undefined &&
-      last.file === l.file &&
-      last.entry.offset + last.entry.sizeBytes === l.entry.offset &&
-      l.entry.offset + l.entry.sizeBytes - start <= MAX_READ_BYTES
-    ) {
-      g.push(l);
-    } else groups.push([l]);
-  }
-  const totalBytes = located.reduce((a, l) => a + l.entry.sizeBytes, 0);
-  let doneBytes = 0;
-  onProgress?.({ doneBytes, totalBytes });
-  const arrays = new Map<string, Float32Array>();
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (next < groups.length && !failed) {
-      const g = groups[next++] ?? [];
-      const first = g[0];
-      const last = g[g.length - 1];
-      if (first === undefined || last === undefined) continue;
-      throwIfAborted(signal, "loading weights");
-      const start = first.entry.offset;
-      const length = last.entry.offset + last.entry.sizeBytes - start;
-      const bytes = await dir
-        .open(first.file)
-        .read(start, length, signal)
-        .catch((e: unknown) => {
-          failed = true; // the other readers stop at their next group
-          throw e;
-        });
-      for (const l of g) {
-        const at = l.entry.offset - start;
-        const slice = bytes.subarray(at, at + l.entry.sizeBytes);
-        arrays.set(l.want.name, toFloat32(slice, l.entry.dtype as "F32" | "F16" | "BF16"));
-      }
-      doneBytes += length;
-      onProgress?.({ doneBytes, totalBytes });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, groups.length) }, worker));
-  throwIfAborted(signal, "loading weights");
-  return arrays;
-}
-
-function assemble(
   config: ModelConfig,
   range: LayerRange,
-  located: Located[],
-  arrays: Map<string, Float32Array>,
-): ShardWeights {
-  const get = (name: string): Float32Array => {
-    const a = arrays.get(name);
-    if (a === undefined) throw new EngineError("ERR_INTERNAL", `tensor ${name} was not read`);
-    return a;
-  };
-  const partial: Partial<LayerWeights>[] = [];
-  for (let l = range.layerStart; l < range.layerEnd; l++) partial.push({});
-  let embed: Float32Array | undefined;
-  let finalNorm: Float32Array | undefined;
-  let lmHead: Float32Array | undefined;
-  for (const { want } of located) {
-    const a = get(want.name);
-    if (want.slot === "embed") embed = a;
-    else if (want.slot === "finalNorm") finalNorm = a;
-    else if (want.slot === "lmHead") lmHead = a;
-    else {
-      const layer = partial[want.slot.layer - range.layerStart];
-      if (layer !== undefined) layer[want.slot.kind] = a;
-    }
-  }
-  if (range.head && config.tieWordEmbeddings) lmHead = embed;
-  const layers = partial.map((p, i): LayerWeights => {
-    const { inputNorm, q, k, v, o, postNorm, gate, up, down } = p;
-    if (!inputNorm || !q || !k || !v || !o || !postNorm || !gate || !up || !down) {
-      throw new EngineError("ERR_INTERNAL", `layer ${range.layerStart + i} is incomplete`);
-    }
-    return { ...p, inputNorm, q, k, v, o, postNorm, gate, up, down };
-  });
-  return {
-    layerStart: range.layerStart,
-    layerEnd: range.layerEnd,
-    embed: range.embeds ? embed : undefined,
-    layers,
-    finalNorm,
-    lmHead,
-  };
+  signal?: AbortSignal,
+): Promise<TensorRead[]> {
+  checkRange(config, range);
+  if (isGgufModelDir(dir)) return ggufShardReads(dir, config, range, signal);
+  return safetensorsShardReads(dir, config, range, signal);
+}
+
+/** Loads the weights of one shard. Rejects with a coded error and returns nothing on any failure. */
+export async function loadShardWeights(
+  dir: ModelDir,
+  config: ModelConfig,
+  range: LayerRange,
+  options: LoadWeightsOptions = {},
+): Promise<ShardWeights> {
+  const reads = await shardTensorReads(dir, config, range, options.signal);
+  return collectWeights(reads, range, options);
+}
+
+/**
+ * Loads one shard unit by unit (embeddings, each layer, head), handing each unit to `consumer` before the
+ * next is read, so the caller can upload and drop it.
+ */
+export async function streamShardWeights(
+  dir: ModelDir,
+  config: ModelConfig,
+  range: LayerRange,
+  consumer: WeightConsumer,
+  options: LoadWeightsOptions = {},
+): Promise<void> {
+  const reads = await shardTensorReads(dir, config, range, options.signal);
+  await streamWeights(reads, consumer, options);
 }

@@ -1,11 +1,13 @@
-// The non-weight files of a model directory: config.json (parsed into a ModelConfig) and a helper that
-// opens a directory from a URL in the browser (relative URLs resolve against the page). Tokenizer files are
+// The non-weight files of a model directory: config.json (parsed into a ModelConfig; a GGUF file's
+// metadata instead) and a helper that opens a model from a URL in the browser (relative URLs resolve
+// against the page; a URL ending in .gguf opens the file as a GgufModelDir). Tokenizer files are
 // read by src/tokenizer/; weights by load-weights.ts.
 
 import { parseModelConfig, type ModelConfig } from "../config.ts";
 import { EngineError } from "../errors.ts";
 import type { ModelDir } from "./byte-source.ts";
-import { HttpModelDir, type HttpOptions } from "./http-source.ts";
+import { GgufModelDir, isGgufLocation, isGgufModelDir } from "./gguf-model.ts";
+import { HttpModelDir, HttpSource, type HttpOptions } from "./http-source.ts";
 
 export const CONFIG_FILE = "config.json";
 
@@ -28,6 +30,7 @@ export async function readJsonFile(
 
 /** Reads config.json from a model directory and parses it. */
 export async function loadModelConfig(dir: ModelDir, signal?: AbortSignal): Promise<ModelConfig> {
+  if (isGgufModelDir(dir)) return dir.config(signal);
   return parseModelConfig(await readJsonFile(dir, CONFIG_FILE, signal));
 }
 
@@ -52,5 +55,6 @@ export function openUrlModelDir(location: string, options: HttpOptions = {}): Mo
       `"${location}" is not an http(s) URL; on Node use openModelDir from @pipemesh/engine/node`,
     );
   }
+  if (isGgufLocation(url.href)) return new GgufModelDir(new HttpSource(url.href, options));
   return new HttpModelDir(url.href, options);
 }

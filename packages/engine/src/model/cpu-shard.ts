@@ -3,7 +3,8 @@
 // between layers, and an aborted run frees the cells it claimed. Slow by design: it is the oracle.
 
 import { EngineError, throwIfAborted } from "../errors.ts";
-import { embedRef, ropeTables } from "../kernels/reference.ts";
+import { ropeTables } from "../kernels/reference.ts";
+import { embedRowsCpu } from "./packed-linear.ts";
 import type { KvOp, LayerShard, ShardBatch, ShardInfo, ShardResult } from "./batch.ts";
 import { headForwardCpu, layerForwardCpu, type LayerKv } from "./forward-cpu.ts";
 import { KvCache } from "./kv-cache.ts";
@@ -53,7 +54,7 @@ export class CpuShard implements LayerShard {
       vocabSize: config.vocabSize,
       kvCells: spec.kvCells,
       maxSeqs,
-      weightBytes: shardWeightBytes(weights),
+      weightBytes: shardWeightBytes(weights, false),
     };
   }
 
@@ -90,7 +91,7 @@ export class CpuShard implements LayerShard {
       const config = this.#config;
       const h =
         batch.tokens !== undefined && w.embed !== undefined
-          ? embedRef(w.embed, batch.tokens, config.hiddenSize)
+          ? embedRowsCpu(w.embed, batch.tokens)
           : (batch.hidden ?? new Float32Array(0)).slice();
       const rope = ropeTables(batch.positions, config.rope.invFreq);
       for (let i = 0; i < w.layers.length; i++) {

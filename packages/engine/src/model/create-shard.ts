@@ -5,7 +5,12 @@
 import type { ModelConfig } from "../config.ts";
 import { EngineError, isEngineError } from "../errors.ts";
 import type { ModelDir } from "../loader/byte-source.ts";
-import { loadShardWeights, type LoadProgress } from "../loader/load-weights.ts";
+import {
+  loadShardWeights,
+  streamShardWeights,
+  type LoadProgress,
+  type WeightConsumer,
+} from "../loader/load-weights.ts";
 import { loadModelConfig, openUrlModelDir } from "../loader/model-files.ts";
 import type { LayerShard } from "./batch.ts";
 import { createCpuShard } from "./cpu-shard.ts";
@@ -25,19 +30,24 @@ export interface LoadShardOptions {
   device?: unknown;
 }
 
-type ShardFactory = (args: ShardFactoryArgs) => Promise<LayerShard>;
+type FeedFactory = (
+  config: ModelConfig,
+  spec: ShardSpec,
+  device: unknown,
+  feed: (consumer: WeightConsumer) => Promise<void>,
+) => Promise<LayerShard>;
 
-async function webGpuFactory(): Promise<ShardFactory> {
+async function webGpuFactory(): Promise<FeedFactory> {
   try {
     // A template literal keeps tsc and Vite from requiring the module to exist before the WebGPU backend
     // lands; Vite still bundles it (dynamic-import-vars). Switch to a literal once it is in the tree.
     const name = "create-webgpu-shard";
     const mod = (await import(`../webgpu/${name}.ts`)) as {
-      createWebGpuShard?: ShardFactory;
+      createWebGpuShardFromFeed?: FeedFactory;
     };
-    if (typeof mod.createWebGpuShard !== "function")
-      throw new Error("createWebGpuShard is missing");
-    return mod.createWebGpuShard;
+    if (typeof mod.createWebGpuShardFromFeed !== "function")
+      throw new Error("createWebGpuShardFromFeed is missing");
+    return mod.createWebGpuShardFromFeed;
   } catch (e) {
     if (isEngineError(e)) throw e;
     throw new EngineError(
@@ -48,7 +58,10 @@ async function webGpuFactory(): Promise<ShardFactory> {
   }
 }
 
-/** Loads one shard: config, the shard's tensors only, then the backend. */
+/**
+ * Loads one shard: config, the shard's tensors only, then the backend. The WebGPU backend uploads each
+ * layer as it arrives, so host memory holds at most one layer's tensors beyond what is on the device.
+ */
 export async function loadLayerShard(
   spec: ShardSpec,
   options: LoadShardOptions = {},
@@ -56,16 +69,16 @@ export async function loadLayerShard(
   const { signal } = options;
   const dir = (options.openDir ?? openUrlModelDir)(spec.model);
   const config = options.config ?? (await loadModelConfig(dir, signal));
-  const weights = await loadShardWeights(dir, config, spec, {
-    signal,
-    onProgress: options.onProgress,
-  });
-  const factory = spec.backend === "webgpu" ? await webGpuFactory() : createCpuShard;
-  const args: ShardFactoryArgs =
-    options.device === undefined
-      ? { config, weights, spec }
-      : { config, weights, spec, device: options.device };
-  return factory(args);
+  const loadOptions = { signal, onProgress: options.onProgress };
+  if (spec.backend === "webgpu") {
+    const factory = await webGpuFactory();
+    return factory(config, spec, options.device, (consumer) =>
+      streamShardWeights(dir, config, spec, consumer, loadOptions),
+    );
+  }
+  const weights = await loadShardWeights(dir, config, spec, loadOptions);
+  const args: ShardFactoryArgs = { config, weights, spec };
+  return createCpuShard(args);
 }
 
 /** ShardSpecs that split a model of numLayers into `count` contiguous shards (see splitLayers). */

@@ -1,5 +1,6 @@
-// Memory footprint of a model's parts as the engine holds them (float32 weights, float32 K/V), computed
-// from the config alone: what the pipeline planner needs before anything is loaded. Pure arithmetic.
+// Memory footprint of a model's parts at float32 (an upper bound for any stored type) and of its float32
+// K/V, from the config alone. The planner sizes stages with the files' real bytes (loader/model-bytes.ts);
+// this is for K/V sizing and for estimates before any file is read. Pure arithmetic.
 
 import type { ModelConfig } from "../config.ts";
 

@@ -7,7 +7,6 @@ import type { ModelConfig } from "../config.ts";
 import {
   addRef,
   attentionRef,
-  matmulRef,
   rmsnormRef,
   ropeRef,
   siluMulRef,
@@ -15,6 +14,8 @@ import {
 } from "../kernels/reference.ts";
 import type { RowOutput } from "./batch.ts";
 import type { KvClaim } from "./kv-cache.ts";
+import type { PackedMatrix } from "../quant/tensor-type.ts";
+import { linearCpu } from "./packed-linear.ts";
 import type { LayerWeights } from "./weights.ts";
 
 /** One layer's KV storage: K and V for every cell. */
@@ -36,21 +37,13 @@ export function layerForwardCpu(
   kv: LayerKv,
   claim: KvClaim,
 ): void {
-  const {
-    hiddenSize: hd,
-    intermediateSize: m,
-    numHeads,
-    numKvHeads,
-    headDim,
-    qDim,
-    kvDim,
-  } = config;
+  const { hiddenSize: hd, numHeads, numKvHeads, headDim, kvDim } = config;
   const half = headDim / 2;
 
   const xn = rmsnormRef(h, w.inputNorm, rows, hd, config.rmsNormEps);
-  const q = matmulRef(xn, w.q, rows, hd, qDim, w.qBias);
-  const k = matmulRef(xn, w.k, rows, hd, kvDim, w.kBias);
-  const v = matmulRef(xn, w.v, rows, hd, kvDim, w.vBias);
+  const q = linearCpu(xn, w.q, rows, w.qBias);
+  const k = linearCpu(xn, w.k, rows, w.kBias);
+  const v = linearCpu(xn, w.v, rows, w.vBias);
   ropeRef(q, rope.cos, rope.sin, rows, numHeads, headDim, half);
   ropeRef(k, rope.cos, rope.sin, rows, numKvHeads, headDim, half);
   for (let r = 0; r < rows; r++) {
@@ -69,12 +62,12 @@ export function layerForwardCpu(
     numKvHeads,
     headDim,
   );
-  addRef(h, matmulRef(attn, w.o, rows, qDim, hd, w.oBias));
+  addRef(h, linearCpu(attn, w.o, rows, w.oBias));
 
   const xn2 = rmsnormRef(h, w.postNorm, rows, hd, config.rmsNormEps);
-  const gate = matmulRef(xn2, w.gate, rows, hd, m, w.gateBias);
-  const up = matmulRef(xn2, w.up, rows, hd, m, w.upBias);
-  addRef(h, matmulRef(siluMulRef(gate, up), w.down, rows, m, hd, w.downBias));
+  const gate = linearCpu(xn2, w.gate, rows, w.gateBias);
+  const up = linearCpu(xn2, w.up, rows, w.upBias);
+  addRef(h, linearCpu(siluMulRef(gate, up), w.down, rows, w.downBias));
 }
 
 /**
@@ -84,7 +77,7 @@ export function layerForwardCpu(
 export function headForwardCpu(
   config: ModelConfig,
   finalNorm: Float32Array, // [hidden]
-  lmHead: Float32Array, // [vocab, hidden]
+  lmHead: PackedMatrix, // [vocab, hidden]
   h: Float32Array, // [rows, hidden]
   outputRows: Int32Array,
   logitsRows: Int32Array | undefined,
@@ -98,7 +91,7 @@ export function headForwardCpu(
     picked.set(h.subarray(r * hd, (r + 1) * hd), i * hd);
   }
   const xn = rmsnormRef(picked, finalNorm, n, hd, config.rmsNormEps);
-  const logits = matmulRef(xn, lmHead, n, hd, config.vocabSize);
+  const logits = linearCpu(xn, lmHead, n);
   const wantLogits = new Set(logitsRows ?? []);
   const out: RowOutput[] = [];
   for (let i = 0; i < n; i++) {

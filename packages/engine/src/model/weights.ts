@@ -1,22 +1,25 @@
-// Weights of one shard as the backends consume them (float32, nn.Linear layout [out, in]), plus the table
+// Weights of one shard as the backends consume them: matrices in their stored format (PackedMatrix: f32,
+// f16, bf16 or quantized blocks, nn.Linear layout [out, in]), norms and biases as float32; plus the table
 // that maps Hugging Face tensor names to (layer, kind). Types and pure naming only: reading bytes lives in
 // src/loader/, computing lives in the backends.
+
+import type { PackedMatrix } from "../quant/tensor-type.ts";
 
 /** One transformer layer's weights; every matrix is row-major [out, in] as in nn.Linear. */
 export interface LayerWeights {
   inputNorm: Float32Array; // [hidden]
-  q: Float32Array; // [qDim, hidden]
-  k: Float32Array; // [kvDim, hidden]
-  v: Float32Array; // [kvDim, hidden]
-  o: Float32Array; // [hidden, qDim]
+  q: PackedMatrix; // [qDim, hidden]
+  k: PackedMatrix; // [kvDim, hidden]
+  v: PackedMatrix; // [kvDim, hidden]
+  o: PackedMatrix; // [hidden, qDim]
   qBias?: Float32Array | undefined; // [qDim]    (Qwen2, Llama attention_bias)
   kBias?: Float32Array | undefined; // [kvDim]
   vBias?: Float32Array | undefined; // [kvDim]
   oBias?: Float32Array | undefined; // [hidden]  (Llama attention_bias only)
   postNorm: Float32Array; // [hidden]
-  gate: Float32Array; // [intermediate, hidden]
-  up: Float32Array; // [intermediate, hidden]
-  down: Float32Array; // [hidden, intermediate]
+  gate: PackedMatrix; // [intermediate, hidden]
+  up: PackedMatrix; // [intermediate, hidden]
+  down: PackedMatrix; // [hidden, intermediate]
   gateBias?: Float32Array | undefined; // [intermediate]  (Llama mlp_bias)
   upBias?: Float32Array | undefined; // [intermediate]
   downBias?: Float32Array | undefined; // [hidden]
@@ -28,13 +31,13 @@ export interface ShardWeights {
   /** Exclusive. */
   layerEnd: number;
   /** [vocab, hidden]; set iff the shard embeds. */
-  embed?: Float32Array | undefined;
+  embed?: PackedMatrix | undefined;
   /** layers[0] is layer layerStart. */
   layers: LayerWeights[];
   /** [hidden]; set iff the shard is last. */
   finalNorm?: Float32Array | undefined;
   /** [vocab, hidden]; set iff the shard is last. With tied embeddings this is the embedding table. */
-  lmHead?: Float32Array | undefined;
+  lmHead?: PackedMatrix | undefined;
 }
 
 export type LayerTensorKind = Exclude<keyof LayerWeights, never>;
@@ -67,17 +70,30 @@ export function layerTensorName(layer: number, kind: LayerTensorKind): string {
   return `model.layers.${layer}.${LAYER_TENSOR_NAMES[kind]}`;
 }
 
-/** Total bytes of the float32 arrays a ShardWeights holds (the tied LM head is counted once). */
-export function shardWeightBytes(w: ShardWeights): number {
+/** The matrix kinds of a layer (stored as PackedMatrix); the other kinds are float32 vectors. */
+export const LAYER_MATRIX_KINDS = ["q", "k", "v", "o", "gate", "up", "down"] as const;
+export type LayerMatrixKind = (typeof LAYER_MATRIX_KINDS)[number];
+
+export function isMatrixKind(kind: LayerTensorKind): kind is LayerMatrixKind {
+  return (LAYER_MATRIX_KINDS as readonly string[]).includes(kind);
+}
+
+/**
+ * Bytes a ShardWeights holds in host memory: matrices as stored, vectors as float32 (a tied LM head is
+ * counted once). `withEmbed: false` leaves out an embedding table that the LM head does not share.
+ */
+export function shardWeightBytes(w: ShardWeights, withEmbed = true): number {
   let bytes = 0;
-  const seen = new Set<Float32Array>();
-  const add = (a: Float32Array | undefined): void => {
+  const seen = new Set<unknown>();
+  const add = (a: Float32Array | PackedMatrix | undefined): void => {
     if (a === undefined || seen.has(a)) return;
     seen.add(a);
-    bytes += a.byteLength;
+    bytes += a instanceof Float32Array ? a.byteLength : a.data.byteLength;
   };
-  add(w.embed);
-  for (const l of w.layers) for (const a of Object.values(l)) add(a as Float32Array | undefined);
+  if (withEmbed) add(w.embed);
+  for (const l of w.layers) {
+    for (const a of Object.values(l)) add(a as Float32Array | PackedMatrix | undefined);
+  }
   add(w.finalNorm);
   add(w.lmHead);
   return bytes;

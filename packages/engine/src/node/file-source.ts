@@ -11,7 +11,8 @@ import {
   type ByteSource,
   type ModelDir,
 } from "../loader/byte-source.ts";
-import { HttpModelDir } from "../loader/http-source.ts";
+import { GgufModelDir, isGgufLocation } from "../loader/gguf-model.ts";
+import { HttpModelDir, HttpSource } from "../loader/http-source.ts";
 
 function ioError(path: string, e: unknown): EngineError {
   const code = (e as NodeJS.ErrnoException).code;
@@ -103,9 +104,17 @@ export class FileModelDir implements ModelDir {
   }
 }
 
-/** A model directory from a path, a file: URL, or an http(s) URL. */
+/**
+ * A model from a path, a file: URL, or an http(s) URL: a Hugging Face directory, or a `.gguf` file
+ * (opened as a GgufModelDir).
+ */
 export function openModelDir(location: string): ModelDir {
-  if (/^https?:\/\//i.test(location)) return new HttpModelDir(location);
-  if (/^file:/i.test(location)) return new FileModelDir(fileURLToPath(location));
-  return new FileModelDir(location);
+  if (/^https?:\/\//i.test(location)) {
+    return isGgufLocation(location)
+      ? new GgufModelDir(new HttpSource(location))
+      : new HttpModelDir(location);
+  }
+  const path = /^file:/i.test(location) ? fileURLToPath(location) : location;
+  if (isGgufLocation(path)) return new GgufModelDir(new FileSource(path));
+  return new FileModelDir(path);
 }

@@ -1,14 +1,28 @@
 // createWebGpuShard: the WebGPU backend's factory (same signature as createCpuShard; create-shard.ts
-// imports exactly this path and name). Takes or acquires a device, checks the model fits the kernels and
-// the device's limits, uploads the weights and returns a WebGpuShard.
+// imports exactly this path and these names), and createWebGpuShardFromFeed, which uploads weights layer by
+// layer as a loader streams them. Takes or acquires a device, checks the model fits the kernels and the
+// device's limits, uploads the weights and returns a WebGpuShard.
 
 import type { ModelConfig } from "../config.ts";
 import { EngineError } from "../errors.ts";
 import { borrowDevice, defaultGpu, describeAdapter, GpuContext } from "../gpu/device.ts";
 import type { LayerShard, ShardInfo } from "../model/batch.ts";
-import { DEFAULT_MAX_SEQS, DEFAULT_TOP_K, type ShardFactoryArgs } from "../model/shard-spec.ts";
-import { shardWeightBytes, type ShardWeights } from "../model/weights.ts";
-import { destroyShardWeights, uploadShardWeights } from "./gpu-weights.ts";
+import type { WeightConsumer } from "../loader/weight-reads.ts";
+import {
+  DEFAULT_MAX_SEQS,
+  DEFAULT_TOP_K,
+  type ShardFactoryArgs,
+  type ShardSpec,
+} from "../model/shard-spec.ts";
+import type { ShardWeights } from "../model/weights.ts";
+import type { PackedMatrix } from "../quant/tensor-type.ts";
+import {
+  destroyShardWeights,
+  GpuWeightUploader,
+  type GpuLayerWeights,
+  type GpuMatrix,
+  type GpuShardWeights,
+} from "./gpu-weights.ts";
 import { guardBufferSize } from "../gpu/buffers.ts";
 import { WebGpuShard } from "./webgpu-shard.ts";
 
@@ -52,28 +66,65 @@ function checkWeights(w: ShardWeights, args: ShardFactoryArgs): void {
   }
 }
 
+async function contextOf(device: unknown): Promise<GpuContext> {
+  if (device instanceof GpuContext) return device;
+  if (isGpuDevice(device)) return borrowDevice(device);
+  if (device === undefined) return defaultGpu();
+  throw new EngineError("ERR_GPU_ADAPTER", "args.device is neither a GPUDevice nor a GpuContext");
+}
+
+/** Feeds a consumer the shard's weights: from memory, or unit by unit as a loader reads them. */
+export type WeightFeed = (consumer: WeightConsumer) => Promise<void>;
+
 /**
- * Builds a WebGPU LayerShard. `device` may be a GpuContext or a GPUDevice; without one the shard uses the
- * realm's default device (defaultGpu: navigator.gpu, or Dawn in Node). The shard never destroys a device.
+ * Builds a WebGPU LayerShard whose weights arrive through `feed` one unit at a time (embeddings, each
+ * layer, head): each layer is uploaded as it arrives and dropped, so host memory holds at most one layer
+ * beyond what is on the device. A failed feed destroys every buffer uploaded so far.
  */
-export async function createWebGpuShard(
-  args: ShardFactoryArgs,
+export async function createWebGpuShardFromFeed(
+  config: ModelConfig,
+  spec: ShardSpec,
+  device: unknown,
+  feed: WeightFeed,
   options: WebGpuShardOptions = {},
 ): Promise<LayerShard> {
-  const { config, weights, spec } = args;
-  checkWeights(weights, args);
   if (!Number.isInteger(spec.kvCells) || spec.kvCells < 1) {
     throw new EngineError("ERR_BATCH_INVALID", `kvCells must be >= 1, got ${spec.kvCells}`);
   }
-  let ctx: GpuContext;
-  if (args.device instanceof GpuContext) ctx = args.device;
-  else if (isGpuDevice(args.device)) ctx = borrowDevice(args.device);
-  else if (args.device === undefined) ctx = await defaultGpu();
-  else {
-    throw new EngineError("ERR_GPU_ADAPTER", "args.device is neither a GPUDevice nor a GpuContext");
-  }
+  const ctx = await contextOf(device);
   guardKvCache(ctx, config, spec.kvCells);
-  const gpu = uploadShardWeights(ctx, config, weights, spec.head, options.maxPartBytes);
+  const uploader = new GpuWeightUploader(ctx, config, options.maxPartBytes);
+  const layers: GpuLayerWeights[] = [];
+  let embed: PackedMatrix | undefined;
+  let head: { finalNorm: GPUBuffer; lmHead: GpuMatrix } | undefined;
+  try {
+    await feed({
+      embed: (t) => {
+        embed = t;
+      },
+      layer: (i, w) => {
+        layers[i - spec.layerStart] = uploader.layer(w, i);
+      },
+      head: (norm, lmHead) => {
+        head = uploader.head(norm, lmHead);
+      },
+    });
+    const complete =
+      layers.length === spec.layerEnd - spec.layerStart &&
+      !layers.some((l) => l === undefined) &&
+      (!spec.embeds || embed !== undefined) &&
+      (!spec.head || head !== undefined);
+    if (!complete) {
+      throw new EngineError(
+        "ERR_INTERNAL",
+        `the weights fed do not fit shard [${spec.layerStart}, ${spec.layerEnd})`,
+      );
+    }
+  } catch (e) {
+    uploader.destroyAll();
+    throw e;
+  }
+  const gpu: GpuShardWeights = { layers, ...head, bytes: uploader.bytes };
   const maxSeqs = spec.maxSeqs ?? DEFAULT_MAX_SEQS;
   const info: ShardInfo = {
     layerStart: spec.layerStart,
@@ -86,7 +137,7 @@ export async function createWebGpuShard(
     vocabSize: config.vocabSize,
     kvCells: spec.kvCells,
     maxSeqs,
-    weightBytes: shardWeightBytes(weights),
+    weightBytes: uploader.bytes,
   };
   const parts = {
     ctx,
@@ -100,7 +151,7 @@ export async function createWebGpuShard(
       maxPositions: config.maxPositions,
       topK: spec.topK ?? DEFAULT_TOP_K,
     },
-    host: { embed: spec.embeds ? weights.embed : undefined },
+    host: { embed: spec.embeds ? embed : undefined },
     gpu,
     kvCells: spec.kvCells,
     maxSeqs,
@@ -111,4 +162,30 @@ export async function createWebGpuShard(
     destroyShardWeights(gpu);
     throw e;
   }
+}
+
+/**
+ * Builds a WebGPU LayerShard from weights in memory. `device` may be a GpuContext or a GPUDevice; without
+ * one the shard uses the realm's default device (defaultGpu: navigator.gpu, or Dawn in Node). The shard
+ * never destroys a device.
+ */
+export async function createWebGpuShard(
+  args: ShardFactoryArgs,
+  options: WebGpuShardOptions = {},
+): Promise<LayerShard> {
+  const { config, weights, spec } = args;
+  checkWeights(weights, args);
+  return createWebGpuShardFromFeed(
+    config,
+    spec,
+    args.device,
+    async (c) => {
+      if (spec.embeds && weights.embed !== undefined) await c.embed?.(weights.embed);
+      for (const [i, w] of weights.layers.entries()) await c.layer(spec.layerStart + i, w);
+      if (spec.head && weights.finalNorm !== undefined && weights.lmHead !== undefined) {
+        await c.head?.(weights.finalNorm, weights.lmHead);
+      }
+    },
+    options,
+  );
 }

@@ -13,7 +13,8 @@ import type { GpuContext } from "../gpu/device.ts";
 import type { BoundOp } from "../gpu/kernel-op.ts";
 import { bindAttention } from "../kernels/attention.ts";
 import { bindKvWrite } from "../kernels/kv-write.ts";
-import { bindMatmul, matmulRowStride } from "../kernels/matmul.ts";
+import { matmulRowStride } from "../kernels/matmul.ts";
+import { bindPackedMatmul } from "../kernels/matmul-packed.ts";
 import { bindRmsnorm } from "../kernels/rmsnorm.ts";
 import { bindRope } from "../kernels/rope.ts";
 import { bindSiluMul } from "../kernels/silu-mul.ts";
@@ -230,7 +231,7 @@ export class ForwardPlan {
   }
 }
 
-/** One matmul per part of a (possibly split) matrix, each filling its columns of y. */
+/** One matmul per part of a (possibly split or mixed-type) matrix, each filling its columns of y. */
 function bindMatrix(
   ctx: GpuContext,
   w: GpuMatrix,
@@ -242,9 +243,17 @@ function bindMatrix(
   label: string,
 ): BoundOp[] {
   return w.parts.map((p) =>
-    bindMatmul(
+    bindPackedMatmul(
       ctx,
-      { k: w.k, n: p.n, bias: p.bias !== undefined, accumulate, yStride: w.n, yOffset: p.n0 },
+      {
+        type: p.type,
+        k: w.k,
+        n: p.n,
+        bias: p.bias !== undefined,
+        accumulate,
+        yStride: w.n,
+        yOffset: p.n0,
+      },
       { dims, x, w: p.buffer, bias: p.bias, y },
       rows,
       w.parts.length > 1 ? `${label}[${p.n0}]` : label,

@@ -14,7 +14,9 @@ import {
   writeDims,
 } from "../gpu/buffers.ts";
 import { describeAdapter, type GpuContext } from "../gpu/device.ts";
-import { embedRef, ropeTables, topKRef } from "../kernels/reference.ts";
+import { ropeTables, topKRef } from "../kernels/reference.ts";
+import { embedRowsCpu } from "../model/packed-linear.ts";
+import type { PackedMatrix } from "../quant/tensor-type.ts";
 import { packGather } from "../kernels/attention.ts";
 import type {
   KvOp,
@@ -147,7 +149,7 @@ export class WebGpuShard implements LayerShard {
     const s = plan.scratch;
     const x =
       batch.tokens !== undefined
-        ? embedRef(this.#embedTable(), batch.tokens, h)
+        ? embedRowsCpu(this.#embedTable(), batch.tokens)
         : (batch.hidden ?? new Float32Array(0));
     const { cos, sin } = ropeTables(batch.positions, config.rope.invFreq);
     writeArray(ctx, s.x, x);
@@ -255,7 +257,7 @@ export class WebGpuShard implements LayerShard {
     return this.#plan;
   }
 
-  #embedTable(): Float32Array {
+  #embedTable(): PackedMatrix {
     const t = this.#p.host.embed;
     if (t === undefined) throw new EngineError("ERR_INTERNAL", "a first shard without embeddings");
     return t;

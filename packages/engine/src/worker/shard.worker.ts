@@ -59,9 +59,19 @@ export function serveShard(endpoint: Endpoint, env: ShardWorkerEnv): void {
     load: (spec, onProgress) =>
       outcome(async () => {
         if (loading !== undefined) throw new EngineError("ERR_INTERNAL", "load was called twice");
-        const p = loadLayerShard(spec, { openDir: env.openDir, onProgress });
+        // Progress calls travel on the proxy's own port, so the reply could overtake them: wait until
+        // the last one was delivered before answering.
+        let delivered: unknown = undefined;
+        const report =
+          onProgress === undefined
+            ? undefined
+            : (p: Parameters<typeof onProgress>[0]): void => {
+                delivered = onProgress(p);
+              };
+        const p = loadLayerShard(spec, { openDir: env.openDir, onProgress: report });
         loading = p;
         shard = await p;
+        await delivered;
         return shard.info;
       }),
     run: async (callId, batch) => {

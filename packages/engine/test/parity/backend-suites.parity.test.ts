@@ -25,6 +25,10 @@ probe.ctx?.destroy();
 describe.skipIf(probe.ctx === null)(`WebGPU backend suites ${probe.reason}`, () => {
   describeBatchInvariance("webgpu");
   describeBatchInvariance("webgpu", "llama-awkward-f16");
+  // Between them the GGUF fixtures store matrices in every tensor type the engine holds.
+  describeBatchInvariance("webgpu", "llama-q4km-mix");
+  describeBatchInvariance("webgpu", "llama-legacy-mix");
+  describeBatchInvariance("webgpu", "qwen2-bias-bf16");
   describeKvSequences("webgpu");
   describeKvSequences("webgpu", "llama-awkward-f16");
   describeAbort("webgpu");

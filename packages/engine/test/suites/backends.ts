@@ -10,6 +10,7 @@ import { openModelDir } from "../../src/node/file-source.ts";
 import type { ModelConfig } from "../../src/config.ts";
 import { createNodeShardClient } from "../../src/node/spawn-worker.ts";
 import { modelFixtureDir, type ModelFixture } from "../fixtures/fixtures.ts";
+import { GGUF_FIXTURES, ggufFixturePath, type GgufFixture } from "../fixtures/gguf-fixtures.ts";
 
 /** Backends the unit project runs (no GPU needed). The parity project adds "webgpu". */
 export const UNIT_BACKENDS: readonly ShardBackend[] = ["cpu"];
@@ -24,20 +25,28 @@ export async function fixtureConfig(fixture: ModelFixture): Promise<ModelConfig>
   return loadModelConfig(openModelDir(modelFixtureDir(fixture)));
 }
 
+/** A fixture's model location: its directory, or the `.gguf` file of a GGUF fixture. */
+export function fixtureLocation(fixture: ModelFixture | GgufFixture): string {
+  return (GGUF_FIXTURES as readonly string[]).includes(fixture)
+    ? ggufFixturePath(fixture as GgufFixture)
+    : modelFixtureDir(fixture as ModelFixture);
+}
+
 /** One shard per range of `boundaries` (empty: the whole model in one shard), in process. */
 export async function makeShards(
   backend: ShardBackend,
-  fixture: ModelFixture,
+  fixture: ModelFixture | GgufFixture,
   boundaries: readonly number[] = [],
   options: ShardOptions = {},
 ): Promise<LayerShard[]> {
-  const config = await fixtureConfig(fixture);
+  const model = fixtureLocation(fixture);
+  const config = await loadModelConfig(openModelDir(model));
   const ranges = splitLayers(config.numLayers, boundaries.length + 1, boundaries);
   return Promise.all(
     ranges.map((r) =>
       loadLayerShard(
         {
-          model: modelFixtureDir(fixture),
+          model,
           ...r,
           backend,
           kvCells: options.kvCells ?? 64,

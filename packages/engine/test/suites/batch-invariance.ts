@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { LayerShard } from "../../src/model/batch.ts";
 import type { ShardBackend } from "../../src/model/shard-spec.ts";
 import { loadGolden, PRIMARY_FIXTURE, type ModelFixture } from "../fixtures/fixtures.ts";
+import { GGUF_FIXTURES, loadGgufGolden, type GgufFixture } from "../fixtures/gguf-fixtures.ts";
 import { bitsOf, destroyAll, makeShards } from "./backends.ts";
 import { kvAll, runPipeline, type PipelineRun } from "./pipeline.ts";
 
@@ -16,12 +17,19 @@ interface RowResult {
   hidden: Uint32Array; // the row's hidden state between the two shards
 }
 
+/** Prompt and greedy continuation of a safetensors or GGUF fixture. */
+function goldenOf(fixture: ModelFixture | GgufFixture): { prompt: number[]; greedy: number[] } {
+  return (GGUF_FIXTURES as readonly string[]).includes(fixture)
+    ? loadGgufGolden(fixture as GgufFixture)
+    : loadGolden(fixture as ModelFixture).golden;
+}
+
 export function describeBatchInvariance(
   backend: ShardBackend,
-  fixture: ModelFixture = PRIMARY_FIXTURE,
+  fixture: ModelFixture | GgufFixture = PRIMARY_FIXTURE,
 ): void {
   describe(`batch invariance (${backend}, ${fixture})`, () => {
-    const { golden } = loadGolden(fixture);
+    const golden = goldenOf(fixture);
     const tokens = [...golden.prompt, ...golden.greedy.slice(0, 4)]; // 12 rows at positions 0..11
     const shards: LayerShard[] = [];
     afterAll(() => destroyAll(shards));

@@ -4,6 +4,8 @@
 
 import { parseModelConfig, type ModelConfig } from "../../src/config.ts";
 import type { LayerWeights, ShardWeights } from "../../src/model/weights.ts";
+import { f32Matrix, type PackedMatrix, type TensorType } from "../../src/quant/tensor-type.ts";
+import { randomPackedMatrix } from "./random-packed.ts";
 import { Rng } from "./random.ts";
 
 export interface RandomModelShape {
@@ -27,9 +29,14 @@ export const BENCH_MODEL: RandomModelShape = {
   vocab: 8192,
 };
 
+/**
+ * A random model whose matrices are stored as `type` (f32 by default; quantized types get valid random
+ * blocks, so k must be a whole number of the type's blocks).
+ */
 export function randomModel(
   shape: RandomModelShape,
   seed = 7,
+  type: TensorType = "f32",
 ): { config: ModelConfig; weights: ShardWeights } {
   const config = parseModelConfig({
     architectures: ["LlamaForCausalLM"],
@@ -47,7 +54,10 @@ export function randomModel(
   });
   const rng = new Rng(seed);
   const { hiddenSize: h, intermediateSize: m, qDim, kvDim } = config;
-  const mat = (n: number, k: number): Float32Array => rng.floats(n * k, 1 / Math.sqrt(k));
+  const mat = (n: number, k: number): PackedMatrix =>
+    type === "f32"
+      ? f32Matrix(rng.floats(n * k, 1 / Math.sqrt(k)), n, k)
+      : randomPackedMatrix(type, n, k, () => rng.next());
   const ones = (n: number): Float32Array => new Float32Array(n).fill(1);
   const layers: LayerWeights[] = Array.from({ length: config.numLayers }, () => ({
     inputNorm: ones(h),

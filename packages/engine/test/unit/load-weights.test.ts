@@ -109,12 +109,14 @@ describe("loadShardWeights reads only the shard's tensors", () => {
     for (const f of files) expect(dir.reads.some((r) => r.file === f)).toBe(needed.has(f));
   });
 
-  it("merges adjacent tensors into few reads", async () => {
+  it("merges each unit's adjacent tensors into one read", async () => {
     const config = configOf(fixtureFiles(fixture));
     const dir = new CountingDir(new FileModelDir(modelFixtureDir(fixture)));
     await loadShardWeights(dir, config, splitLayers(4, 1)[0]!);
-    // 2 files x (length prefix + header) + one contiguous data read per file.
-    expect(dir.reads.length).toBe(6);
+    // Units are read one after another (embeddings, each layer, head) so a backend can upload and drop
+    // each: 2 files x (length prefix + header), the table, one read per layer (its tensors are adjacent),
+    // and the final norm and LM head, which are not adjacent in the second file.
+    expect(dir.reads.length).toBe(4 + 1 + 4 + 2);
   });
 
   it("reports progress up to the shard's tensor bytes", async () => {
@@ -142,7 +144,12 @@ describe("loadShardWeights reads only the shard's tensors", () => {
       head: true,
     });
     expect(head.embed).toBeUndefined();
-    expect(head.lmHead).toHaveLength(config.vocabSize * config.hiddenSize);
+    expect(head.lmHead).toMatchObject({
+      type: "bf16",
+      rows: config.vocabSize,
+      cols: config.hiddenSize,
+    });
+    expect(head.lmHead?.data.byteLength).toBe(config.vocabSize * config.hiddenSize * 2);
     const whole = await loadShardWeights(new MemoryModelDir(files), config, splitLayers(2, 1)[0]!);
     expect(whole.lmHead).toBe(whole.embed);
   });
