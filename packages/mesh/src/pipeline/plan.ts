@@ -1,5 +1,5 @@
 // Pure pipeline planning: contiguous layer ranges sized in proportion to each peer's measured speed and
-// capped by its memory budget. The head (if any) comes first and holds the embeddings; it takes layers only
+// capped by its memory budget (with the real size of every layer when they differ). The head (if any) comes first and holds the embeddings; it takes layers only
 // when the other peers cannot hold them all. No versioning, no I/O: the room versions what this returns.
 
 import { MeshError } from "../errors.ts";
@@ -14,8 +14,13 @@ export interface PlanPeer {
 
 export interface PlanInput {
   layerCount: number;
-  /** Bytes of one layer. */
+  /** Bytes of one layer (the mean when layers differ; see layerSizes). */
   layerBytes: number;
+  /**
+   * Bytes of each layer (length layerCount) when they differ (quantized files mix types per layer): each
+   * stage's range is then checked against its budget with the real sizes of the layers it gets.
+   */
+  layerSizes?: readonly number[] | undefined;
   /** Bytes the tail holds beyond its layers (final norm + LM head). */
   tailExtraBytes?: number;
   /** Bytes the head holds beyond its layers (embeddings; the draft model is the app's business). */
@@ -132,6 +137,49 @@ function assign(input: PlanInput, slots: readonly Slot[], tailExtra: number): nu
  * ERR_PLAN_IMPOSSIBLE when there are no peers or their budgets cannot hold the model.
  */
 export function computePlan(input: PlanInput): PlanOutput {
+  const sizes = input.layerSizes;
+  if (sizes === undefined) return planWithCaps(input, new Map());
+  if (sizes.length !== input.layerCount || sizes.some((b) => !(b >= 0))) {
+    throw new MeshError("ERR_INTERNAL", `layerSizes must give ${input.layerCount} byte counts`);
+  }
+  // Plan with the smallest layer's size (so no cap is too low), then lower the layer cap of every stage
+  // whose real range overflows its budget and plan again; each round lowers at least one cap, so this ends.
+  const optimistic = { ...input, layerBytes: Math.min(...sizes) };
+  const caps = new Map<string, number>();
+  for (let round = 0; ; round++) {
+    const out = planWithCaps(optimistic, caps);
+    const over = overflowing(input, out.stages, sizes);
+    if (over.length === 0) return out;
+    if (round > input.layerCount * (input.peers.length + 1)) {
+      throw new MeshError("ERR_INTERNAL", "the plan did not settle");
+    }
+    for (const s of over) caps.set(s.peerId, s.layerEnd - s.layerStart - 1);
+  }
+}
+
+/** Stages whose layers (real sizes) plus their extras exceed their peer's budget. */
+function overflowing(
+  input: PlanInput,
+  stages: readonly PlanStage[],
+  sizes: readonly number[],
+): PlanStage[] {
+  const budget = new Map<string, number>();
+  for (const p of input.peers) budget.set(p.peerId, p.memoryBudgetBytes);
+  const head = input.head ?? null;
+  if (head !== null) budget.set(head.peerId, head.memoryBudgetBytes);
+  const withLayers = stages.filter((s) => s.layerEnd > s.layerStart);
+  const tail = withLayers[withLayers.length - 1];
+  return withLayers.filter((s) => {
+    let bytes = 0;
+    for (let l = s.layerStart; l < s.layerEnd; l++) bytes += sizes[l] ?? 0;
+    if (head !== null && s.peerId === head.peerId) bytes += input.headExtraBytes ?? 0;
+    if (s === tail) bytes += input.tailExtraBytes ?? 0;
+    return bytes > (budget.get(s.peerId) ?? 0);
+  });
+}
+
+/** computePlan with per-peer caps on the number of layers (from overflow rounds). */
+function planWithCaps(input: PlanInput, capOf: ReadonlyMap<string, number>): PlanOutput {
   const { layerCount, layerBytes } = input;
   if (!Number.isInteger(layerCount) || layerCount < 1)
     throw impossible("the model has no layers", { layerCount });
@@ -144,7 +192,13 @@ export function computePlan(input: PlanInput): PlanOutput {
   const candidates: Slot[] = input.peers.map((p) => ({
     peerId: p.peerId,
     speed: p.speed,
-    capLayers: p.speed > 0 ? layersThatFit(p.memoryBudgetBytes, 0, layerBytes) : 0,
+    capLayers:
+      p.speed > 0
+        ? Math.min(
+            layersThatFit(p.memoryBudgetBytes, 0, layerBytes),
+            capOf.get(p.peerId) ?? Number.MAX_SAFE_INTEGER,
+          )
+        : 0,
     budgetBytes: p.memoryBudgetBytes,
     extraBytes: 0,
   }));
@@ -156,7 +210,10 @@ export function computePlan(input: PlanInput): PlanOutput {
     const headSlot: Slot = {
       peerId: head.peerId,
       speed: head.speed > 0 ? head.speed : 1,
-      capLayers: layersThatFit(head.memoryBudgetBytes, headExtra, layerBytes),
+      capLayers: Math.min(
+        layersThatFit(head.memoryBudgetBytes, headExtra, layerBytes),
+        capOf.get(head.peerId) ?? Number.MAX_SAFE_INTEGER,
+      ),
       budgetBytes: head.memoryBudgetBytes,
       extraBytes: headExtra,
     };

@@ -25,8 +25,13 @@ export function negotiateVersion(
 export interface ModelInfo {
   id: string;
   layerCount: number;
-  /** Bytes of one transformer layer (all layers are the same size in Llama-family models). */
+  /** Bytes of one transformer layer (the mean when layers differ). */
   layerBytes: number;
+  /**
+   * Bytes of each layer as stored, when they differ (a quantized file mixes types per layer); the
+   * planner then checks each range with the real sizes. Optional: absent means every layer is layerBytes.
+   */
+  layerSizes?: number[] | undefined;
   /** Token embeddings (held by the head). */
   embedBytes: number;
   /** Final norm + LM head (held by the tail). */
@@ -73,12 +78,20 @@ export interface PipelinePlan {
   idle: string[];
 }
 
+/** A loaded layer range with what it holds on its device (both optional: older peers omit them). */
+export interface LoadedRange extends LayerRange {
+  /** Bytes of the weight buffers on the stage's device (no KV, activations or scratch). */
+  weightBytes?: number | undefined;
+  /** Bytes of the stage's KV cache. */
+  kvBytes?: number | undefined;
+}
+
 export interface MemberInfo {
   peerId: string;
   role: PeerRole;
   caps: PeerCapabilities;
   /** The layer range this member reports loaded (null before its first `ready`). */
-  loaded: LayerRange | null;
+  loaded: LoadedRange | null;
 }
 
 export interface RoomState {
@@ -136,7 +149,14 @@ export type SignalMessage =
       livenessTimeoutMs: number;
     }
   | { type: "caps"; v: number; caps: PeerCapabilities }
-  | { type: "ready"; v: number; layerStart: number; layerEnd: number }
+  | {
+      type: "ready";
+      v: number;
+      layerStart: number;
+      layerEnd: number;
+      weightBytes?: number | undefined;
+      kvBytes?: number | undefined;
+    }
   | { type: "request"; v: number }
   | { type: "queued"; v: number; position: number }
   | { type: "granted"; v: number; planVersion: number }
@@ -396,13 +416,20 @@ function errorCode(o: Record<string, unknown>): string {
 
 function modelInfo(x: unknown): ModelInfo {
   const o = rec(x, "model");
-  return {
+  const layerCount = int(o, "layerCount", 1, 100_000);
+  const info: ModelInfo = {
     id: modelId(o, "id"),
-    layerCount: int(o, "layerCount", 1, 100_000),
+    layerCount,
     layerBytes: num(o, "layerBytes", 0),
     embedBytes: num(o, "embedBytes", 0),
     headBytes: num(o, "headBytes", 0),
   };
+  if (o["layerSizes"] !== undefined) {
+    const sizes = arr(o, "layerSizes", 100_000);
+    if (sizes.length !== layerCount) fail("layerSizes: one entry per layer expected");
+    info.layerSizes = sizes.map((b, i) => num({ [i]: b }, String(i), 0));
+  }
+  return info;
 }
 
 function caps(x: unknown): PeerCapabilities {
@@ -432,6 +459,14 @@ function range(o: Record<string, unknown>): LayerRange {
   const layerStart = int(o, "layerStart", 0, 100_000);
   const layerEnd = int(o, "layerEnd", layerStart, 100_000);
   return { layerStart, layerEnd };
+}
+
+function loadedRange(o: Record<string, unknown>): LoadedRange {
+  const r: LoadedRange = range(o);
+  if (o["weightBytes"] !== undefined)
+    r.weightBytes = int(o, "weightBytes", 0, Number.MAX_SAFE_INTEGER);
+  if (o["kvBytes"] !== undefined) r.kvBytes = int(o, "kvBytes", 0, Number.MAX_SAFE_INTEGER);
+  return r;
 }
 
 function plan(x: unknown): PipelinePlan | null {
@@ -468,7 +503,7 @@ function roomState(x: unknown): RoomState {
         peerId: id(mo, "peerId"),
         role: oneOf(mo, "role", ["head", "stage"] as const),
         caps: caps(mo["caps"]),
-        loaded: mo["loaded"] === null ? null : range(rec(mo["loaded"], "loaded")),
+        loaded: mo["loaded"] === null ? null : loadedRange(rec(mo["loaded"], "loaded")),
       };
     }),
     plan: plan(o["plan"]),
@@ -603,7 +638,7 @@ export function decodeSignal(x: unknown): Decoded<SignalMessage> {
       case "caps":
         return { type, v, caps: caps(o["caps"]) };
       case "ready":
-        return { type, v, ...range(o) };
+        return { type, v, ...loadedRange(o) };
       case "request":
       case "release":
       case "leave":

@@ -191,8 +191,9 @@ export class PeerNode {
           this.#emit({ type: "loaded", spec });
           const now =
             this.#state.plan === null ? null : stageSpecFor(this.#state.plan, this.peerId);
-          if (now !== null && specKey(now) === specKey(spec))
-            this.#client.ready(spec.layerStart, spec.layerEnd);
+          const loaded = this.#slot.loaded(spec);
+          if (now !== null && specKey(now) === specKey(spec) && loaded !== null)
+            this.#client.ready(spec.layerStart, spec.layerEnd, loaded);
         },
         (e: unknown) => {
           if (e instanceof MeshError && e.code === "ERR_ABORTED") return;
@@ -213,7 +214,7 @@ export class PeerNode {
     }
     const loadedHere = state.members.find((m) => m.peerId === this.peerId)?.loaded;
     if (loadedHere?.layerStart !== spec.layerStart || loadedHere.layerEnd !== spec.layerEnd) {
-      this.#client.ready(spec.layerStart, spec.layerEnd); // loaded earlier, for an older plan
+      this.#client.ready(spec.layerStart, spec.layerEnd, runner); // loaded earlier, for an older plan
     }
     if (
       plan.headId !== null &&

@@ -5,7 +5,7 @@
 import { isMeshError } from "../errors.ts";
 import { computePlan } from "../pipeline/plan.ts";
 import type {
-  LayerRange,
+  LoadedRange,
   MemberInfo,
   ModelInfo,
   PeerCapabilities,
@@ -19,7 +19,7 @@ interface Member {
   peerId: string;
   role: PeerRole;
   caps: PeerCapabilities;
-  loaded: LayerRange | null;
+  loaded: LoadedRange | null;
 }
 
 /** A message for one member that the relay must send (besides the state broadcast). */
@@ -80,9 +80,13 @@ export class Room {
     return this.#changed(false);
   }
 
-  setLoaded(peerId: string, range: LayerRange): void {
+  setLoaded(peerId: string, range: LoadedRange): void {
     const m = this.#members.get(peerId);
-    if (m !== undefined) m.loaded = { layerStart: range.layerStart, layerEnd: range.layerEnd };
+    if (m === undefined) return;
+    const loaded: LoadedRange = { layerStart: range.layerStart, layerEnd: range.layerEnd };
+    if (range.weightBytes !== undefined) loaded.weightBytes = range.weightBytes;
+    if (range.kvBytes !== undefined) loaded.kvBytes = range.kvBytes;
+    m.loaded = loaded;
   }
 
   /** A head asks for the generation slot: granted now, or queued with its 1-based position. */
@@ -186,6 +190,7 @@ export class Room {
       ({ stages, idle } = computePlan({
         layerCount: this.model.layerCount,
         layerBytes: this.model.layerBytes,
+        layerSizes: this.model.layerSizes,
         tailExtraBytes: this.model.headBytes,
         headExtraBytes: this.model.embedBytes,
         peers,

@@ -19,6 +19,9 @@ export interface StageLoadSpec extends LayerRange {
 /** A loaded shard; destroy() frees its memory (optional). */
 export interface LoadedStage extends StageRunner {
   destroy?(): void | Promise<void>;
+  /** Bytes of its weight buffers on the device, and of its KV cache, when the loader knows them. */
+  weightBytes?: number | undefined;
+  kvBytes?: number | undefined;
 }
 
 /** The app's loader: engine-backed in the CLI and the web app, a toy in tests. */

@@ -201,8 +201,13 @@ export class SignalingClient {
     this.#send({ type: "caps", caps });
   }
 
-  ready(layerStart: number, layerEnd: number): void {
-    this.#send({ type: "ready", layerStart, layerEnd });
+  /** Reports a loaded range, with the bytes it holds on the device when the loader knows them. */
+  ready(
+    layerStart: number,
+    layerEnd: number,
+    sizes: { weightBytes?: number | undefined; kvBytes?: number | undefined } = {},
+  ): void {
+    this.#send({ type: "ready", layerStart, layerEnd, ...definedSizes(sizes) });
   }
 
   /** Asks for the generation slot; the answer arrives as `queued` or `granted`. */
@@ -376,4 +381,14 @@ export class SignalingClient {
     }
     this.#handlers.close?.(error);
   }
+}
+
+function definedSizes(s: { weightBytes?: number | undefined; kvBytes?: number | undefined }): {
+  weightBytes?: number;
+  kvBytes?: number;
+} {
+  const out: { weightBytes?: number; kvBytes?: number } = {};
+  if (s.weightBytes !== undefined) out.weightBytes = s.weightBytes;
+  if (s.kvBytes !== undefined) out.kvBytes = s.kvBytes;
+  return out;
 }

@@ -153,6 +153,85 @@ describe("computePlan", () => {
   });
 });
 
+describe("computePlan with per-layer sizes", () => {
+  // Layers 0-3 weigh 1 MB, layers 4-7 weigh 3 MB (a quantized file mixing types per layer).
+  const sizes = [1, 1, 1, 1, 3, 3, 3, 3].map((m) => m * MB);
+  const mean = 2 * MB;
+
+  it("checks each range with the real sizes of its layers", () => {
+    // Equal speeds split 4 + 4; b's layers 4-7 need 12 MB, a's 0-3 need 4 MB.
+    expect(
+      ranges({
+        layerCount: 8,
+        layerBytes: mean,
+        layerSizes: sizes,
+        peers: [peer("a", 1, 12), peer("b", 1, 12)],
+      }),
+    ).toBe("a:0-4 b:4-8");
+    // With 10 MB each, b cannot hold 4-7 (12 MB): a takes layer 4 too, b keeps 5-7 (9 MB).
+    expect(
+      ranges({
+        layerCount: 8,
+        layerBytes: mean,
+        layerSizes: sizes,
+        peers: [peer("a", 1, 10), peer("b", 1, 10)],
+      }),
+    ).toBe("a:0-5 b:5-8");
+  });
+
+  it("counts the tail's extra bytes on the real last range", () => {
+    // b as tail must also hold 2 MB of head; a (8 MB) cannot take more than 0-5, b then needs 12 + 2.
+    expect(
+      planError({
+        layerCount: 8,
+        layerBytes: mean,
+        layerSizes: sizes,
+        tailExtraBytes: 2 * MB,
+        peers: [peer("a", 1, 8), peer("b", 1, 10)],
+      }),
+    ).toBe("ERR_PLAN_IMPOSSIBLE");
+    expect(
+      ranges({
+        layerCount: 8,
+        layerBytes: mean,
+        layerSizes: sizes,
+        tailExtraBytes: 2 * MB,
+        peers: [peer("a", 1, 10), peer("b", 1, 10)],
+      }),
+    ).toBe("a:0-6 b:6-8");
+  });
+
+  it("never exceeds a budget with random sizes (sweep)", () => {
+    let seed = 11;
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let trial = 0; trial < 200; trial++) {
+      const n = 2 + Math.floor(rnd() * 30);
+      const layerSizes = Array.from({ length: n }, () => Math.round((0.5 + 3 * rnd()) * MB));
+      const total = layerSizes.reduce((a, b) => a + b, 0);
+      const peers = Array.from({ length: 1 + Math.floor(rnd() * 5) }, (_, i) =>
+        peer(`p${i}`, 0.5 + rnd(), Math.round((total / MB) * (0.3 + rnd()))),
+      );
+      const input = { layerCount: n, layerBytes: total / n, layerSizes, peers };
+      let out;
+      try {
+        out = computePlan(input);
+      } catch (e) {
+        expect(isMeshError(e) && e.code === "ERR_PLAN_IMPOSSIBLE").toBe(true);
+        continue;
+      }
+      let next = 0;
+      for (const st of out.stages) {
+        expect(st.layerStart).toBe(next);
+        next = st.layerEnd;
+        const bytes = layerSizes.slice(st.layerStart, st.layerEnd).reduce((a, b) => a + b, 0);
+        const budget = peers.find((p) => p.peerId === st.peerId)!.memoryBudgetBytes;
+        expect(bytes).toBeLessThanOrEqual(budget);
+      }
+      expect(next).toBe(n);
+    }
+  });
+});
+
 describe("proportionalSplit", () => {
   it("uses largest remainders and water-fills capped slots", () => {
     expect(proportionalSplit(10, [1, 1, 1], [10, 10, 10])).toEqual([4, 3, 3]);
