@@ -1,8 +1,14 @@
 // The GGUF fixture files written by gguf-py: each header reads (from the file, not whole), its config
 // matches what the fixture script recorded, its tensors have the recorded types and dims, and its
-// tokenizer (where it has one) gives the ids Python recorded.
+// tokenizer (where it has one) gives the ids Python recorded. And the converted llama file's Q/K rows,
+// un-permuted, equal the safetensors it came from.
 
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { readSafetensorsHeader } from "../../../src/loader/safetensors.ts";
+import { ggufTensorName, unpermuteQkRows } from "../../../src/loader/gguf/gguf-tensors.ts";
+import { packedMatrix } from "../../../src/quant/tensor-type.ts";
+import { modelFixtureDir } from "../../fixtures/fixtures.ts";
 import { ggufModelConfig } from "../../../src/loader/gguf/gguf-config.ts";
 import { ggmlTypeName, readGgufHeader } from "../../../src/loader/gguf/gguf-header.ts";
 import { FileSource } from "../../../src/node/file-source.ts";
@@ -95,6 +101,36 @@ describe.each(GGUF_FIXTURES)("GGUF fixture %s", (name) => {
     for (const c of cases) {
       const ids = [...tok.encode(c.text, { addSpecialTokens: false })];
       expect([c.text, ...ids]).toEqual([c.text, ...c.idsNoSpecial]);
+    }
+  });
+});
+
+describe("llama-chat-f32.gguf against the safetensors it was converted from", () => {
+  it("un-permuted attn_q/attn_k rows equal q_proj/k_proj bytes; other matrices are unchanged", async () => {
+    const gguf = new FileSource(ggufFixturePath("llama-chat-f32"));
+    const h = await readGgufHeader(gguf);
+    const c = ggufModelConfig(h);
+    const st = new FileSource(join(modelFixtureDir("llama-chat-f32"), "model.safetensors"));
+    const sh = await readSafetensorsHeader(st);
+    const bytesOf = async (src: FileSource, off: number, len: number) => src.read(off, len);
+    for (let layer = 0; layer < c.numLayers; layer++) {
+      for (const [kind, hf, heads] of [
+        ["q", "self_attn.q_proj.weight", c.numHeads],
+        ["k", "self_attn.k_proj.weight", c.numKvHeads],
+        ["v", "self_attn.v_proj.weight", 0],
+        ["gate", "mlp.gate_proj.weight", 0],
+      ] as const) {
+        const info = h.tensors.get(ggufTensorName({ layer, kind }))!;
+        const entry = sh.tensors.get(`model.layers.${layer}.${hf}`)!;
+        expect(entry.dtype).toBe("F32");
+        const [rows = 0, cols = 0] = entry.shape;
+        expect(info.dims).toEqual([cols, rows]);
+        const m = packedMatrix("f32", rows, cols, await bytesOf(gguf, info.offset, info.sizeBytes));
+        const want = await bytesOf(st, entry.offset, entry.sizeBytes);
+        const got = heads > 0 ? unpermuteQkRows(m, heads).data : m.data;
+        expect(Buffer.from(got).equals(Buffer.from(want)), `${kind} of layer ${layer}`).toBe(true);
+        if (heads > 0) expect(Buffer.from(m.data).equals(Buffer.from(want))).toBe(false);
+      }
     }
   });
 });
