@@ -18,7 +18,7 @@ export {
 } from "./model/shard-spec.ts";
 export { loadLayerShard, splitShardSpecs, type LoadShardOptions } from "./model/create-shard.ts";
 export { CpuShard, createCpuShard } from "./model/cpu-shard.ts";
-export { modelFootprint, type ModelFootprint } from "./model/footprint.ts";
+export { kvCacheBytes, modelFootprint, type ModelFootprint } from "./model/footprint.ts";
 export {
   KvCache,
   type KvCacheOptions,
@@ -68,9 +68,26 @@ export { loadModelMeta, type ModelMeta } from "./loader/model-meta.ts";
 export { GENERATION_CONFIG_FILE, loadGenerationEosIds } from "./loader/generation-config.ts";
 export {
   loadShardWeights,
+  streamShardWeights,
   type LoadProgress,
   type LoadWeightsOptions,
+  type WeightConsumer,
 } from "./loader/load-weights.ts";
+export { loadModelBytes, type ModelBytes } from "./loader/model-bytes.ts";
+export { GgufModelDir, isGgufLocation, isGgufModelDir } from "./loader/gguf-model.ts";
+export { readGgufHeader, type GgufHeader, type GgufTensorInfo } from "./loader/gguf/gguf-header.ts";
+
+// Stored tensor types: block geometry, packed matrices and their CPU dequantization.
+export {
+  ALL_TENSOR_TYPES,
+  rowBytes,
+  TENSOR_TYPES,
+  tensorTypeOfGgml,
+  type PackedMatrix,
+  type TensorType,
+  type TensorTypeInfo,
+} from "./quant/tensor-type.ts";
+export { dequantizeMatrix, dequantizeRow } from "./quant/dequant.ts";
 export {
   loadTokenizer,
   TextTokenizer,

@@ -3,6 +3,7 @@
 // Decisions (which mode, which tokens) are the scheduler's; this file only wires engine and mesh.
 
 import {
+  kvCacheBytes,
   loadGenerationEosIds,
   loadModelConfig,
   loadTokenizer,
@@ -172,7 +173,15 @@ export async function openPipeline(
   });
   return {
     pipeline,
-    plan: [{ peerId: "local-0", layerStart: 0, layerEnd: config.numLayers }],
+    plan: [
+      {
+        peerId: "local-0",
+        layerStart: 0,
+        layerEnd: config.numLayers,
+        weightBytes: shard.info.weightBytes,
+        kvBytes: kvCacheBytes(config, config.numLayers, s.kvCells),
+      },
+    ],
     destroyPipeline: async () => {
       await shard.destroy();
     },

@@ -4,15 +4,17 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ModelConfig } from "@pipemesh/engine";
-import { modelFootprint, probeCompute } from "@pipemesh/engine";
+import { isGgufLocation, modelFootprint, probeCompute } from "@pipemesh/engine";
 import {
   HeadNode,
   MeshError,
   parseRoomUrl,
   roomUrl,
   SignalingClient,
+  type MemberInfo,
   type PipelinePort,
 } from "@pipemesh/mesh";
 import {
@@ -29,19 +31,27 @@ import { modelInfoFor } from "./model-info.ts";
 import type { PlanEntry } from "./result-json.ts";
 
 const BIN = fileURLToPath(new URL("../../../../bin/pipemesh.mjs", import.meta.url));
-const MODEL_ID = "local";
+/** The room's model id: a directory under /models/, or a file there for a GGUF model. */
+function localModelId(model: string): string {
+  return isGgufLocation(model) ? "local.gguf" : "local";
+}
 const PEERS_TIMEOUT_MS = Number(process.env["PIPEMESH_PEERS_TIMEOUT_MS"] ?? 180_000);
 
-/** Serves `dir` under /models/<MODEL_ID>/ (HTTP Range included), nothing else. */
-function modelHandler(dir: string): (req: IncomingMessage, res: ServerResponse) => void {
-  const files = createStaticHandler({ roots: [dir] });
-  const prefix = `/models/${MODEL_ID}/`;
+/**
+ * Serves the model (HTTP Range included), nothing else: a directory's files under /models/local/, or a
+ * GGUF file as /models/local.gguf.
+ */
+function modelHandler(model: string): (req: IncomingMessage, res: ServerResponse) => void {
+  const gguf = isGgufLocation(model);
+  const files = createStaticHandler({ roots: [gguf ? dirname(model) : model] });
+  const id = localModelId(model);
   return (req, res) => {
-    if (req.url?.startsWith(prefix) !== true) {
+    const path = req.url?.split("?")[0] ?? "";
+    if (gguf ? path !== `/models/${id}` : !path.startsWith(`/models/${id}/`)) {
       res.writeHead(404).end();
       return;
     }
-    req.url = `/${req.url.slice(prefix.length)}`;
+    req.url = gguf ? `/${basename(model)}` : `/${path.slice(`/models/${id}/`.length)}`;
     files(req, res);
   };
 }
@@ -106,7 +116,7 @@ export async function openMeshPipeline(
   };
   try {
     const admin = await SignalingClient.connect(server.url, { webSocket: nodeWebSocketFactory });
-    const room = await admin.createRoom(await modelInfoFor(model, MODEL_ID, s.signal));
+    const room = await admin.createRoom(await modelInfoFor(model, localModelId(model), s.signal));
     admin.destroy();
     const url = roomUrl(server.httpUrl, room.roomId, room.secret);
     const { matmulGflops } = await probeCompute({ backend: "cpu", budgetMs: 100 });
@@ -156,6 +166,7 @@ export async function joinAsHead(
 ): Promise<OpenedPipeline> {
   const room = parseRoomUrl(url);
   let stages = 0;
+  let members: readonly MemberInfo[] = [];
   let mismatch: string | null = null;
   let stagesChanged: () => void = () => {};
   const fp = modelFootprint(config);
@@ -188,7 +199,8 @@ export async function joinAsHead(
         );
         s.log(`room: ${m.join(" ")} plan ${JSON.stringify(e.state.plan?.stages ?? null)}`);
       }
-      stages = e.state.members.filter((m) => m.role === "stage").length;
+      members = e.state.members;
+      stages = members.filter((m) => m.role === "stage").length;
       stagesChanged();
     },
   });
@@ -204,9 +216,20 @@ export async function joinAsHead(
       s.log(`pipemesh: ${wait.expectedStages} peer processes joined; loading their layers`);
     }
     const session = await head.acquire({ signal: s.signal, timeoutMs: PEERS_TIMEOUT_MS });
+    const loaded = new Map(members.map((m) => [m.peerId, m.loaded]));
     const plan = session.plan.stages
       .filter((st) => st.layerEnd > st.layerStart)
-      .map((st) => ({ peerId: st.peerId, layerStart: st.layerStart, layerEnd: st.layerEnd }));
+      .map((st) => {
+        const l = loaded.get(st.peerId);
+        const same = l?.layerStart === st.layerStart && l.layerEnd === st.layerEnd;
+        return {
+          peerId: st.peerId,
+          layerStart: st.layerStart,
+          layerEnd: st.layerEnd,
+          weightBytes: same ? (l.weightBytes ?? null) : null,
+          kvBytes: same ? (l.kvBytes ?? null) : null,
+        };
+      });
     s.log(`pipemesh: pipeline ${plan.map((p) => `${p.layerStart}-${p.layerEnd}`).join(" | ")}`);
     return {
       pipeline: session.pipeline,

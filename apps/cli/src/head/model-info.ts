@@ -1,7 +1,13 @@
 // The room's description of a model (ModelInfo): its id (a path under the server's /models/) and the byte
-// sizes the planner needs, from the model's config.json and the engine's footprint arithmetic.
+// sizes the planner needs: each layer's tensors as stored in the model's files (quantized GGUF files mix
+// types per layer) plus its K/V cache, the embedding table and the head.
 
-import { loadModelConfig, modelFootprint, type ModelConfig } from "@pipemesh/engine";
+import {
+  loadModelBytes,
+  loadModelConfig,
+  modelFootprint,
+  type ModelConfig,
+} from "@pipemesh/engine";
 import { openModelDir } from "@pipemesh/engine/node";
 import type { ModelInfo } from "@pipemesh/mesh";
 
@@ -14,19 +20,28 @@ export function defaultKvCells(config: Pick<ModelConfig, "maxPositions">): numbe
   return Math.min(config.maxPositions, DEFAULT_CONTEXT) + SPECULATIVE_CELLS;
 }
 
-/** layerBytes includes each layer's K/V for the default cell count, so budgets cover the cache too. */
+/**
+ * The layer sizes include each layer's K/V for the default cell count, so budgets cover the cache too;
+ * layerSizes is set when layers differ.
+ */
 export async function modelInfoFor(
-  dir: string,
+  location: string,
   id: string,
   signal?: AbortSignal,
 ): Promise<ModelInfo> {
-  const config = await loadModelConfig(openModelDir(dir), signal);
-  const fp = modelFootprint(config);
-  return {
+  const dir = openModelDir(location);
+  const config = await loadModelConfig(dir, signal);
+  const bytes = await loadModelBytes(dir, config, signal);
+  const kv = modelFootprint(config).kvBytesPerCellPerLayer * defaultKvCells(config);
+  const sizes = bytes.layerBytes.map((b) => b + kv);
+  const mean = Math.ceil(sizes.reduce((a, b) => a + b, 0) / Math.max(1, sizes.length));
+  const info: ModelInfo = {
     id,
     layerCount: config.numLayers,
-    layerBytes: fp.layerBytes + fp.kvBytesPerCellPerLayer * defaultKvCells(config),
-    embedBytes: fp.embedBytes,
-    headBytes: fp.headBytes,
+    layerBytes: mean,
+    embedBytes: bytes.embedBytes,
+    headBytes: bytes.headBytes,
   };
+  if (sizes.some((b) => b !== sizes[0])) info.layerSizes = sizes;
+  return info;
 }

@@ -9,6 +9,10 @@ export interface PlanEntry {
   layerStart: number;
   /** Exclusive. */
   layerEnd: number;
+  /** Bytes of the weight buffers the stage holds on its device (no KV, activations or scratch). */
+  weightBytes: number | null;
+  /** Bytes of the stage's KV cache. */
+  kvBytes: number | null;
 }
 
 export interface GenerationJson {

@@ -3,19 +3,22 @@
 // (/models/<modelId>/), or by an embed-only CPU shard in this process for the CLI head.
 
 import {
+  isGgufLocation,
+  kvCacheBytes,
   loadLayerShard,
   loadModelConfig,
   openUrlModelDir,
   type LoadProgress,
 } from "@pipemesh/engine";
 import { createNodeShardClient } from "@pipemesh/engine/node";
-import type { LoadStage, StageRunner } from "@pipemesh/mesh";
+import type { LoadedStage, LoadStage, StageRunner } from "@pipemesh/mesh";
 import { defaultKvCells } from "../head/model-info.ts";
 import { modelledStage, type ModelledCompute } from "./modelled-stage.ts";
 
-/** Where a room's model lives on its server. */
+/** Where a room's model lives on its server: a directory, or a `.gguf` file. */
 export function modelUrl(origin: string, modelId: string): string {
-  return new URL(`/models/${modelId}/`, origin).href;
+  return new URL(isGgufLocation(modelId) ? `/models/${modelId}` : `/models/${modelId}/`, origin)
+    .href;
 }
 
 export interface StageLoaderOptions {
@@ -58,9 +61,17 @@ export function nodeStageLoader(o: StageLoaderOptions): LoadStage {
       return shard satisfies StageRunner;
     }
     const client = await createNodeShardClient(shardSpec, { signal, onProgress: progress });
-    const runner = client satisfies StageRunner;
-    return o.modelled == null
-      ? runner
-      : modelledStage(runner, o.modelled, spec.layerEnd - spec.layerStart);
+    const runner: StageRunner =
+      o.modelled == null
+        ? client
+        : modelledStage(client, o.modelled, spec.layerEnd - spec.layerStart);
+    const stage: LoadedStage = {
+      run: (batch, s) => runner.run(batch, s),
+      kv: (op) => runner.kv(op),
+      destroy: () => client.destroy(),
+      weightBytes: client.info.weightBytes,
+      kvBytes: kvCacheBytes(config, spec.layerEnd - spec.layerStart, kvCells),
+    };
+    return stage;
   };
 }

@@ -6,6 +6,8 @@ import { EngineError } from "../errors.ts";
 import type { ModelDir } from "../loader/byte-source.ts";
 import { loadModelConfig, readJsonFile } from "../loader/model-files.ts";
 import { TOKENIZER_FILE } from "../tokenizer/text-tokenizer.ts";
+import { isGgufModelDir } from "../loader/gguf-model.ts";
+import { ggufTokenizerParts } from "../tokenizer/gguf-tokenizer.ts";
 
 /** What a draft model must agree with. */
 export interface TargetVocab {
@@ -79,6 +81,12 @@ export function checkDraftVocab(
 
 /** The parsed tokenizer.json of a model directory, or undefined when it has none. */
 export async function readTokenizerJson(dir: ModelDir, signal?: AbortSignal): Promise<unknown> {
+  if (isGgufModelDir(dir)) {
+    const header = await dir.header(signal);
+    return header.metadata.has("tokenizer.ggml.tokens")
+      ? ggufTokenizerParts(header).tokenizerJson
+      : undefined;
+  }
   if (!(await dir.has(TOKENIZER_FILE, signal))) return undefined;
   return readJsonFile(dir, TOKENIZER_FILE, signal);
 }

@@ -1,13 +1,17 @@
 // generation_config.json: the ids that end a generation (eos_token_id, a number or a list). Hugging Face
 // keeps chat-turn enders such as <|end|> there rather than in config.json. Optional: absent is fine.
+// A GGUF file's are its tokenizer.ggml eos/eot/eom ids.
 
 import { EngineError } from "../errors.ts";
+import { ggufStopTokenIds } from "../tokenizer/gguf-tokenizer.ts";
 import type { ModelDir } from "./byte-source.ts";
+import { isGgufModelDir } from "./gguf-model.ts";
 
 export const GENERATION_CONFIG_FILE = "generation_config.json";
 
 /** eos_token_id from generation_config.json ([] when the file or the field is absent). */
 export async function loadGenerationEosIds(dir: ModelDir, signal?: AbortSignal): Promise<number[]> {
+  if (isGgufModelDir(dir)) return ggufStopTokenIds(await dir.header(signal));
   if (!(await dir.has(GENERATION_CONFIG_FILE, signal))) return [];
   let json: unknown;
   try {

@@ -33,3 +33,8 @@ export function modelFootprint(c: ModelConfig): ModelFootprint {
     kvBytesPerCellPerLayer: 2 * c.kvDim * F32,
   };
 }
+
+/** Bytes of the float32 K/V cache a shard of `layers` layers allocates for `kvCells` cells. */
+export function kvCacheBytes(c: ModelConfig, layers: number, kvCells: number): number {
+  return layers * kvCells * 2 * c.kvDim * F32;
+}

@@ -6,6 +6,8 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import { EngineError } from "../errors.ts";
 import type { ModelDir } from "../loader/byte-source.ts";
 import { ChatTemplate, type ChatMessage, type ChatTemplateOptions } from "./chat-template.ts";
+import { isGgufModelDir } from "../loader/gguf-model.ts";
+import { loadGgufTokenizer } from "./gguf-tokenizer.ts";
 
 export const TOKENIZER_FILE = "tokenizer.json";
 export const TOKENIZER_CONFIG_FILE = "tokenizer_config.json";
@@ -139,6 +141,7 @@ export class TextTokenizer {
 
 /** Reads tokenizer.json, tokenizer_config.json and chat_template.jinja (when present) from a model dir. */
 export async function loadTokenizer(dir: ModelDir, signal?: AbortSignal): Promise<TextTokenizer> {
+  if (isGgufModelDir(dir)) return loadGgufTokenizer(await dir.header(signal));
   const readJson = async (name: string): Promise<unknown> => {
     const text = await dir.readText(name, signal);
     try {
