@@ -1,5 +1,6 @@
-// `pipemesh serve`: the signaling server plus the built web app (dist/) and the models under public/, on
-// one port (127.0.0.1 unless --host). Creates a room for the embedded default model and prints its URL.
+// `pipemesh serve`: the signaling server plus the built web app (dist/), the models under public/ and any
+// --model directories or .gguf files, on one port (127.0.0.1 unless --host). Creates a room per --model
+// (or for the embedded default model when none is given) and prints each room's URL.
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -10,9 +11,12 @@ import { CliError } from "../cli-error.ts";
 import { readDefaultPair, PUBLIC_MODELS_DIR } from "../head/models.ts";
 import { modelInfoFor } from "../head/model-info.ts";
 import { servedModels } from "../head/served-models.ts";
+import { localModelsHandler, openLocalModel, type LocalModel } from "../head/local-models.ts";
 import { EXPOSURE_OPTIONS, EXPOSURE_USAGE, exposureOptions } from "../serve-exposure.ts";
 
-const USAGE = `usage: pipemesh serve [--port 8787] [--host 127.0.0.1] [--ice-servers JSON] [--no-room]
+const USAGE = `usage: pipemesh serve [--model PATH ...] [--port 8787] [--host 127.0.0.1] [--ice-servers JSON] [--no-room]
+  --model PATH     a Hugging Face model directory or a .gguf file to serve, one room each (repeatable;
+                   default: the embedded pair)
 ${EXPOSURE_USAGE}`;
 const DIST_DIR = fileURLToPath(new URL("../../../../dist/", import.meta.url));
 const PUBLIC_DIR = fileURLToPath(new URL("../", `file://${PUBLIC_MODELS_DIR}`));
@@ -29,6 +33,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
         host: { type: "string" },
         "ice-servers": { type: "string" },
         "no-room": { type: "boolean" },
+        model: { type: "string", multiple: true },
         ...EXPOSURE_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
@@ -62,17 +67,35 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
       "pipemesh serve: the web app is not built (run `npm run build`); serving models and signaling only\n",
     );
   }
+  const local: LocalModel[] = [];
+  const taken = new Set<string>();
+  for (const spec of v.model ?? []) {
+    const m = await openLocalModel(spec, taken);
+    taken.add(m.id);
+    local.push(m);
+  }
+  const publicModels = await servedModels(PUBLIC_MODELS_DIR);
   const server = await startSignalingServer({
     ...exposureOptions(v),
     host: v.host ?? "127.0.0.1",
     port,
     iceServers,
-    models: await servedModels(PUBLIC_MODELS_DIR),
-    http: createStaticHandler({ roots: [DIST_DIR, PUBLIC_DIR], spaFallback: "/index.html" }),
+    models: [...local.map((m) => m.info), ...publicModels.filter((p) => !taken.has(p.id))],
+    http: localModelsHandler(
+      local,
+      createStaticHandler({ roots: [DIST_DIR, PUBLIC_DIR], spaFallback: "/index.html" }),
+    ),
   });
   process.stdout.write(`pipemesh: serving on ${server.httpUrl}\n`);
   process.stderr.write(`pipemesh serve: ${server.exposure}\n`);
-  if (v["no-room"] !== true) {
+  if (v["no-room"] !== true && local.length > 0) {
+    for (const m of local) {
+      const { roomId, secret } = server.relay.createRoom(m.info, { emptyTtlMs: EMPTY_ROOM_TTL_MS });
+      process.stdout.write(
+        `pipemesh: room for ${m.id}: ${roomUrl(server.httpUrl, roomId, secret)}\n`,
+      );
+    }
+  } else if (v["no-room"] !== true) {
     const pair = readDefaultPair();
     const info = await modelInfoFor(pair.target, `${pair.name}/target`);
     const { roomId, secret } = server.relay.createRoom(info, { emptyTtlMs: EMPTY_ROOM_TTL_MS });

@@ -1,9 +1,10 @@
-// The models `pipemesh serve` serves, as room descriptions: every directory with a config.json under
-// public/models (its path there is its id, e.g. "pipemesh-tiny/target"), plus the default pair under its
-// name. The signaling server creates rooms only for these, with these sizes.
+// The models `pipemesh serve` serves, as room descriptions: every directory with a config.json and every
+// .gguf file under public/models (its path there is its id, e.g. "pipemesh-tiny/target" or
+// "pipemesh-tiny/target.q8_0.gguf"), plus the default pair under its name. The signaling server creates rooms only for these, with these sizes.
 
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { isGgufLocation } from "@pipemesh/engine";
 import type { ModelInfo } from "@pipemesh/mesh";
 import { modelInfoFor } from "./model-info.ts";
 import { readDefaultPair } from "./models.ts";
@@ -20,9 +21,12 @@ function modelDirs(root: string, rel: string, depth: number, out: string[]): voi
   } catch {
     return;
   }
-  for (const e of entries)
-    if (e.isDirectory() && !e.name.startsWith("."))
-      modelDirs(root, rel === "" ? e.name : `${rel}/${e.name}`, depth + 1, out);
+  for (const e of entries) {
+    if (e.name.startsWith(".")) continue;
+    const path = rel === "" ? e.name : `${rel}/${e.name}`;
+    if (e.isDirectory()) modelDirs(root, path, depth + 1, out);
+    else if (e.isFile() && isGgufLocation(e.name)) out.push(path);
+  }
 }
 
 /** Room descriptions for the models under `modelsDir`; unreadable configs are skipped. */

@@ -8,6 +8,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { readDefaultPair } from "../../src/head/models.ts";
+import {
+  ggufFixturePath,
+  loadGgufGolden,
+} from "../../../../packages/engine/test/fixtures/gguf-fixtures.ts";
 import { collect, generateTokens, startCli } from "../support/run-cli.ts";
 
 const LAYERS = (
@@ -88,4 +92,36 @@ describe("pipemesh serve + join + generate --room", () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("leaving the room");
   }, 240_000);
+
+  it("serve --model FILE.gguf: join peers load their layers by URL and give the float64 tokens", async () => {
+    const golden = loadGgufGolden("llama-q4km-mix");
+    const file = ggufFixturePath("llama-q4km-mix");
+    const server = startCli(["serve", "--port", "0", "--model", file]);
+    children.push(server);
+    const url = await waitForLine(server, "stdout", /room for llama-q4km-mix\.gguf: (http\S+)/);
+    const peers = ["gguf-a", "gguf-b"].map((name) => startCli(["join", url, "--name", name]));
+    children.push(...peers);
+    await Promise.all(peers.map((p) => waitForLine(p, "stderr", /joined room/)));
+    const { tokens, json } = await generateTokens([
+      "--room",
+      url,
+      "--model",
+      file,
+      "--prompt-ids",
+      golden.prompt.join(","),
+      "--max-tokens",
+      String(golden.greedy.length),
+      "--temperature",
+      "0",
+      "--ignore-eos",
+    ]);
+    expect(tokens).toEqual(golden.greedy);
+    const plan = json["plan"] as { layerStart: number; layerEnd: number; weightBytes: number }[];
+    expect(plan.map((p) => [p.layerStart, p.layerEnd])).toEqual([
+      [0, 1],
+      [1, 2],
+    ]);
+    for (const p of plan) expect(p.weightBytes).toBeGreaterThan(0);
+    for (const p of peers) p.kill("SIGINT");
+  });
 });

@@ -5,6 +5,7 @@
 // announces (layer, embedding and head bytes from the config). Resolution only; loading is the engine's.
 
 import {
+  isGgufLocation,
   loadModelConfig,
   modelFootprint,
   openUrlModelDir,
@@ -41,7 +42,9 @@ export function modelPath(dir: string): string | undefined {
   return ok ? p : undefined;
 }
 
+/** The URL of a model under /models/: a directory (trailing slash), or a `.gguf` file. */
 function dirUrl(base: string, path: string): string {
+  if (isGgufLocation(path)) return new URL(path, base).href;
   return new URL(path.endsWith("/") ? path : `${path}/`, base).href;
 }
 
