@@ -57,7 +57,9 @@ export class HttpGuard {
       this.#hosts.add(u.host.toLowerCase());
     }
     const connect = ["'self'", "blob:", "data:"];
-    for (const origin of this.#origins) connect.push(origin.replace(/^http/, "ws"));
+    // CSP host sources cannot name IPv6 literals; 'self' covers the page's own ws(s) origin in browsers.
+    for (const origin of this.#origins)
+      if (!origin.includes("[")) connect.push(origin.replace(/^http/, "ws"));
     for (const raw of o.connectOrigins ?? []) connect.push(new URL(raw).origin);
     this.#csp = [
       "default-src 'self'",

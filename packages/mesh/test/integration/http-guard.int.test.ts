@@ -88,6 +88,7 @@ describe("the owned HTTP server", () => {
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).toContain("'wasm-unsafe-eval'");
     expect(csp).toContain("worker-src 'self' blob:");
+    expect(csp).not.toContain("["); // CSP cannot name IPv6 literals: browsers reject the whole source
     expect(await wsOpen(s.url)).toBe("open"); // no Origin: a non-browser client
     expect(await wsOpen(s.url, { origin: s.httpUrl })).toBe("open");
     expect(await wsOpen(s.url, { origin: `http://localhost:${s.port}` })).toBe("open");
