@@ -88,7 +88,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 );
 
 function apply(frames: Uint8Array[], ops: Op[]): Uint8Array[] {
-  const out = frames.map((f) => f.slice());
+  const out: Uint8Array[] = frames.map((f) => f.slice());
   for (const o of ops) {
     if (out.length === 0) break;
     const i = o.at % out.length;
