@@ -13,6 +13,7 @@ import { findOnnxModel, loadOrtDrafter, type DraftLoadProgress } from "./ort-loa
 import type { OrtDrafterOptions } from "./ort-drafter.ts";
 import type { OrtProbe, OrtProviderChoice, OrtRuntimeOptions } from "./ort-runtime.ts";
 import type { TargetVocab } from "./vocab-check.ts";
+import { VocabAdaptedDrafter } from "./vocab-adapter.ts";
 
 export type DrafterKind = "ort" | "engine";
 
@@ -65,6 +66,13 @@ export async function chooseDrafterKind(dir: ModelDir, signal?: AbortSignal): Pr
   return (await findOnnxModel(dir, signal)) === undefined ? "engine" : "ort";
 }
 
+/** The drafter seen through the target's vocabulary when the two differ in trailing ids. */
+function inTargetVocab(drafter: DraftModel, target: { vocabSize: number } | undefined): DraftModel {
+  return target === undefined || target.vocabSize === drafter.vocabSize
+    ? drafter
+    : new VocabAdaptedDrafter(drafter, target.vocabSize);
+}
+
 export async function loadDrafter(options: LoadDrafterOptions): Promise<LoadedDrafter> {
   const { signal } = options;
   const openDir = options.openDir ?? openUrlModelDir;
@@ -85,7 +93,7 @@ export async function loadDrafter(options: LoadDrafterOptions): Promise<LoadedDr
       onProgress: options.onProgress,
     });
     return {
-      drafter,
+      drafter: inTargetVocab(drafter, targetVocab),
       kind,
       name: DRAFTER_NAMES.ort,
       maxPositions: drafter.maxPositions,
@@ -113,7 +121,7 @@ export async function loadDrafter(options: LoadDrafterOptions): Promise<LoadedDr
   });
   progress?.({ ...last, phase: "ready" });
   return {
-    drafter,
+    drafter: inTargetVocab(drafter, targetVocab),
     kind,
     name: DRAFTER_NAMES.engine,
     maxPositions: config.maxPositions,

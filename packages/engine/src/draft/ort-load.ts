@@ -14,7 +14,12 @@ import {
   type OrtProviderChoice,
   type OrtRuntimeOptions,
 } from "./ort-runtime.ts";
-import { checkDraftVocab, readTokenizerJson, type TargetVocab } from "./vocab-check.ts";
+import {
+  checkDraftVocab,
+  MAX_DRAFT_VOCAB_DIFFERENCE,
+  readTokenizerJson,
+  type TargetVocab,
+} from "./vocab-check.ts";
 
 /** Where an ONNX draft model may sit in its directory, in order of preference. */
 export const ONNX_MODEL_FILES = ["onnx/model.onnx", "model.onnx"] as const;
@@ -148,12 +153,12 @@ export async function loadOrtDrafter(options: LoadOrtDrafterOptions): Promise<Or
   );
   if (
     options.targetVocab !== undefined &&
-    session.info.vocabSize !== options.targetVocab.vocabSize
+    Math.abs(session.info.vocabSize - options.targetVocab.vocabSize) > MAX_DRAFT_VOCAB_DIFFERENCE
   ) {
     await session.release();
     throw new EngineError(
       "ERR_DRAFT_VOCAB",
-      `the ONNX draft ${dir.location}/${file} has ${session.info.vocabSize} logits, the target's vocab_size is ${options.targetVocab.vocabSize}; a draft must share the target's tokenizer`,
+      `the ONNX draft ${dir.location}/${file} has ${session.info.vocabSize} logits, the target's vocab_size is ${options.targetVocab.vocabSize} (more than ${MAX_DRAFT_VOCAB_DIFFERENCE} trailing ids apart); a draft must share the target's tokenizer`,
     );
   }
   if (signal?.aborted === true) {

@@ -1,6 +1,7 @@
-// Does a draft model speak the target's vocabulary? Compares config vocab_size and, when both tokenizer.json
-// files are at hand, their token -> id tables (model vocab plus added tokens); a difference is
-// ERR_DRAFT_VOCAB naming both sizes. Not a tokenizer: it only reads the JSON tables.
+// Does a draft model speak the target's vocabulary? Compares config vocab_size (trailing added tokens may
+// differ, up to 128 ids, as llama.cpp allows) and, when both tokenizer tables are at hand, the token at every
+// id both have; a difference is ERR_DRAFT_VOCAB naming the first differing id. Not a tokenizer: it only
+// reads the JSON tables.
 
 import { EngineError } from "../errors.ts";
 import type { ModelDir } from "../loader/byte-source.ts";
@@ -48,35 +49,47 @@ export function tokenizerTable(json: unknown): Map<string, number> | undefined {
   return table;
 }
 
-/** Throws ERR_DRAFT_VOCAB when the draft's vocabulary differs from the target's. */
+/** How many trailing ids a draft's vocabulary may have more or fewer than the target's (as llama.cpp). */
+export const MAX_DRAFT_VOCAB_DIFFERENCE = 128;
+
+/**
+ * Throws ERR_DRAFT_VOCAB unless the draft speaks the target's vocabulary: the same token at every id both
+ * have (when both tokenizer tables are at hand), and sizes that differ only by trailing added tokens, at
+ * most MAX_DRAFT_VOCAB_DIFFERENCE of them. The message names the first id that differs.
+ */
 export function checkDraftVocab(
   target: TargetVocab,
   draft: TargetVocab,
   draftLocation: string,
 ): void {
-  if (draft.vocabSize !== target.vocabSize) {
-    throw new EngineError(
+  const fail = (why: string): EngineError =>
+    new EngineError(
       "ERR_DRAFT_VOCAB",
-      `the draft model ${draftLocation} has vocab_size ${draft.vocabSize}, the target ${target.vocabSize}; a draft must share the target's tokenizer`,
+      `the draft model ${draftLocation} ${why}; a draft must share the target's tokenizer`,
+    );
+  const gap = Math.abs(draft.vocabSize - target.vocabSize);
+  if (gap > MAX_DRAFT_VOCAB_DIFFERENCE) {
+    throw fail(
+      `has vocab_size ${draft.vocabSize}, the target ${target.vocabSize} (more than ${MAX_DRAFT_VOCAB_DIFFERENCE} trailing ids apart; first differing id ${Math.min(draft.vocabSize, target.vocabSize)})`,
     );
   }
   const t = tokenizerTable(target.tokenizerJson);
   const d = tokenizerTable(draft.tokenizerJson);
   if (t === undefined || d === undefined) return;
-  let diff: string | undefined;
-  for (const [token, id] of d) {
-    const tid = t.get(token);
-    if (tid !== id) {
-      diff = `token ${JSON.stringify(token)} is id ${id} in the draft and ${tid === undefined ? "absent" : `id ${tid}`} in the target`;
-      break;
+  const byId = (table: Map<string, number>): Map<number, string> =>
+    new Map([...table].map(([token, id]) => [id, token]));
+  const tIds = byId(t);
+  const dIds = byId(d);
+  const shared = Math.min(draft.vocabSize, target.vocabSize);
+  for (let id = 0; id < shared; id++) {
+    const a = tIds.get(id);
+    const b = dIds.get(id);
+    if (a !== b) {
+      throw fail(
+        `differs from the target at id ${id} (${b === undefined ? "absent" : JSON.stringify(b)} in the draft, ${a === undefined ? "absent" : JSON.stringify(a)} in the target)`,
+      );
     }
   }
-  if (diff === undefined && d.size === t.size) return;
-  throw new EngineError(
-    "ERR_DRAFT_VOCAB",
-    `the draft tokenizer of ${draftLocation} has ${d.size} tokens, the target's ${t.size}` +
-      `${diff === undefined ? "" : ` (${diff})`}; a draft must share the target's tokenizer`,
-  );
 }
 
 /** The parsed tokenizer.json of a model directory, or undefined when it has none. */

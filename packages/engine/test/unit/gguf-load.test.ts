@@ -33,7 +33,7 @@ function counting(bytes: Uint8Array, location: string): { source: ByteSource; re
     reads,
     source: {
       location,
-      size: (s) => inner.size(s),
+      size: () => inner.size(),
       read: (offset, length, s) => {
         reads.push({ offset, length });
         return inner.read(offset, length, s);
