@@ -215,7 +215,7 @@ export async function startSignalingServer(
   const server: Server =
     options.tls === undefined
       ? createServer(serverOptions, handler)
-      : (createTlsServer({ ...serverOptions, ...options.tls }, handler));
+      : createTlsServer({ ...serverOptions, ...options.tls }, handler);
   server.headersTimeout = options.headersTimeoutMs ?? 10_000;
   server.requestTimeout = 0; // whole-request limit off: headersTimeout guards slow openers
   new ConnectionTable({
