@@ -158,7 +158,7 @@ export class Relay {
     this.#heartbeatMs = options.heartbeatMs ?? 5_000;
     this.#livenessTimeoutMs = options.livenessTimeoutMs ?? 20_000;
     this.#emptyRoomTtlMs = options.emptyRoomTtlMs ?? 10 * 60_000;
-    this.#unjoinedRoomTtlMs = options.unjoinedRoomTtlMs ?? 60_000;
+    this.#unjoinedRoomTtlMs = options.unjoinedRoomTtlMs ?? 2 * 60_000;
     this.#randomId = options.randomId ?? defaultRandomId;
     this.#guard = new CreateGuard({
       limits: this.#limits,
