@@ -30,6 +30,7 @@ export const ENGINE_ERROR_CODES = [
   "ERR_DESTROYED", // method called after destroy()
   "ERR_DRAFT_VOCAB", // draft model vocabulary differs from the target's
   "ERR_ONNX", // ONNX draft model missing or incompatible
+  "ERR_CACHE_QUOTA", // the weight cache has no room for a read (names the bytes needed)
   "ERR_INTERNAL", // a bug: an invariant did not hold
 ] as const;
 

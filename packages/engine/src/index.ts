@@ -63,6 +63,27 @@ export {
   type ModelDir,
 } from "./loader/byte-source.ts";
 export { HttpModelDir, HttpSource, type FetchFn, type HttpOptions } from "./loader/http-source.ts";
+export {
+  entryBytes,
+  type CacheEntry,
+  type CachePiece,
+  type ChunkStore,
+  type SourceIdentity,
+} from "./cache/chunk-store.ts";
+export { CachedSource, type IdentifiedSource } from "./cache/cached-source.ts";
+export {
+  DEFAULT_PIECE_BYTES,
+  WeightCache,
+  type WeightCacheOptions,
+  type WeightCacheStats,
+} from "./cache/weight-cache.ts";
+export { OpfsChunkStore } from "./cache/opfs-chunk-store.ts";
+export { CacheApiChunkStore } from "./cache/cache-api-chunk-store.ts";
+export {
+  BrowserChunkStore,
+  browserCacheSupported,
+  openBrowserCache,
+} from "./cache/browser-cache.ts";
 export { CONFIG_FILE, loadModelConfig, openUrlModelDir } from "./loader/model-files.ts";
 export { loadModelMeta, type ModelMeta } from "./loader/model-meta.ts";
 export { GENERATION_CONFIG_FILE, loadGenerationEosIds } from "./loader/generation-config.ts";

@@ -4,8 +4,16 @@ export {
   createNodeShardClient,
   SHARD_WORKER_BOOTSTRAP,
   spawnNodeShardWorker,
+  type NodeShardWorkerOptions,
   type NodeWorkerHandle,
 } from "./spawn-worker.ts";
+export { NodeChunkStore } from "./node-chunk-store.ts";
+export {
+  defaultCacheDir,
+  openCachedModelDir,
+  openNodeCache,
+  type NodeCacheOptions,
+} from "./cache-dir.ts";
 export {
   DAWN_ADAPTER_CHOICES,
   dawnAdapterFromEnv,

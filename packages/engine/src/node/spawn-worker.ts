@@ -32,9 +32,10 @@ export function spawnNodeWorker(
   bootstrap: URL,
   name: string,
   watch: (endpoint: NodeWorkerHandle["endpoint"]) => Promise<void>,
+  workerData?: unknown,
 ): NodeWorkerHandle {
   prepareDawnEnvironment();
-  const worker = new Worker(bootstrap, { name });
+  const worker = new Worker(bootstrap, workerData === undefined ? { name } : { name, workerData });
   const endpoint = nodeEndpoint(worker);
   const ready = watch(endpoint);
   const deathCallbacks: ((reason: string) => void)[] = [];
@@ -58,15 +59,29 @@ export function spawnNodeWorker(
   };
 }
 
+export interface NodeShardWorkerOptions {
+  /** Read http(s) models' byte ranges through the weight cache in this directory (src/node/cache-dir.ts). */
+  cacheDir?: string | undefined;
+}
+
 /** Spawns the shard worker_thread (see spawnNodeWorker). */
-export function spawnNodeShardWorker(bootstrap: URL = SHARD_WORKER_BOOTSTRAP): NodeWorkerHandle {
-  return spawnNodeWorker(bootstrap, "pipemesh-shard", watchReady);
+export function spawnNodeShardWorker(
+  bootstrap: URL = SHARD_WORKER_BOOTSTRAP,
+  options: NodeShardWorkerOptions = {},
+): NodeWorkerHandle {
+  const data = options.cacheDir === undefined ? undefined : { cacheDir: options.cacheDir };
+  return spawnNodeWorker(bootstrap, "pipemesh-shard", watchReady, data);
 }
 
 /** Spawns a shard worker_thread and loads `spec` in it (paths or URLs both work in Node). */
 export function createNodeShardClient(
   spec: ShardSpec,
-  options: ShardClientOptions = {},
+  options: ShardClientOptions & NodeShardWorkerOptions = {},
 ): Promise<ShardClient> {
-  return ShardClient.create(spawnNodeShardWorker(), spec, options);
+  const { cacheDir, ...clientOptions } = options;
+  return ShardClient.create(
+    spawnNodeShardWorker(SHARD_WORKER_BOOTSTRAP, { cacheDir }),
+    spec,
+    clientOptions,
+  );
 }

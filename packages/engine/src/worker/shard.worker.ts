@@ -3,6 +3,7 @@
 // bootstrap shard-worker-node.mjs calls serveShard with a worker_threads endpoint and file system access.
 
 import { expose, transfer, type Endpoint } from "comlink";
+import { openBrowserCache } from "../cache/browser-cache.ts";
 import { EngineError, type WireError } from "../errors.ts";
 import type { ModelDir } from "../loader/byte-source.ts";
 import { openUrlModelDir } from "../loader/model-files.ts";
@@ -101,5 +102,7 @@ export function serveShard(endpoint: Endpoint, env: ShardWorkerEnv): void {
 // A browser module worker serves itself; Node worker_threads have no WorkerGlobalScope.
 const scope = globalThis as { WorkerGlobalScope?: unknown; postMessage?: unknown };
 if (typeof scope.WorkerGlobalScope === "function" && typeof scope.postMessage === "function") {
-  serveShard(globalThis, { openDir: (loc) => openUrlModelDir(loc) });
+  // Weight byte ranges are kept in OPFS (or the Cache API) and only missing bytes are fetched.
+  const cache = openBrowserCache();
+  serveShard(globalThis, { openDir: (loc) => openUrlModelDir(loc, { cache }) });
 }
