@@ -12,6 +12,7 @@ export const ENGINE_ERROR_CODES = [
   "ERR_WEIGHTS_FORMAT", // not a safetensors file / bad header / bad index
   "ERR_GGUF_TENSOR_TYPE", // a needed GGUF tensor has a ggml type the engine cannot hold
   "ERR_FETCH", // a file or HTTP range could not be read
+  "ERR_MODEL_SOURCE", // a model spec (path, URL, hf:OWNER/REPO) is malformed, unknown or unreadable
   "ERR_TOKENIZER", // tokenizer.json / tokenizer_config.json unusable
   "ERR_CHAT_TEMPLATE", // chat template missing or failed to render
   "ERR_GPU_UNAVAILABLE", // no WebGPU adapter at all
