@@ -12,7 +12,7 @@
 //                                         words; any K, so rows start on 2-byte boundaries when K is odd
 //   3 read        bias: array<f32>        [N] (bound but unread unless HAS_BIAS)
 //   4 read_write  y:    array<f32>        [rows, Y_STRIDE] (columns yOffset .. yOffset + N)
-//   5 uniform     Part { yOffset }
+//   5 uniform     Part { yOffset, colTiles, lastCol }   fixed per bound op
 // Workgroup: WG threads; each thread owns a 4-row x 4-column tile of y; each 4-element chunk of its 4
 // columns is decoded once and used for all the tile's rows.
 // Numerics: as matmul.wgsl, acc += dot(x[r, 4i..4i+3], w[j, 4i..4i+3]) for i = 0, 1, ... in order (when
@@ -30,7 +30,11 @@ override RB: u32 = 2u * K;
 override W_LAST: u32 = (N * RB + 3u) / 4u - 1u;
 
 struct Dims { rows: u32 }
-struct Part { yOffset: u32 }
+// colTiles = ceil(N / 4) and lastCol = N - 1 come from the uniform, not from N, so that the compiler never
+// sees the column tile (c0 = 0 when N <= 4) or the column clamp as constants: otherwise it may fold and
+// merge the tile's columns and contract multiply-adds differently, and a part of a weight split by output
+// rows would not give the same bits as the whole.
+struct Part { yOffset: u32, colTiles: u32, lastCol: u32 }
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
@@ -72,17 +76,18 @@ fn store(r: u32, c0: u32, a: vec4<f32>) {
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let t = gid.x + gid.y * nwg.x * WG;
-  let colTiles = (N + 3u) / 4u;
+  let colTiles = part.colTiles;
   let rows = dims.rows;
   if (t >= colTiles * ((rows + 3u) / 4u)) { return; }
   let c0 = (t % colTiles) * 4u;
   let r0 = (t / colTiles) * 4u;
   let k4 = (K + 3u) / 4u; // vec4s per stored row of x
   let kf = K / 4u; // whole chunks of data
-  let w0o = min(c0, N - 1u) * RB;
-  let w1o = min(c0 + 1u, N - 1u) * RB;
-  let w2o = min(c0 + 2u, N - 1u) * RB;
-  let w3o = min(c0 + 3u, N - 1u) * RB;
+  // Columns past N read column N - 1 (never stored).
+  let w0o = min(c0, part.lastCol) * RB;
+  let w1o = min(c0 + 1u, part.lastCol) * RB;
+  let w2o = min(c0 + 2u, part.lastCol) * RB;
+  let w3o = min(c0 + 3u, part.lastCol) * RB;
   if (r0 + 4u <= rows) {
     let x0o = r0 * k4;
     let x1o = x0o + k4;

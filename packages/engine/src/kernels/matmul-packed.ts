@@ -121,15 +121,15 @@ export function packedWeightBytes(m: PackedMatrix): Uint8Array {
   return out;
 }
 
-/** The op's fixed Part { yOffset } uniform. */
-function partUniform(ctx: GpuContext, yOffset: number): GPUBuffer {
+/** The op's fixed Part { yOffset, colTiles = ceil(n / 4), lastCol = n - 1 } uniform. */
+function partUniform(ctx: GpuContext, yOffset: number, n: number): GPUBuffer {
   const b = ctx.device.createBuffer({
     size: 16,
     usage: USAGE.UNIFORM,
     mappedAtCreation: true,
     label: "packed matmul part",
   });
-  new Uint32Array(b.getMappedRange()).set([yOffset]);
+  new Uint32Array(b.getMappedRange()).set([yOffset, Math.ceil(n / 4), n - 1]);
   b.unmap();
   return b;
 }
@@ -185,7 +185,7 @@ export function bindPackedMatmul(
     WG,
   });
   const bias = spec.bias && buffers.bias !== undefined ? buffers.bias : zeroBuffer(ctx);
-  const part = partUniform(ctx, yOffset);
+  const part = partUniform(ctx, yOffset, n);
   return boundOp(
     ctx,
     label,

@@ -198,7 +198,7 @@ export async function packedInvariance(
   return { name, ok: true, detail: `bit-identical alone and in batches ${checked.join(" ")}` };
 }
 
-/** A weight split by output rows into parts filling their columns of one y: the same bits as whole. */
+/** A weight split by output rows into parts (n >= 9) filling their columns of one y: the same bits as whole. */
 export async function packedSplit(
   ctx: GpuContext,
   rng: Rng,
@@ -224,7 +224,7 @@ export async function packedSplit(
   const expected = await run(ctx, wholeOp, dims, rows, whole, rows * n);
   const y = createStorage(ctx, rows * n * 4, "y");
   const rb = rowBytes(type, k);
-  const cuts = [0, 5, 6, n];
+  const cuts = [0, 5, 6, 8, n]; // parts of 5, 1, 2 and n - 8 columns
   writeDims(ctx, dims, rows);
   const encoder = ctx.device.createCommandEncoder();
   const pass = encoder.beginComputePass();
@@ -336,7 +336,9 @@ export async function runPackedKernelCases(
       );
     }
     out.push(await packedInvariance(ctx, rng, type, block === 1 ? 77 : block === 32 ? 64 : 256, 9));
-    out.push(await packedSplit(ctx, rng, type, 6, block === 1 ? 50 : block === 32 ? 64 : 256, 11));
+    const ks = block === 1 ? 50 : block === 32 ? 64 : 256;
+    out.push(await packedSplit(ctx, rng, type, 6, ks, 11));
+    out.push(await packedSplit(ctx, rng, type, 5, ks + (block === 1 ? 13 : 0), 13));
   }
   return out;
 }

@@ -3,6 +3,12 @@
 // by the packed matmul kernels; the kernel source declares `w` and the override W_LAST (its last word
 // index: reads past it are clamped, never used). Not a decoder of any type: see the per-type files.
 
+/** Two 4-element chunks of decoded quants (the legacy decoders' qPair result). */
+struct Q2 { lo: vec4<f32>, hi: vec4<f32> }
+
+/** Up to four 4-element chunks of decoded quants, one per group of a K-quant unit (kUnit's result). */
+struct Q4 { a: vec4<f32>, b: vec4<f32>, c: vec4<f32>, d: vec4<f32> }
+
 /** The 4 bytes at byte address a (any alignment), little-endian. */
 fn rd32(a: u32) -> u32 {
   let i = a >> 2u;

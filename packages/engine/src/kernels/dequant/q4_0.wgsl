@@ -10,8 +10,9 @@ fn qHead(a: u32) -> QHead {
   return QHead(f16at(a), 0.0, a, 0u);
 }
 
-/** Quants of elements 4c .. 4c+3 (c in 0..7) as f32, centred, before the scale. */
-fn qChunk(h: QHead, c: u32) -> vec4<f32> {
-  let n = nib4(rd32(h.a + 2u + 4u * (c & 3u)), (c >> 2u) * 4u);
-  return vec4<f32>(vec4<i32>(n) - vec4<i32>(8));
+/** Quants of elements 4m .. 4m+3 (lo) and 16+4m .. 16+4m+3 (hi), m in 0..3, as f32, centred, before
+ *  the scale: the low and high nibbles of one qs word. */
+fn qPair(h: QHead, m: u32) -> Q2 {
+  let v = rd32(h.a + 2u + 4u * m);
+  return Q2(vec4<f32>(vec4<i32>(nib4(v, 0u)) - vec4<i32>(8)), vec4<f32>(vec4<i32>(nib4(v, 4u)) - vec4<i32>(8)));
 }

@@ -11,7 +11,9 @@ fn qHead(a: u32) -> QHead {
   return QHead(dm.x, dm.y, a, 0u);
 }
 
-/** Quants of elements 4c .. 4c+3 (c in 0..7) as f32, before scale and offset. */
-fn qChunk(h: QHead, c: u32) -> vec4<f32> {
-  return vec4<f32>(nib4(rd32a(h.a + 4u + 4u * (c & 3u)), (c >> 2u) * 4u));
+/** Quants of elements 4m .. 4m+3 (lo) and 16+4m .. 16+4m+3 (hi), m in 0..3, as f32, before scale and
+ *  offset: the low and high nibbles of one qs word. */
+fn qPair(h: QHead, m: u32) -> Q2 {
+  let v = rd32a(h.a + 4u + 4u * m);
+  return Q2(vec4<f32>(nib4(v, 0u)), vec4<f32>(nib4(v, 4u)));
 }

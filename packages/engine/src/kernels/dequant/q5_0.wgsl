@@ -10,9 +10,12 @@ fn qHead(a: u32) -> QHead {
   return QHead(f16at(a), 0.0, a, rd32(a + 2u));
 }
 
-/** Quants of elements 4c .. 4c+3 (c in 0..7) as f32, centred, before the scale. */
-fn qChunk(h: QHead, c: u32) -> vec4<f32> {
-  let lo = nib4(rd32(h.a + 6u + 4u * (c & 3u)), (c >> 2u) * 4u);
-  let hi = (vec4<u32>(h.qh) >> (vec4<u32>(0u, 1u, 2u, 3u) + 4u * c)) & vec4<u32>(1u);
-  return vec4<f32>(vec4<i32>(lo | (hi << vec4<u32>(4u))) - vec4<i32>(16));
+/** Quants of elements 4m .. 4m+3 (lo) and 16+4m .. 16+4m+3 (hi), m in 0..3, as f32, centred, before
+ *  the scale. */
+fn qPair(h: QHead, m: u32) -> Q2 {
+  let v = rd32(h.a + 6u + 4u * m);
+  let b = vec4<u32>(h.qh) >> (vec4<u32>(0u, 1u, 2u, 3u) + 4u * m);
+  let lo = nib4(v, 0u) | ((b & vec4<u32>(1u)) << vec4<u32>(4u));
+  let hi = nib4(v, 4u) | (((b >> vec4<u32>(16u)) & vec4<u32>(1u)) << vec4<u32>(4u));
+  return Q2(vec4<f32>(vec4<i32>(lo) - vec4<i32>(16)), vec4<f32>(vec4<i32>(hi) - vec4<i32>(16)));
 }

@@ -11,9 +11,12 @@ fn qHead(a: u32) -> QHead {
   return QHead(dm.x, dm.y, a, rd32a(a + 4u));
 }
 
-/** Quants of elements 4c .. 4c+3 (c in 0..7) as f32, before scale and offset. */
-fn qChunk(h: QHead, c: u32) -> vec4<f32> {
-  let lo = nib4(rd32a(h.a + 8u + 4u * (c & 3u)), (c >> 2u) * 4u);
-  let hi = (vec4<u32>(h.qh) >> (vec4<u32>(0u, 1u, 2u, 3u) + 4u * c)) & vec4<u32>(1u);
-  return vec4<f32>(lo | (hi << vec4<u32>(4u)));
+/** Quants of elements 4m .. 4m+3 (lo) and 16+4m .. 16+4m+3 (hi), m in 0..3, as f32, before scale and
+ *  offset. */
+fn qPair(h: QHead, m: u32) -> Q2 {
+  let v = rd32a(h.a + 8u + 4u * m);
+  let b = vec4<u32>(h.qh) >> (vec4<u32>(0u, 1u, 2u, 3u) + 4u * m);
+  let lo = nib4(v, 0u) | ((b & vec4<u32>(1u)) << vec4<u32>(4u));
+  let hi = nib4(v, 4u) | (((b >> vec4<u32>(16u)) & vec4<u32>(1u)) << vec4<u32>(4u));
+  return Q2(vec4<f32>(lo), vec4<f32>(hi));
 }

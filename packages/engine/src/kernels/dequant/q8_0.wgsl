@@ -10,7 +10,7 @@ fn qHead(a: u32) -> QHead {
   return QHead(f16at(a), 0.0, a, 0u);
 }
 
-/** Quants of elements 4c .. 4c+3 (c in 0..7) as f32, before the scale. */
-fn qChunk(h: QHead, c: u32) -> vec4<f32> {
-  return vec4<f32>(i8x4(rd32(h.a + 2u + 4u * c)));
+/** Quants of elements 4m .. 4m+3 (lo) and 16+4m .. 16+4m+3 (hi), m in 0..3, as f32, before the scale. */
+fn qPair(h: QHead, m: u32) -> Q2 {
+  return Q2(vec4<f32>(i8x4(rd32(h.a + 2u + 4u * m))), vec4<f32>(i8x4(rd32(h.a + 18u + 4u * m))));
 }
