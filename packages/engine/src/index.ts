@@ -97,6 +97,27 @@ export {
 export { loadModelBytes, type ModelBytes } from "./loader/model-bytes.ts";
 export { GgufModelDir, isGgufLocation, isGgufModelDir } from "./loader/gguf-model.ts";
 export { readGgufHeader, type GgufHeader, type GgufTensorInfo } from "./loader/gguf/gguf-header.ts";
+// Model sources: one spec syntax (directory, .gguf file, http(s) URL, hf:OWNER/REPO[@REV][/FILE.gguf]),
+// resolution to files (sizes, sha256, pinned Hub commit) and opening with the token scoped to the Hub.
+export {
+  isGgufSpec,
+  modelSpecName,
+  parseModelSpec,
+  type ModelSpec,
+  type ModelSpecKind,
+} from "./loader/source/model-spec.ts";
+export {
+  DEFAULT_HF_ENDPOINT,
+  hubResolveUrl,
+  hubSettings,
+  resolveModelSource,
+  type LocalFiles,
+  type ModelSourceFile,
+  type ModelSourceOptions,
+  type ResolvedModelSource,
+} from "./loader/source/resolve-source.ts";
+export { openResolvedModelDir, type OpenModelSourceOptions } from "./loader/source/open-source.ts";
+export { scopedFetch, type ScopedFetchOptions } from "./loader/source/scoped-fetch.ts";
 
 // Stored tensor types: block geometry, packed matrices and their CPU dequantization.
 export {

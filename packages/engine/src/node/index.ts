@@ -1,5 +1,6 @@
 // Node-only surface of @pipemesh/engine (Dawn WebGPU, file system sources, worker_threads).
 export { FileModelDir, FileSource, openModelDir } from "./file-source.ts";
+export { nodeLocalFiles, openModelSource } from "./model-source.ts";
 export {
   createNodeShardClient,
   SHARD_WORKER_BOOTSTRAP,
