@@ -26,6 +26,10 @@ export interface GenerateOptions {
   backend: Backend;
   peers: number;
   room: string | undefined;
+  /** --room: wait (bounded) until the room's plan has at least this many loaded stages. */
+  minStages: number | undefined;
+  /** Context length in tokens (default: the model's, at most DEFAULT_CONTEXT). */
+  ctx: number | undefined;
   mode: GenerateMode | undefined;
   draftBranches: number;
   draftMax: number;
@@ -55,8 +59,11 @@ export const GENERATE_USAGE = `usage: pipemesh generate [--model DIR] [--draft D
   --ignore-eos            do not stop at the model's EOS token
   --backend webgpu|cpu    compute backend of the peers (default webgpu; cpu is the plain-TS reference)
   --peers N               peers holding the layers (default 1); N > 1 starts N local peer processes
-  --room URL              generate in an existing room (pipemesh serve / join) as its head; --model must
-                          name the room's model (default: the embedded pair, as pipemesh serve uses)
+  --room URL              generate in an existing room (pipemesh serve / join) as its head, on the room's
+                          model (a --model given with it must be the same model)
+  --min-stages N          --room: wait until the room's plan has at least N loaded stages (bounded; then
+                          ERR_ROOM_STAGES)
+  --ctx N                 context length in tokens (default: the model's, at most 4096)
   --mode plain|speculative|pipeinfer   default pipeinfer with a draft model, plain without
   --draft DIR, --drafter ort|engine    draft model (default: the embedded pair's draft when --model is absent)
   --draft-branches B, --draft-max K, --p-accept, --p-split, --p-recovery, --p-decay   speculation knobs
@@ -148,6 +155,8 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateOptions {
         backend: { type: "string" },
         peers: { type: "string" },
         room: { type: "string" },
+        "min-stages": { type: "string" },
+        ctx: { type: "string" },
         mode: { type: "string" },
         "draft-branches": { type: "string" },
         "draft-max": { type: "string" },
@@ -178,6 +187,12 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateOptions {
   if (v.room !== undefined && v.peers !== undefined) {
     throw new CliError("ERR_CLI_USAGE", "--room uses the room's peers; drop --peers");
   }
+  if (v["min-stages"] !== undefined && v.room === undefined) {
+    throw new CliError("ERR_CLI_USAGE", "--min-stages waits for a room's stages; it needs --room");
+  }
+  if (v.ctx !== undefined && v["kv-cells"] !== undefined) {
+    throw new CliError("ERR_CLI_USAGE", "give --ctx or --kv-cells, not both");
+  }
   if (v.chat === true && v.prompt === undefined) {
     throw new CliError("ERR_CLI_USAGE", "--chat needs --prompt TEXT");
   }
@@ -199,6 +214,8 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateOptions {
     backend: oneOf<Backend>("backend", v.backend, ["webgpu", "cpu"]) ?? "webgpu",
     peers: int("peers", v.peers, 1, 64) ?? 1,
     room: v.room,
+    minStages: int("min-stages", v["min-stages"], 1, 1024),
+    ctx: int("ctx", v.ctx, 16, 1 << 22),
     mode: oneOf<GenerateMode>("mode", v.mode, ["plain", "speculative", "pipeinfer"]),
     draftBranches: int("draft-branches", v["draft-branches"], 1, 8) ?? 3,
     draftMax: int("draft-max", v["draft-max"], 1, 64) ?? 4,

@@ -42,8 +42,9 @@ export interface KvSizing {
   contextTokens: number;
 }
 
-export function kvSizing(config: ModelConfig, app: AppConfig): KvSizing {
-  const contextTokens = Math.min(config.maxPositions, app.maxContextTokens);
+/** K/V sizing for a model: the room's context length when it names one, else the app's default cap. */
+export function kvSizing(config: ModelConfig, app: AppConfig, contextLength?: number): KvSizing {
+  const contextTokens = Math.min(config.maxPositions, contextLength ?? app.maxContextTokens);
   return {
     kvCells: contextTokens + app.speculativeCells,
     maxSeqs: Math.max(64, requiredSeqIds(DEFAULT_SPECULATION)),
@@ -71,7 +72,7 @@ export function stageLoader(o: StageLoaderOptions): LoadStage {
     try {
       const source = await o.resolve(spec.modelId, signal);
       const config = await loadTargetConfig(source, signal);
-      const kv = kvSizing(config, o.app);
+      const kv = kvSizing(config, o.app, spec.contextLength);
       const shard = await createBrowserShardClient(
         {
           model: source.targetUrl,

@@ -16,10 +16,17 @@ export async function generateCommand(argv: readonly string[]): Promise<number> 
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();
   process.once("SIGINT", onSigint);
-  const session = await openHead(opts, {
-    signal: abort.signal,
-    log: (m) => process.stderr.write(`${m}\n`),
-  });
+  let session: HeadSession;
+  try {
+    session = await openHead(opts, {
+      signal: abort.signal,
+      log: (m) => process.stderr.write(`${m}\n`),
+    });
+  } catch (e) {
+    process.off("SIGINT", onSigint);
+    if (opts.json) writeErrorJson(e, []); // setting up failed: no tokens yet
+    throw e;
+  }
   try {
     return await runOnce(session, opts, abort.signal);
   } finally {
@@ -84,10 +91,13 @@ function reportPartial(e: unknown, json: boolean): void {
   process.stderr.write(
     `\npipemesh: generation failed after ${tokens.length} tokens: ${tokens.join(",")}\n`,
   );
-  if (json) {
-    const code = typeof err.code === "string" ? err.code : "ERR_INTERNAL";
-    const message = e instanceof Error ? e.message : String(e);
-    const error = { code, message };
-    process.stdout.write(`${JSON.stringify({ error, tokens })}\n`);
-  }
+  if (json) writeErrorJson(e, tokens);
+}
+
+/** The last stdout line of a failed --json run: {error: {code, message}, tokens}. */
+function writeErrorJson(e: unknown, tokens: number[]): void {
+  const err = e as { code?: unknown };
+  const code = typeof err.code === "string" ? err.code : "ERR_INTERNAL";
+  const message = e instanceof Error ? e.message : String(e);
+  process.stdout.write(`${JSON.stringify({ error: { code, message }, tokens })}\n`);
 }

@@ -17,6 +17,7 @@ import { EXPOSURE_OPTIONS, EXPOSURE_USAGE, exposureOptions } from "../serve-expo
 const USAGE = `usage: pipemesh serve [--model PATH ...] [--port 8787] [--host 127.0.0.1] [--ice-servers JSON] [--no-room]
   --model PATH     a Hugging Face model directory or a .gguf file to serve, one room each (repeatable;
                    default: the embedded pair)
+  --ctx N          context length of the rooms' models in tokens (default: each model's, at most 4096)
 ${EXPOSURE_USAGE}`;
 const DIST_DIR = fileURLToPath(new URL("../../../../dist/", import.meta.url));
 const PUBLIC_DIR = fileURLToPath(new URL("../", `file://${PUBLIC_MODELS_DIR}`));
@@ -34,6 +35,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
         "ice-servers": { type: "string" },
         "no-room": { type: "boolean" },
         model: { type: "string", multiple: true },
+        ctx: { type: "string" },
         ...EXPOSURE_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
@@ -67,10 +69,14 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
       "pipemesh serve: the web app is not built (run `npm run build`); serving models and signaling only\n",
     );
   }
+  const ctx = v.ctx === undefined ? undefined : Number(v.ctx);
+  if (ctx !== undefined && !(Number.isInteger(ctx) && ctx >= 16)) {
+    throw new CliError("ERR_CLI_USAGE", `--ctx must be an integer >= 16, got "${v.ctx}"`);
+  }
   const local: LocalModel[] = [];
   const taken = new Set<string>();
   for (const spec of v.model ?? []) {
-    const m = await openLocalModel(spec, taken);
+    const m = await openLocalModel(spec, taken, ctx);
     taken.add(m.id);
     local.push(m);
   }

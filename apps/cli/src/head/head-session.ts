@@ -22,7 +22,8 @@ import {
 } from "@pipemesh/mesh";
 import type { GenerateOptions } from "../args.ts";
 import { openDrafter, type OpenedDrafter } from "./drafter.ts";
-import { chooseModels } from "./models.ts";
+import { chooseModels, readDefaultPair, type ModelChoice } from "./models.ts";
+import { checkSameModel, peekRoomModel } from "./room-model.ts";
 import { defaultKvCells, SPECULATIVE_CELLS } from "./model-info.ts";
 import type { PlanEntry } from "./result-json.ts";
 import { modelledDrafter } from "./modelled-drafter.ts";
@@ -44,8 +45,28 @@ export interface OpenHeadOptions {
   log: (message: string) => void;
 }
 
+/**
+ * The target and draft to open: --model/--draft, or the embedded pair; in a room, the room's model (from
+ * its server) unless --model names the same model, with a draft only for the embedded pair's room.
+ */
+async function modelsFor(
+  opts: GenerateOptions,
+): Promise<ModelChoice & { contextLength?: number | undefined }> {
+  if (opts.room === undefined) return chooseModels(opts.model, opts.draft);
+  const room = await peekRoomModel(opts.room);
+  const contextLength = room.info.contextLength;
+  if (opts.model !== undefined) {
+    await checkSameModel(opts.model, room.info);
+    return { target: opts.model, draft: opts.draft, contextLength };
+  }
+  const pair = chooseModels(undefined, opts.draft);
+  const name = readDefaultPair().name;
+  if (room.info.id === name || room.info.id === `${name}/target`) return { ...pair, contextLength };
+  return { target: room.location, draft: opts.draft, contextLength };
+}
+
 export async function openHead(opts: GenerateOptions, o: OpenHeadOptions): Promise<HeadSession> {
-  const models = chooseModels(opts.model, opts.draft);
+  const models = await modelsFor(opts);
   const dir = openModelDir(models.target);
   const config = await loadModelConfig(dir, o.signal);
   const tokenizer = await loadTokenizer(dir, o.signal).catch((e: unknown) => {
@@ -70,7 +91,8 @@ export async function openHead(opts: GenerateOptions, o: OpenHeadOptions): Promi
       drafter !== null,
     );
     const maxPositions = Math.min(config.maxPositions, drafter?.maxPositions ?? Infinity);
-    const kvCells = opts.kvCells ?? defaultKvCells({ maxPositions });
+    const kvCells =
+      opts.kvCells ?? defaultKvCells({ maxPositions }, opts.ctx ?? models.contextLength);
     const maxSeqs = Math.max(64, requiredSeqIds(specDefaults.speculation));
     const { pipeline, plan, destroyPipeline } = await openPipeline(opts, models.target, config, {
       kvCells,

@@ -35,6 +35,7 @@ function idOf(path: string): string {
 export async function openLocalModel(
   spec: string,
   taken: ReadonlySet<string>,
+  ctx?: number,
 ): Promise<LocalModel> {
   const path = resolve(spec);
   const gguf = isGgufLocation(path);
@@ -50,7 +51,7 @@ export async function openLocalModel(
   let id = idOf(path);
   for (let n = 2; taken.has(id); n++) id = `${idOf(path)}-${n}`;
   try {
-    return { id, path, gguf, info: await modelInfoFor(path, id) };
+    return { id, path, gguf, info: await modelInfoFor(path, id, undefined, ctx) };
   } catch (e) {
     throw fail((e as Error).message);
   }

@@ -16,6 +16,7 @@ import {
   SignalingClient,
   type MemberInfo,
   type PipelinePort,
+  type RoomState,
 } from "@pipemesh/mesh";
 import {
   createStaticHandler,
@@ -116,7 +117,9 @@ export async function openMeshPipeline(
   };
   try {
     const admin = await SignalingClient.connect(server.url, { webSocket: nodeWebSocketFactory });
-    const room = await admin.createRoom(await modelInfoFor(model, localModelId(model), s.signal));
+    const room = await admin.createRoom(
+      await modelInfoFor(model, localModelId(model), s.signal, opts.ctx),
+    );
     admin.destroy();
     const url = roomUrl(server.httpUrl, room.roomId, room.secret);
     const { matmulGflops } = await probeCompute({ backend: "cpu", budgetMs: 100 });
@@ -167,6 +170,7 @@ export async function joinAsHead(
   const room = parseRoomUrl(url);
   let stages = 0;
   let members: readonly MemberInfo[] = [];
+  let loadedStages = 0;
   let mismatch: string | null = null;
   let stagesChanged: () => void = () => {};
   const fp = modelFootprint(config);
@@ -201,6 +205,7 @@ export async function joinAsHead(
       }
       members = e.state.members;
       stages = members.filter((m) => m.role === "stage").length;
+      loadedStages = loadedStageCount(e.state);
       stagesChanged();
     },
   });
@@ -214,6 +219,21 @@ export async function joinAsHead(
         s.signal,
       );
       s.log(`pipemesh: ${wait.expectedStages} peer processes joined; loading their layers`);
+    }
+    const minStages = opts.minStages;
+    if (minStages !== undefined) {
+      s.log(`pipemesh: waiting for ${minStages} loaded stages in the room`);
+      await waitFor(
+        () => loadedStages >= minStages,
+        (f) => (stagesChanged = f),
+        [],
+        s.signal,
+        () =>
+          new CliError(
+            "ERR_ROOM_STAGES",
+            `the room's plan had ${loadedStages} loaded stages after ${PEERS_TIMEOUT_MS} ms; --min-stages ${minStages} asked for more`,
+          ),
+      );
     }
     const session = await head.acquire({ signal: s.signal, timeoutMs: PEERS_TIMEOUT_MS });
     const loaded = new Map(members.map((m) => [m.peerId, m.loaded]));
@@ -246,19 +266,28 @@ export async function joinAsHead(
   }
 }
 
+/** Stages of the room's current plan (not its head) that report their planned range loaded. */
+function loadedStageCount(state: RoomState): number {
+  const plan = state.plan;
+  if (plan === null) return 0;
+  return plan.stages.filter((st) => {
+    if (st.peerId === plan.headId || st.layerEnd === st.layerStart) return false;
+    const l = state.members.find((m) => m.peerId === st.peerId)?.loaded;
+    return l?.layerStart === st.layerStart && l.layerEnd === st.layerEnd;
+  }).length;
+}
+
 /** Resolves when check() holds; rejects if a peer process dies first or after PEERS_TIMEOUT_MS. */
 function waitFor(
   check: () => boolean,
   subscribe: (notify: () => void) => void,
   peers: readonly PeerProcess[],
   signal: AbortSignal,
+  timeoutError: () => Error = () =>
+    new CliError("ERR_CLI_PEER", `peers did not join within ${PEERS_TIMEOUT_MS} ms`),
 ): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () =>
-        reject(new CliError("ERR_CLI_PEER", `peers did not join within ${PEERS_TIMEOUT_MS} ms`)),
-      PEERS_TIMEOUT_MS,
-    );
+    const timer = setTimeout(() => done(timeoutError()), PEERS_TIMEOUT_MS);
     const done = (err?: Error): void => {
       clearTimeout(timer);
       subscribe(() => {});

@@ -13,32 +13,40 @@ import type { ModelInfo } from "@pipemesh/mesh";
 
 /** Cells beyond the context that speculative partitions may occupy at once. */
 export const SPECULATIVE_CELLS = 512;
-const DEFAULT_CONTEXT = 2048;
+/** The context a model gets when nobody names one: its own, at most this many tokens. */
+export const DEFAULT_CONTEXT_CAP = 4096;
 
-/** KV cells a peer allocates by default: the context it serves plus room for speculative runs. */
-export function defaultKvCells(config: Pick<ModelConfig, "maxPositions">): number {
-  return Math.min(config.maxPositions, DEFAULT_CONTEXT) + SPECULATIVE_CELLS;
+/** The context length to serve: `ctx` when given (at most the model's), else the model's up to the cap. */
+export function contextLength(config: Pick<ModelConfig, "maxPositions">, ctx?: number): number {
+  return Math.min(config.maxPositions, ctx ?? DEFAULT_CONTEXT_CAP);
+}
+
+/** KV cells a peer allocates: the context it serves plus room for speculative runs. */
+export function defaultKvCells(config: Pick<ModelConfig, "maxPositions">, ctx?: number): number {
+  return contextLength(config, ctx) + SPECULATIVE_CELLS;
 }
 
 /**
- * The layer sizes include each layer's K/V for the default cell count, so budgets cover the cache too;
- * layerSizes is set when layers differ.
+ * The layer sizes include each layer's K/V for the room's context (`ctx`, else the default), so budgets
+ * cover the cache too; layerSizes is set when layers differ.
  */
 export async function modelInfoFor(
   location: string,
   id: string,
   signal?: AbortSignal,
+  ctx?: number,
 ): Promise<ModelInfo> {
   const dir = openModelDir(location);
   const config = await loadModelConfig(dir, signal);
   const bytes = await loadModelBytes(dir, config, signal);
-  const kv = modelFootprint(config).kvBytesPerCellPerLayer * defaultKvCells(config);
+  const kv = modelFootprint(config).kvBytesPerCellPerLayer * defaultKvCells(config, ctx);
   const sizes = bytes.layerBytes.map((b) => b + kv);
   const mean = Math.ceil(sizes.reduce((a, b) => a + b, 0) / Math.max(1, sizes.length));
   const info: ModelInfo = {
     id,
     layerCount: config.numLayers,
     layerBytes: mean,
+    contextLength: contextLength(config, ctx),
     embedBytes: bytes.embedBytes,
     headBytes: bytes.headBytes,
   };

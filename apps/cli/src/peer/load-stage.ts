@@ -1,6 +1,7 @@
 // The engine behind a Node peer's place in a pipeline: the mesh's LoadStage, satisfied by a shard in a
 // worker_thread that loads only its layer range over HTTP Range requests from the room's server
-// (/models/<modelId>/), or by an embed-only CPU shard in this process for the CLI head.
+// (/models/<modelId>/), or by an embed-only CPU shard in this process for the CLI head. Both read the
+// weights through the Node weight cache (PIPEMESH_CACHE_DIR; see engine src/node/cache-dir.ts) by default.
 
 import {
   isGgufLocation,
@@ -10,7 +11,7 @@ import {
   openUrlModelDir,
   type LoadProgress,
 } from "@pipemesh/engine";
-import { createNodeShardClient } from "@pipemesh/engine/node";
+import { createNodeShardClient, defaultCacheDir, openNodeCache } from "@pipemesh/engine/node";
 import type { LoadedStage, LoadStage, StageRunner } from "@pipemesh/mesh";
 import { defaultKvCells } from "../head/model-info.ts";
 import { modelledStage, type ModelledCompute } from "./modelled-stage.ts";
@@ -30,13 +31,17 @@ export interface StageLoaderOptions {
   onProgress?: ((range: string, p: LoadProgress) => void) | undefined;
   /** Benchmarks: wrap the shard in modelled compute (peer/modelled-stage.ts). */
   modelled?: ModelledCompute | null | undefined;
+  /** The weight cache directory (default: defaultCacheDir(), from the environment); null: no cache. */
+  cacheDir?: string | null | undefined;
 }
 
 export function nodeStageLoader(o: StageLoaderOptions): LoadStage {
+  const cacheDir = o.cacheDir === undefined ? defaultCacheDir() : o.cacheDir;
+  const cache = cacheDir === null ? undefined : openNodeCache({ dir: cacheDir });
   return async (spec, onProgress, signal) => {
     const model = modelUrl(o.origin, spec.modelId);
-    const config = await loadModelConfig(openUrlModelDir(model), signal);
-    const kvCells = o.kvCells ?? defaultKvCells(config);
+    const config = await loadModelConfig(openUrlModelDir(model, { cache }), signal);
+    const kvCells = o.kvCells ?? defaultKvCells(config, spec.contextLength);
     const shardSpec = {
       model,
       layerStart: spec.layerStart,
@@ -56,11 +61,20 @@ export function nodeStageLoader(o: StageLoaderOptions): LoadStage {
     if (spec.layerStart === spec.layerEnd && !spec.head) {
       const shard = await loadLayerShard(
         { ...shardSpec, backend: "cpu" },
-        { signal, onProgress: progress, config },
+        {
+          signal,
+          onProgress: progress,
+          config,
+          openDir: (loc) => openUrlModelDir(loc, { cache }),
+        },
       );
       return shard satisfies StageRunner;
     }
-    const client = await createNodeShardClient(shardSpec, { signal, onProgress: progress });
+    const client = await createNodeShardClient(shardSpec, {
+      signal,
+      onProgress: progress,
+      cacheDir: cacheDir ?? undefined,
+    });
     const runner: StageRunner =
       o.modelled == null
         ? client

@@ -12,7 +12,7 @@ import {
   ggufFixturePath,
   loadGgufGolden,
 } from "../../../../packages/engine/test/fixtures/gguf-fixtures.ts";
-import { collect, generateTokens, startCli } from "../support/run-cli.ts";
+import { collect, generateTokens, runCli, startCli } from "../support/run-cli.ts";
 
 const LAYERS = (
   JSON.parse(readFileSync(join(readDefaultPair().target, "config.json"), "utf8")) as {
@@ -93,7 +93,7 @@ describe("pipemesh serve + join + generate --room", () => {
     expect(r.stderr).toContain("leaving the room");
   }, 240_000);
 
-  it("serve --model FILE.gguf: join peers load their layers by URL and give the float64 tokens", async () => {
+  it("serve --model FILE.gguf: join peers load their layers by URL, the head takes the model from the room", async () => {
     const golden = loadGgufGolden("llama-q4km-mix");
     const file = ggufFixturePath("llama-q4km-mix");
     const server = startCli(["serve", "--port", "0", "--model", file]);
@@ -101,12 +101,12 @@ describe("pipemesh serve + join + generate --room", () => {
     const url = await waitForLine(server, "stdout", /room for llama-q4km-mix\.gguf: (http\S+)/);
     const peers = ["gguf-a", "gguf-b"].map((name) => startCli(["join", url, "--name", name]));
     children.push(...peers);
-    await Promise.all(peers.map((p) => waitForLine(p, "stderr", /joined room/)));
+    // The head takes the model from the room and waits for both stages to load.
     const { tokens, json } = await generateTokens([
       "--room",
       url,
-      "--model",
-      file,
+      "--min-stages",
+      "2",
       "--prompt-ids",
       golden.prompt.join(","),
       "--max-tokens",
@@ -123,5 +123,33 @@ describe("pipemesh serve + join + generate --room", () => {
     ]);
     for (const p of plan) expect(p.weightBytes).toBeGreaterThan(0);
     for (const p of peers) p.kill("SIGINT");
+  });
+
+  it("--min-stages times out with ERR_ROOM_STAGES; a different --model is ERR_CLI_MODEL", async () => {
+    const golden = loadGgufGolden("llama-legacy-mix");
+    const server = startCli([
+      "serve",
+      "--port",
+      "0",
+      "--model",
+      ggufFixturePath("llama-legacy-mix"),
+    ]);
+    children.push(server);
+    const url = await waitForLine(server, "stdout", /room for \S+: (http\S+)/);
+    const ids = ["--prompt-ids", golden.prompt.join(","), "--max-tokens", "2", "--json"];
+    const waited = await runCli(["generate", "--room", url, "--min-stages", "1", ...ids], {
+      PIPEMESH_PEERS_TIMEOUT_MS: "1500",
+    });
+    expect(waited.code).not.toBe(0);
+    expect((waited.json?.["error"] as { code?: string } | undefined)?.code).toBe("ERR_ROOM_STAGES");
+    const other = await runCli([
+      "generate",
+      "--room",
+      url,
+      "--model",
+      ggufFixturePath("llama-q4km-mix"),
+      ...ids,
+    ]);
+    expect((other.json?.["error"] as { code?: string } | undefined)?.code).toBe("ERR_CLI_MODEL");
   });
 });

@@ -32,6 +32,11 @@ export interface ModelInfo {
    * planner then checks each range with the real sizes. Optional: absent means every layer is layerBytes.
    */
   layerSizes?: number[] | undefined;
+  /**
+   * Tokens of context every stage sizes its K/V cache for (the sizes above include that K/V); absent: the
+   * peers' default for the model.
+   */
+  contextLength?: number | undefined;
   /** Token embeddings (held by the head). */
   embedBytes: number;
   /** Final norm + LM head (held by the tail). */
@@ -73,6 +78,8 @@ export interface PipelinePlan {
   modelId: string;
   layerCount: number;
   headId: string | null;
+  /** The room model's context length, when it names one (stages size their K/V for it). */
+  contextLength?: number | undefined;
   stages: PlanStage[];
   /** Members that hold no layers in this plan (more peers than layers, or no usable budget). */
   idle: string[];
@@ -424,6 +431,7 @@ function modelInfo(x: unknown): ModelInfo {
     embedBytes: num(o, "embedBytes", 0),
     headBytes: num(o, "headBytes", 0),
   };
+  if (o["contextLength"] !== undefined) info.contextLength = int(o, "contextLength", 1, 1 << 24);
   if (o["layerSizes"] !== undefined) {
     const sizes = arr(o, "layerSizes", 100_000);
     if (sizes.length !== layerCount) fail("layerSizes: one entry per layer expected");
@@ -473,7 +481,7 @@ function plan(x: unknown): PipelinePlan | null {
   if (x === null) return null;
   const o = rec(x, "plan");
   const headId = o["headId"] === null ? null : id(o, "headId");
-  return {
+  const out: PipelinePlan = {
     version: int(o, "version"),
     modelId: modelId(o, "modelId"),
     layerCount: int(o, "layerCount", 1, 100_000),
@@ -484,6 +492,8 @@ function plan(x: unknown): PipelinePlan | null {
     }),
     idle: idArr(o, "idle"),
   };
+  if (o["contextLength"] !== undefined) out.contextLength = int(o, "contextLength", 1, 1 << 24);
+  return out;
 }
 
 function roomState(x: unknown): RoomState {

@@ -54,7 +54,7 @@ export function stageSpecFor(plan: PipelinePlan, peerId: string): StageLoadSpec 
   const i = plan.stages.findIndex((s) => s.peerId === peerId);
   const s = plan.stages[i];
   if (s === undefined) return null;
-  return {
+  const spec: StageLoadSpec = {
     modelId: plan.modelId,
     layerCount: plan.layerCount,
     layerStart: s.layerStart,
@@ -62,6 +62,8 @@ export function stageSpecFor(plan: PipelinePlan, peerId: string): StageLoadSpec 
     embeds: plan.headId === peerId,
     head: i === plan.stages.length - 1,
   };
+  if (plan.contextLength !== undefined) spec.contextLength = plan.contextLength;
+  return spec;
 }
 
 interface Session {

@@ -227,6 +227,9 @@ export class Room {
       stages,
       idle,
     };
+    if (this.model.contextLength !== undefined) {
+      this.#plan.contextLength = this.model.contextLength;
+    }
   }
 
   /** True when a membership change is waiting to be planned (applied when the generation ends). */

@@ -14,6 +14,8 @@ export interface StageLoadSpec extends LayerRange {
   embeds: boolean;
   /** Applies the final norm and LM head (the tail). */
   head: boolean;
+  /** Tokens of context to size the K/V cache for (the room model's); absent: the loader's default. */
+  contextLength?: number | undefined;
 }
 
 /** A loaded shard; destroy() frees its memory (optional). */
@@ -32,7 +34,7 @@ export type LoadStage = (
 ) => Promise<LoadedStage>;
 
 export function specKey(s: StageLoadSpec): string {
-  return `${s.modelId}:${s.layerStart}-${s.layerEnd}:${s.embeds ? "e" : ""}${s.head ? "h" : ""}`;
+  return `${s.modelId}:${s.layerStart}-${s.layerEnd}:${s.embeds ? "e" : ""}${s.head ? "h" : ""}:${s.contextLength ?? ""}`;
 }
 
 export class ShardSlot {
