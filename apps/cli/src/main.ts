@@ -8,7 +8,8 @@ const USAGE = `usage: pipemesh <command> [options]
 commands:
   generate   generate text on one local peer or a local mesh of peers (--help for options)
   serve      run the signaling server and serve the web app and models (--port, --host)
-  join       contribute this machine's GPU to a room: pipemesh join ROOM_URL [--memory-budget MB]`;
+  join       contribute this machine's GPU to a room: pipemesh join ROOM_URL [--memory-budget MB]
+  cache      list or clear the weight cache: pipemesh cache ls|rm KEY|clear`;
 
 type Command = (argv: readonly string[]) => Promise<number>;
 
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   generate: async () => (await import("./commands/generate.ts")).generateCommand,
   serve: async () => (await import("./commands/serve.ts")).serveCommand,
   join: async () => (await import("./commands/join.ts")).joinCommand,
+  cache: async () => (await import("./commands/cache.ts")).cacheCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {
