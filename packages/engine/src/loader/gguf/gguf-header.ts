@@ -9,8 +9,8 @@ import type { ByteSource } from "../byte-source.ts";
 
 export const GGUF_MAGIC = "GGUF";
 export const GGUF_DEFAULT_ALIGNMENT = 32;
-/** First read of the header, in bytes; doubled while the header needs more. */
-export const GGUF_FIRST_READ_BYTES = 256 * 1024;
+/** First read of the header, in bytes (small models have small headers); doubled while it needs more. */
+export const GGUF_FIRST_READ_BYTES = 16 * 1024;
 /** Largest single growth step, so a big header over-reads at most this much tensor data. */
 export const GGUF_MAX_READ_STEP_BYTES = 4 * 1024 * 1024;
 /** Largest header (metadata + tensor infos) this reader accepts. */
