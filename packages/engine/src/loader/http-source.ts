@@ -16,6 +16,11 @@ export interface HttpOptions {
   fetch?: FetchFn | undefined;
   /** Read byte ranges through this weight cache (checked once per source with a HEAD). */
   cache?: WeightCache | undefined;
+  /**
+   * fetch's cache mode for HttpSource's HEAD and Range requests. Under a weight cache it is "no-store":
+   * the revalidating HEAD must reach the server, and the bytes are kept once, in the weight cache.
+   */
+  httpCache?: RequestCache | undefined;
 }
 
 function fetchError(url: string, e: unknown, signal: AbortSignal | undefined): EngineError {
@@ -56,6 +61,7 @@ export class HttpSource implements ByteSource {
   readonly location: string;
   readonly #fetch: FetchFn;
   readonly #cached: CachedSource | undefined;
+  readonly #mode: RequestInit;
   #size: number | undefined;
   #whole: Uint8Array | undefined;
   #validators: Omit<SourceIdentity, "url" | "size"> | undefined;
@@ -63,10 +69,14 @@ export class HttpSource implements ByteSource {
   constructor(url: string, options: HttpOptions = {}) {
     this.location = url;
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.#mode = options.httpCache === undefined ? {} : { cache: options.httpCache };
     this.#cached =
       options.cache === undefined
         ? undefined
-        : new CachedSource(new HttpSource(url, { fetch: this.#fetch }), options.cache);
+        : new CachedSource(
+            new HttpSource(url, { fetch: this.#fetch, httpCache: "no-store" }),
+            options.cache,
+          );
   }
 
   /** The weight cache this source reads through, if any. */
@@ -85,7 +95,12 @@ export class HttpSource implements ByteSource {
   async size(signal?: AbortSignal): Promise<number> {
     if (this.#cached !== undefined) return this.#cached.size(signal);
     if (this.#size !== undefined) return this.#size;
-    const head = await request(this.#fetch, this.location, { method: "HEAD" }, signal);
+    const head = await request(
+      this.#fetch,
+      this.location,
+      { ...this.#mode, method: "HEAD" },
+      signal,
+    );
     const len = head.headers.get("content-length");
     if (head.ok && len !== null && /^\d+$/.test(len)) {
       this.#validators = validators(head.headers);
@@ -99,7 +114,7 @@ export class HttpSource implements ByteSource {
     const res = await request(
       this.#fetch,
       this.location,
-      { headers: { Range: "bytes=0-0" } },
+      { ...this.#mode, headers: { Range: "bytes=0-0" } },
       signal,
     );
     const total = /\/(\d+)\s*$/.exec(res.headers.get("content-range") ?? "")?.[1];
@@ -123,7 +138,12 @@ export class HttpSource implements ByteSource {
     if (this.#whole !== undefined) return this.#whole.slice(offset, offset + length);
     if (length === 0) return new Uint8Array(0);
     const range = `bytes=${offset}-${offset + length - 1}`;
-    const res = await request(this.#fetch, this.location, { headers: { Range: range } }, signal);
+    const res = await request(
+      this.#fetch,
+      this.location,
+      { ...this.#mode, headers: { Range: range } },
+      signal,
+    );
     if (res.status === 416) {
       await res.body?.cancel();
       throw new EngineError(
@@ -177,7 +197,12 @@ export class HttpSource implements ByteSource {
     };
     if (this.#whole !== undefined) return slices(this.#whole);
     const range = `bytes=${offset}-${offset + length - 1}`;
-    const res = await request(this.#fetch, this.location, { headers: { Range: range } }, signal);
+    const res = await request(
+      this.#fetch,
+      this.location,
+      { ...this.#mode, headers: { Range: range } },
+      signal,
+    );
     if (res.status === 200) {
       this.#whole = await this.#body(res, signal);
       this.#size = this.#whole.byteLength;

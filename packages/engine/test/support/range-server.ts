@@ -25,6 +25,8 @@ export interface RangeServerOptions {
   etags?: boolean;
   /** Send Last-Modified headers (default true). */
   lastModified?: boolean;
+  /** Cache-Control of every answer (default "no-store", so a browser's HTTP cache never answers). */
+  cacheControl?: string;
 }
 
 export interface RangeServer {
@@ -95,6 +97,7 @@ export async function startRangeServer(options: RangeServerOptions = {}): Promis
     const size = file.bytes.byteLength;
     const headers: Record<string, string | number> = {
       ...cors,
+      "cache-control": options.cacheControl ?? "no-store",
       "accept-ranges": "bytes",
       ...(options.lastModified === false ? {} : { "last-modified": file.modified }),
       ...(useEtags ? { etag: file.etag } : {}),
