@@ -1,10 +1,12 @@
 // Contribute: probes WebGPU (the adapter's description and limits), runs a short speed test, lets the
 // person set a memory budget, and starts or stops contributing. While the assigned layers download and load
 // a progress bar fills; the shard runs in a Web Worker. Without WebGPU it says so plainly and offers the
-// CPU backend (slower, same results).
+// CPU backend (slower, same results). Also the size of this browser's weight cache (OPFS / Cache API, where
+// loaded layers are kept so a later contribution fetches only a revalidation) and a button to clear it.
 
 import {
   defaultMemoryBudgetBytes,
+  openBrowserCache,
   probeCompute,
   type ComputeProbe,
   type ShardBackend,
@@ -69,6 +71,13 @@ export class ContributeView {
     { class: "contrib-status", "aria-live": "polite", "data-testid": "contribute-status" },
     "Not contributing.",
   );
+  readonly #cacheSize = h("span", { "data-testid": "cache-size" }, "…");
+  readonly #cacheClear = h(
+    "button",
+    { type: "button", "data-testid": "cache-clear" },
+    "Clear cache",
+  );
+  readonly #weightCache = openBrowserCache();
   #probe: Probe | null = null;
   #probing = false;
   #contributor: Contributor | null = null;
@@ -116,8 +125,17 @@ export class ContributeView {
         this.#toggle,
         this.#progress,
         this.#status,
+        h(
+          "p",
+          { class: "muted small weight-cache" },
+          "Weights kept in this browser: ",
+          this.#cacheSize,
+          " ",
+          this.#cacheClear,
+        ),
       ),
     );
+    this.#cacheClear.addEventListener("click", () => void this.#clearCache());
     this.#backendGpu.addEventListener("change", () => this.#renderBudget());
     this.#backendCpu.addEventListener("change", () => this.#renderBudget());
     this.#budget.addEventListener("input", () => this.#renderBudget());
@@ -132,6 +150,7 @@ export class ContributeView {
 
   /** The contribute page is shown: probe WebGPU and measure speed (once). */
   activate(): void {
+    void this.#renderCache();
     if (this.#probing) return;
     this.#probing = true;
     void this.#runProbe();
@@ -305,6 +324,32 @@ export class ContributeView {
     this.#onChange();
   }
 
+  async #renderCache(): Promise<void> {
+    const cache = this.#weightCache;
+    if (cache === undefined) {
+      this.#cacheSize.textContent = "none (no storage in this browser)";
+      this.#cacheClear.disabled = true;
+      return;
+    }
+    try {
+      this.#cacheSize.textContent = formatBytes(await cache.usage());
+    } catch {
+      this.#cacheSize.textContent = "unknown";
+    }
+  }
+
+  async #clearCache(): Promise<void> {
+    this.#cacheClear.disabled = true;
+    try {
+      await this.#weightCache?.clear();
+    } catch (e) {
+      this.#ctx.errors.show(e, { key: "cache" });
+    } finally {
+      this.#cacheClear.disabled = false;
+      await this.#renderCache();
+    }
+  }
+
   #renderStatus(s: ContributorStatus): void {
     this.#status.dataset["phase"] = s.phase;
     const span =
@@ -327,6 +372,7 @@ export class ContributeView {
         this.#status.textContent = `Loading ${span}: ${Math.round(s.fraction * 100)} %`;
         break;
       case "ready":
+        void this.#renderCache();
         this.#progress.hidden = false;
         this.#progress.value = 1;
         this.#status.textContent = `Loaded ${span}; ready for the next chat.`;
