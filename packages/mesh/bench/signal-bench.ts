@@ -68,7 +68,7 @@ function joinOne(
     const ws = new WebSocket(url);
     const client: Client = { ws, peerId: "", room: index, received: 0 };
     ws.on("open", () =>
-      ws.send(JSON.stringify({ type: "join", v: 1, minV: 1, ...room, role: "stage", caps: CAPS })),
+      ws.send(JSON.stringify({ type: "join", v: 2, minV: 2, ...room, role: "stage", caps: CAPS })),
     );
     ws.on("message", (data: Buffer) => {
       const m = JSON.parse(data.toString("utf8")) as { type: string; peerId?: string };
@@ -136,7 +136,7 @@ async function benchMain(): Promise<void> {
         c.ws.send(
           JSON.stringify({
             type: "signal",
-            v: 1,
+            v: 2,
             to: to.peerId,
             connId: `1/${c.peerId}/${to.peerId}#1`,
             data: { type: "offer", sdp: "v=0 bench" },

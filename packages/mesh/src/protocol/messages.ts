@@ -6,8 +6,8 @@
 import type { MeshErrorCode } from "../errors.ts";
 import type { StageKvOp } from "../ports.ts";
 
-export const PROTOCOL_VERSION = 1;
-export const MIN_SUPPORTED_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+export const MIN_SUPPORTED_VERSION = 2;
 
 /** Pick a version both ends speak, or null (then the link or join is refused with ERR_PROTOCOL_VERSION). */
 export function negotiateVersion(
@@ -41,6 +41,31 @@ export interface ModelInfo {
   embedBytes: number;
   /** Final norm + LM head (held by the tail). */
   headBytes: number;
+  /** Where the model's files are (absent: the room's server, under /models/<id>). */
+  source?: ModelSource | undefined;
+  /** The room's draft model, for heads (absent: none, or the app's own for a known model). */
+  draft?: { id: string; source: ModelSource } | undefined;
+}
+
+/** A model's files as peers fetch and verify them. */
+export interface ModelSource {
+  format: "safetensors" | "gguf";
+  /**
+   * A directory's base URL (ending in "/") or the .gguf file's URL; an absolute http(s) URL, or a path on
+   * the room's server (starting with "/"), e.g. a pass-through for files that need a token.
+   */
+  url: string;
+  /** The files a peer may read: name (relative to a directory, or the file's name), size and sha256. */
+  files: ModelSourceFile[];
+  /** A Hub commit the files were pinned to, when the source has one. */
+  revision?: string | undefined;
+}
+
+export interface ModelSourceFile {
+  name: string;
+  size: number;
+  /** Lowercase hex, when the source provides one (the Hub's LFS hash, a manifest). */
+  sha256?: string | undefined;
 }
 
 export interface AdapterInfo {
@@ -80,6 +105,8 @@ export interface PipelinePlan {
   headId: string | null;
   /** The room model's context length, when it names one (stages size their K/V for it). */
   contextLength?: number | undefined;
+  /** Where stages fetch the model's files (the room model's source.url), when not the room's server. */
+  modelUrl?: string | undefined;
   stages: PlanStage[];
   /** Members that hold no layers in this plan (more peers than layers, or no usable budget). */
   idle: string[];
@@ -437,7 +464,38 @@ function modelInfo(x: unknown): ModelInfo {
     if (sizes.length !== layerCount) fail("layerSizes: one entry per layer expected");
     info.layerSizes = sizes.map((b, i) => num({ [i]: b }, String(i), 0));
   }
+  if (o["source"] !== undefined) info.source = modelSource(o["source"], "model.source");
+  if (o["draft"] !== undefined) {
+    const d = rec(o["draft"], "model.draft");
+    info.draft = { id: modelId(d, "id"), source: modelSource(d["source"], "model.draft.source") };
+  }
   return info;
+}
+
+function modelSource(x: unknown, what: string): ModelSource {
+  const o = rec(x, what);
+  const format = str(o, "format", 16);
+  if (format !== "safetensors" && format !== "gguf") fail(`${what}.format: unknown format`);
+  const url = str(o, "url", 2048);
+  if (!/^(https?:\/\/[^\s]+|\/[^\s]*)$/.test(url))
+    fail(`${what}.url: not an http(s) URL or a path`);
+  const files = arr(o, "files", 4096).map((f) => {
+    const fo = rec(f, `${what}.files[]`);
+    const file: ModelSourceFile = {
+      name: str(fo, "name", 512),
+      size: int(fo, "size", 0, Number.MAX_SAFE_INTEGER),
+    };
+    if (fo["sha256"] !== undefined) {
+      const h = str(fo, "sha256", 64);
+      if (!/^[0-9a-f]{64}$/.test(h)) fail(`${what}.files[].sha256: not a sha256`);
+      file.sha256 = h;
+    }
+    return file;
+  });
+  const out: ModelSource = { format, url, files };
+  const revision = optStr(o, "revision", 128);
+  if (revision !== undefined) out.revision = revision;
+  return out;
 }
 
 function caps(x: unknown): PeerCapabilities {
@@ -493,6 +551,12 @@ function plan(x: unknown): PipelinePlan | null {
     idle: idArr(o, "idle"),
   };
   if (o["contextLength"] !== undefined) out.contextLength = int(o, "contextLength", 1, 1 << 24);
+  if (o["modelUrl"] !== undefined) {
+    const url = str(o, "modelUrl", 2048);
+    if (!/^(https?:\/\/[^\s]+|\/[^\s]*)$/.test(url))
+      fail("plan.modelUrl: not an http(s) URL or a path");
+    out.modelUrl = url;
+  }
   return out;
 }
 

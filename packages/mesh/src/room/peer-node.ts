@@ -63,6 +63,7 @@ export function stageSpecFor(plan: PipelinePlan, peerId: string): StageLoadSpec 
     head: i === plan.stages.length - 1,
   };
   if (plan.contextLength !== undefined) spec.contextLength = plan.contextLength;
+  if (plan.modelUrl !== undefined) spec.modelUrl = plan.modelUrl;
   return spec;
 }
 

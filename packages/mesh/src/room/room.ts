@@ -230,6 +230,7 @@ export class Room {
     if (this.model.contextLength !== undefined) {
       this.#plan.contextLength = this.model.contextLength;
     }
+    if (this.model.source !== undefined) this.#plan.modelUrl = this.model.source.url;
   }
 
   /** True when a membership change is waiting to be planned (applied when the generation ends). */

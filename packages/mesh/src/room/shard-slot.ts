@@ -16,6 +16,8 @@ export interface StageLoadSpec extends LayerRange {
   head: boolean;
   /** Tokens of context to size the K/V cache for (the room model's); absent: the loader's default. */
   contextLength?: number | undefined;
+  /** Where the model's files are (absolute, or a path on the room's server); absent: /models/<id>. */
+  modelUrl?: string | undefined;
 }
 
 /** A loaded shard; destroy() frees its memory (optional). */

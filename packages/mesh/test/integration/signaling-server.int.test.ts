@@ -73,8 +73,8 @@ describe("signaling server", () => {
     bad.ws.send(
       JSON.stringify({
         type: "join",
-        v: 1,
-        minV: 1,
+        v: 2,
+        minV: 2,
         roomId: room.roomId,
         secret: "x".repeat(20),
         role: "stage",

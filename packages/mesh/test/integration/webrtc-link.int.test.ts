@@ -95,7 +95,7 @@ describe("Link over WebRTC (loopback)", () => {
 
   it("refuses a peer that speaks another protocol version", async () => {
     pair = await connectRtcPair();
-    const a = new Link(pair.a, { localId: "a", remoteId: "b", announce: { v: 2, minV: 2 } });
+    const a = new Link(pair.a, { localId: "a", remoteId: "b", announce: { v: 3, minV: 3 } });
     const b = new Link(pair.b, { localId: "b", remoteId: "a" });
     a.listen({ message: () => {}, close: () => {} });
     const closed: string[] = [];

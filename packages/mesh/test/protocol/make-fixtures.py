@@ -1,20 +1,39 @@
-# Writes the v1 golden wire fixtures from hand-written literals (not from the TypeScript encoder, so the
+# Writes the v2 golden wire fixtures from hand-written literals (not from the TypeScript encoder, so the
 # round-trip test compares the code against an independent statement of the wire format). Field order is
 # part of the format: decoders emit fields in this order. Re-run only when adding a message; never to
-# "fix" a failing round trip within v1. Usage: python3 make-fixtures.py && npx prettier --write v1
+# "fix" a failing round trip within v2. Usage: python3 make-fixtures.py && npx prettier --write v2
 import json, struct, os
 
 here = os.path.dirname(os.path.abspath(__file__))
 
 def put(kind, name, obj, body=None):
-    d = os.path.join(here, "v1", kind)
+    d = os.path.join(here, "v2", kind)
+    os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, name + ".json"), "w") as f:
         f.write(json.dumps(obj, indent=2) + "\n")
     if body is not None:
         with open(os.path.join(d, name + ".bin"), "wb") as f:
             f.write(body)
 
-model = {"id": "pipemesh-tiny", "layerCount": 8, "layerBytes": 1048576, "embedBytes": 2097152, "headBytes": 2097152}
+model = {
+    "id": "llama-q4km.gguf",
+    "layerCount": 4,
+    "layerBytes": 1048576,
+    "embedBytes": 2097152,
+    "headBytes": 2097152,
+    "contextLength": 4096,
+    "layerSizes": [1000000, 1100000, 1000000, 1094304],
+    "source": {
+        "format": "gguf",
+        "url": "https://hub.example.org/owner/repo/resolve/0123456789abcdef0123456789abcdef01234567/llama-q4km.gguf",
+        "files": [{"name": "llama-q4km.gguf", "size": 6291456, "sha256": "9f" * 32}],
+        "revision": "0123456789abcdef0123456789abcdef01234567",
+    },
+    "draft": {
+        "id": "draft",
+        "source": {"format": "safetensors", "url": "/models/draft/", "files": [{"name": "config.json", "size": 612}]},
+    },
+}
 caps = {
     "platform": "node",
     "adapter": {"description": "SwiftShader (fallback)", "limits": {"maxStorageBufferBindingSize": 1073741824, "maxBufferSize": 1073741824}},
@@ -27,33 +46,35 @@ state = {
     "roomId": "r0omid7xyz",
     "model": model,
     "members": [
-        {"peerId": "h3adp33r", "role": "head", "caps": caps, "loaded": {"layerStart": 0, "layerEnd": 0}},
+        {"peerId": "h3adp33r", "role": "head", "caps": caps, "loaded": {"layerStart": 0, "layerEnd": 0, "weightBytes": 0, "kvBytes": 0}},
         {"peerId": "st4g3one", "role": "stage", "caps": caps, "loaded": None},
     ],
     "plan": {
         "version": 3,
         "modelId": "pipemesh-tiny",
-        "layerCount": 8,
+        "layerCount": 4,
         "headId": "h3adp33r",
         "stages": [
             {"peerId": "h3adp33r", "layerStart": 0, "layerEnd": 0},
-            {"peerId": "st4g3one", "layerStart": 0, "layerEnd": 8},
+            {"peerId": "st4g3one", "layerStart": 0, "layerEnd": 4},
         ],
         "idle": [],
+        "contextLength": 4096,
+        "modelUrl": "https://hub.example.org/owner/repo/resolve/0123456789abcdef0123456789abcdef01234567/llama-q4km.gguf",
     },
     "planError": None,
     "ready": False,
     "active": "h3adp33r",
     "queue": ["qu3u3dh3"],
 }
-V = 1
+V = 2
 put("signal", "create", {"type": "create", "v": V, "model": model})
 put("signal", "created", {"type": "created", "v": V, "roomId": "r0omid7xyz", "secret": "s3cr3tS3cr3tS3cr3tS3cr"})
-put("signal", "join", {"type": "join", "v": V, "minV": 1, "roomId": "r0omid7xyz", "secret": "s3cr3tS3cr3tS3cr3tS3cr", "role": "stage", "caps": caps})
+put("signal", "join", {"type": "join", "v": V, "minV": 2, "roomId": "r0omid7xyz", "secret": "s3cr3tS3cr3tS3cr3tS3cr", "role": "stage", "caps": caps})
 put("signal", "joined", {"type": "joined", "v": V, "peerId": "st4g3one", "state": state,
     "iceServers": [{"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}], "heartbeatMs": 5000, "livenessTimeoutMs": 20000})
 put("signal", "caps", {"type": "caps", "v": V, "caps": caps})
-put("signal", "ready", {"type": "ready", "v": V, "layerStart": 0, "layerEnd": 8})
+put("signal", "ready", {"type": "ready", "v": V, "layerStart": 0, "layerEnd": 4, "weightBytes": 4194304, "kvBytes": 1048576})
 put("signal", "request", {"type": "request", "v": V})
 put("signal", "queued", {"type": "queued", "v": V, "position": 2})
 put("signal", "granted", {"type": "granted", "v": V, "planVersion": 3})
@@ -68,7 +89,7 @@ put("signal", "ping", {"type": "ping", "v": V, "t": 1234.5})
 put("signal", "pong", {"type": "pong", "v": V, "t": 1234.5})
 put("signal", "error", {"type": "error", "v": V, "code": "ERR_ROOM_SECRET", "message": "wrong room secret", "ref": "join"})
 
-put("peer", "hello", {"type": "hello", "v": V, "minV": 1, "peerId": "st4g3one"})
+put("peer", "hello", {"type": "hello", "v": V, "minV": 2, "peerId": "st4g3one"})
 put("peer", "run", {"type": "run", "v": V, "runId": 12, "kind": "speculative", "rows": 2, "cols": 3, "dtype": "f32",
     "positions": [5, 6], "seqIds": [[1], [1, 2]], "outputRows": [0, 1], "stageComputeMs": 1.25, "logitsRows": [1], "topK": 4},
     struct.pack("<6f", 1.0, 2.0, 3.0, -1.0, 0.5, 0.25))

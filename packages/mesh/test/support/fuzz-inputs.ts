@@ -1,4 +1,4 @@
-// fast-check arbitraries for fuzzing the wire decoders: the golden fixtures (test/protocol/v1) as seeds,
+// fast-check arbitraries for fuzzing the wire decoders: the golden fixtures (test/protocol/v2) as seeds,
 // mutated at random paths (values replaced by anything, fields deleted, prototype keys added, sizes lied
 // about), mixed with arbitrary JSON and arbitrary values. The seed is fixed unless FUZZ_SEED is set.
 import { readdirSync, readFileSync } from "node:fs";
@@ -9,7 +9,7 @@ export const FUZZ_SEED = Number(process.env["FUZZ_SEED"] ?? 20261207);
 /** Runs per property; FUZZ_RUNS overrides (e.g. more locally, fewer on a slow machine). */
 export const FUZZ_RUNS = Number(process.env["FUZZ_RUNS"] ?? 100_000);
 
-const FIXTURES = join(import.meta.dirname, "..", "protocol", "v1");
+const FIXTURES = join(import.meta.dirname, "..", "protocol", "v2");
 
 export function fixtures(kind: "signal" | "peer"): Record<string, unknown>[] {
   const dir = join(FIXTURES, kind);

@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { MeshError } from "../../src/errors.ts";
 import type { ByteChannel, ByteChannelEvents } from "../../src/transport/channel.ts";
+import { PROTOCOL_VERSION } from "../../src/protocol/messages.ts";
 import { Link, type LinkMessage } from "../../src/transport/link.ts";
 import { createMemoryChannelPair, createMemoryLinkPair } from "../../src/transport/memory-link.ts";
 import { encodeMessage, toFrames, decodeMessage, Reassembler } from "../../src/protocol/frame.ts";
@@ -53,13 +54,13 @@ describe("Link", () => {
     const [a, b] = createMemoryLinkPair("a", "b");
     const rb = collect(b);
     await Promise.all([a.ready, b.ready]);
-    expect(a.version).toBe(1);
+    expect(a.version).toBe(PROTOCOL_VERSION);
     a.send({ type: "kv", op: { op: "clear" } });
     a.send({ type: "cancel", runIds: [4] }, undefined, "control");
     await tick();
     expect(rb.msgs.map((m) => m.msg)).toEqual([
-      { type: "kv", v: 1, op: { op: "clear" } },
-      { type: "cancel", v: 1, runIds: [4] },
+      { type: "kv", v: 2, op: { op: "clear" } },
+      { type: "cancel", v: 2, runIds: [4] },
     ]);
     a.destroy();
     b.destroy();
@@ -180,12 +181,12 @@ describe("Link", () => {
     const raw = (header: object, body?: Uint8Array): void => {
       for (const f of toFrames(encodeMessage(header, body), id++)) cb.send(f);
     };
-    raw({ type: "hello", v: 1, minV: 1, peerId: "b" });
+    raw({ type: "hello", v: 2, minV: 2, peerId: "b" });
     await a.ready;
-    raw({ type: "cancel", v: 1, runIds: "everything" });
-    raw({ type: "skip", v: 1, runId: 3, stageComputeMs: 0 }, Uint8Array.of(1, 2, 3));
-    raw({ type: "hello", v: 1, minV: 1, peerId: "b" });
-    raw({ type: "skip", v: 1, runId: 4, stageComputeMs: 0 });
+    raw({ type: "cancel", v: 2, runIds: "everything" });
+    raw({ type: "skip", v: 2, runId: 3, stageComputeMs: 0 }, Uint8Array.of(1, 2, 3));
+    raw({ type: "hello", v: 2, minV: 2, peerId: "b" });
+    raw({ type: "skip", v: 2, runId: 4, stageComputeMs: 0 });
     await tick();
     const errors = fromA.filter(
       (h): h is { type: "error"; code: string } => (h as { type?: string }).type === "error",
@@ -196,7 +197,7 @@ describe("Link", () => {
       "ERR_PROTOCOL_DECODE",
     ]);
     expect(ra.msgs.map((m) => m.msg)).toEqual([
-      { type: "skip", v: 1, runId: 4, stageComputeMs: 0 },
+      { type: "skip", v: 2, runId: 4, stageComputeMs: 0 },
     ]);
     expect(a.stats.rejectedMessages).toBe(3);
     expect(a.open).toBe(true);

@@ -3,12 +3,17 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { decodePeer, decodeSignal, negotiateVersion } from "../../src/protocol/messages.ts";
+import {
+  decodePeer,
+  decodeSignal,
+  negotiateVersion,
+  PROTOCOL_VERSION,
+} from "../../src/protocol/messages.ts";
 
-const hello = { type: "hello", v: 1, minV: 1, peerId: "abc" };
+const hello = { type: "hello", v: 2, minV: 2, peerId: "abc" };
 const run = {
   type: "run",
-  v: 1,
+  v: 2,
   runId: 1,
   kind: "canonical",
   rows: 2,
@@ -29,20 +34,20 @@ describe("decodePeer", () => {
     ["null", null, "ERR_PROTOCOL_DECODE"],
     ["a number", 42, "ERR_PROTOCOL_DECODE"],
     ["an array", [hello], "ERR_PROTOCOL_DECODE"],
-    ["no type", { v: 1 }, "ERR_PROTOCOL_DECODE"],
-    ["unknown type", { type: "teleport", v: 1 }, "ERR_PROTOCOL_UNKNOWN"],
+    ["no type", { v: 2 }, "ERR_PROTOCOL_DECODE"],
+    ["unknown type", { type: "teleport", v: 2 }, "ERR_PROTOCOL_UNKNOWN"],
     ["missing v", { type: "cancel", runIds: [1] }, "ERR_PROTOCOL_DECODE"],
-    ["future v on a data message", { type: "cancel", v: 2, runIds: [1] }, "ERR_PROTOCOL_VERSION"],
+    ["future v on a data message", { type: "cancel", v: 3, runIds: [1] }, "ERR_PROTOCOL_VERSION"],
     ["v0", { type: "cancel", v: 0, runIds: [1] }, "ERR_PROTOCOL_VERSION"],
-    ["string runIds", { type: "cancel", v: 1, runIds: "1,2" }, "ERR_PROTOCOL_DECODE"],
+    ["string runIds", { type: "cancel", v: 2, runIds: "1,2" }, "ERR_PROTOCOL_DECODE"],
     [
       "fractional runId",
-      { type: "skip", v: 1, runId: 1.5, stageComputeMs: 0 },
+      { type: "skip", v: 2, runId: 1.5, stageComputeMs: 0 },
       "ERR_PROTOCOL_DECODE",
     ],
     [
       "negative compute time",
-      { type: "skip", v: 1, runId: 1, stageComputeMs: -1 },
+      { type: "skip", v: 2, runId: 1, stageComputeMs: -1 },
       "ERR_PROTOCOL_DECODE",
     ],
     ["bad peer id", { ...hello, peerId: "no spaces allowed" }, "ERR_PROTOCOL_DECODE"],
@@ -57,17 +62,17 @@ describe("decodePeer", () => {
       { ...run, rows: 0, positions: [], seqIds: [], outputRows: [] },
       "ERR_PROTOCOL_DECODE",
     ],
-    ["kv: unknown op", { type: "kv", v: 1, op: { op: "seq_mv", seq: 1 } }, "ERR_PROTOCOL_DECODE"],
+    ["kv: unknown op", { type: "kv", v: 2, op: { op: "seq_mv", seq: 1 } }, "ERR_PROTOCOL_DECODE"],
     [
       "kv: missing p1",
-      { type: "kv", v: 1, op: { op: "seq_rm", seq: 1, p0: 0 } },
+      { type: "kv", v: 2, op: { op: "seq_rm", seq: 1, p0: 0 } },
       "ERR_PROTOCOL_DECODE",
     ],
     [
       "result: logits without vocab",
       {
         type: "result",
-        v: 1,
+        v: 2,
         runId: 1,
         stageComputeMs: 0,
         outputs: [{ row: 0, argmax: 1, prob: 0.5, topIds: [1], topProbs: [0.5], logits: true }],
@@ -78,7 +83,7 @@ describe("decodePeer", () => {
       "result: prob above 1",
       {
         type: "result",
-        v: 1,
+        v: 2,
         runId: 1,
         stageComputeMs: 0,
         outputs: [{ row: 0, argmax: 1, prob: 2, topIds: [], topProbs: [] }],
@@ -89,7 +94,7 @@ describe("decodePeer", () => {
       "result: top-k lengths differ",
       {
         type: "result",
-        v: 1,
+        v: 2,
         runId: 1,
         stageComputeMs: 0,
         outputs: [{ row: 0, argmax: 1, prob: 0.5, topIds: [1, 2], topProbs: [0.5] }],
@@ -98,7 +103,7 @@ describe("decodePeer", () => {
     ],
     [
       "error: not a code",
-      { type: "error", v: 1, code: "boom", message: "x" },
+      { type: "error", v: 2, code: "boom", message: "x" },
       "ERR_PROTOCOL_DECODE",
     ],
   ])("%s -> %s", (_, input, expected) => {
@@ -109,7 +114,8 @@ describe("decodePeer", () => {
     const d = decodePeer({ ...hello, v: 99, minV: 99 });
     expect(d.ok).toBe(true);
     expect(negotiateVersion(99, 99)).toBeNull();
-    expect(negotiateVersion(99, 1)).toBe(1);
+    expect(negotiateVersion(99, 2)).toBe(PROTOCOL_VERSION);
+    expect(negotiateVersion(1, 1)).toBeNull(); // below MIN_SUPPORTED_VERSION
     expect(negotiateVersion(1, 1, { v: 99, minV: 99 })).toBeNull();
   });
 
@@ -120,7 +126,7 @@ describe("decodePeer", () => {
   });
 
   it("keeps an error code it does not know as a string (narrowed by the receiver)", () => {
-    const d = decodePeer({ type: "error", v: 1, code: "ERR_FROM_THE_FUTURE", message: "x" });
+    const d = decodePeer({ type: "error", v: 2, code: "ERR_FROM_THE_FUTURE", message: "x" });
     expect(d.ok && d.msg.type === "error" && d.msg.code).toBe("ERR_FROM_THE_FUTURE");
   });
 });
@@ -129,33 +135,33 @@ describe("decodeSignal", () => {
   it.each<[string, unknown, string]>([
     [
       "join with a bad role",
-      { type: "join", v: 1, minV: 1, roomId: "r", secret: "s", role: "king", caps: {} },
+      { type: "join", v: 2, minV: 2, roomId: "r", secret: "s", role: "king", caps: {} },
       "ERR_PROTOCOL_DECODE",
     ],
     [
       "create with no layers",
       {
         type: "create",
-        v: 1,
+        v: 2,
         model: { id: "m", layerCount: 0, layerBytes: 1, embedBytes: 0, headBytes: 0 },
       },
       "ERR_PROTOCOL_DECODE",
     ],
     [
       "signal without connId",
-      { type: "signal", v: 1, to: "p", data: { type: "offer", sdp: "x" } },
+      { type: "signal", v: 2, to: "p", data: { type: "offer", sdp: "x" } },
       "ERR_PROTOCOL_DECODE",
     ],
     [
       "signal with an unknown payload",
-      { type: "signal", v: 1, to: "p", connId: "c", data: { type: "bribe" } },
+      { type: "signal", v: 2, to: "p", connId: "c", data: { type: "bribe" } },
       "ERR_PROTOCOL_DECODE",
     ],
     [
       "signal with a huge sdp",
       {
         type: "signal",
-        v: 1,
+        v: 2,
         to: "p",
         connId: "c",
         data: { type: "offer", sdp: "x".repeat(70_000) },
@@ -164,18 +170,18 @@ describe("decodeSignal", () => {
     ],
     [
       "ready with end before start",
-      { type: "ready", v: 1, layerStart: 4, layerEnd: 2 },
+      { type: "ready", v: 2, layerStart: 4, layerEnd: 2 },
       "ERR_PROTOCOL_DECODE",
     ],
-    ["queued at position 0", { type: "queued", v: 1, position: 0 }, "ERR_PROTOCOL_DECODE"],
+    ["queued at position 0", { type: "queued", v: 2, position: 0 }, "ERR_PROTOCOL_DECODE"],
     ["request from the future", { type: "request", v: 7 }, "ERR_PROTOCOL_VERSION"],
-    ["unknown type", { type: "hack", v: 1 }, "ERR_PROTOCOL_UNKNOWN"],
+    ["unknown type", { type: "hack", v: 2 }, "ERR_PROTOCOL_UNKNOWN"],
   ])("%s -> %s", (_, input, expected) => {
     expect(code(decodeSignal(input))).toBe(expected);
   });
 
   it("never throws on mutated fixtures (fuzz)", () => {
-    const dir = join(import.meta.dirname, "..", "protocol", "v1");
+    const dir = join(import.meta.dirname, "..", "protocol", "v2");
     const samples: unknown[] = [];
     for (const kind of ["signal", "peer"]) {
       for (const f of readdirSync(join(dir, kind)).filter((x) => x.endsWith(".json"))) {

@@ -6,7 +6,7 @@ import { decodeSignal } from "../../src/protocol/messages.ts";
 
 const create = (id: string) => ({
   type: "create",
-  v: 1,
+  v: 2,
   model: { id, layerCount: 4, layerBytes: 1, embedBytes: 0, headBytes: 0 },
 });
 
@@ -37,8 +37,8 @@ describe("model ids", () => {
   it("room and peer ids still refuse a slash", () => {
     const join = {
       type: "join",
-      v: 1,
-      minV: 1,
+      v: 2,
+      minV: 2,
       roomId: "a/b",
       secret: "s",
       role: "stage",

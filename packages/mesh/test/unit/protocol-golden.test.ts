@@ -1,4 +1,4 @@
-// Golden v1 wire fixtures (test/protocol/v1, hand-written by make-fixtures.py): every message type has one,
+// Golden v2 wire fixtures (test/protocol/v2, hand-written by make-fixtures.py): every message type has one,
 // each decodes, and decode -> encode reproduces the fixture's fields in order, bodies byte for byte. A
 // failure here means the wire format changed: bump PROTOCOL_VERSION instead of editing the fixtures.
 import { readdirSync, readFileSync, existsSync } from "node:fs";
@@ -8,7 +8,7 @@ import { decodeMessage, encodeMessage } from "../../src/protocol/frame.ts";
 import { decodePeer, decodeSignal, PROTOCOL_VERSION } from "../../src/protocol/messages.ts";
 import { decodeResult, decodeRun } from "../../src/pipeline/wire.ts";
 
-const dir = join(import.meta.dirname, "..", "protocol", "v1");
+const dir = join(import.meta.dirname, "..", "protocol", "v2");
 const files = (kind: string): string[] =>
   readdirSync(join(dir, kind))
     .filter((f) => f.endsWith(".json"))
@@ -47,9 +47,9 @@ const PEER_TYPES = [
   "error",
 ];
 
-describe("protocol v1 golden fixtures", () => {
+describe("protocol v2 golden fixtures", () => {
   it("is the current protocol version", () => {
-    expect(PROTOCOL_VERSION).toBe(1);
+    expect(PROTOCOL_VERSION).toBe(2);
   });
 
   it("cover every message type", () => {

@@ -44,7 +44,7 @@ function setup(options: RelayOptions = {}) {
       bytesOut: 0,
       buffered: 0,
       send(msg) {
-        const text = JSON.stringify({ v: 1, ...msg });
+        const text = JSON.stringify({ v: 2, ...msg });
         c.bytesOut += Buffer.byteLength(text);
         session.receive(text);
       },
@@ -126,7 +126,7 @@ describe("relay: room creation under a flood", () => {
     const served = relay.createRoom(model, { emptyTtlMs: 24 * 3_600_000 });
     if (joined === null || unjoined === null) throw new Error("create failed");
     const member = connect();
-    member.send({ type: "join", minV: 1, ...joined, role: "stage", caps: caps() });
+    member.send({ type: "join", minV: 2, ...joined, role: "stage", caps: caps() });
     member.send({ type: "leave" });
     await clock.advance(61_000);
     relay.sweep();
@@ -165,7 +165,7 @@ describe("relay: state broadcasts", () => {
     const { relay, clock, connect } = setup({ broadcastTickMs: 50 });
     const r = relay.createRoom(model);
     const members = Array.from({ length: 8 }, () => connect());
-    for (const m of members) m.send({ type: "join", minV: 1, ...r, role: "stage", caps: caps(40) });
+    for (const m of members) m.send({ type: "join", minV: 2, ...r, role: "stage", caps: caps(40) });
     await clock.advance(100);
     const totals = (): { inBytes: number; outBytes: number } => ({
       inBytes: members.reduce((n, m) => n + m.bytesOut, 0),
@@ -196,9 +196,9 @@ describe("relay: state broadcasts", () => {
     const { relay, connect } = setup({ limits: { maxCapsBytes: 4096 } });
     const r = relay.createRoom(model);
     const c = connect();
-    c.send({ type: "join", minV: 1, ...r, role: "stage", caps: caps(200) });
+    c.send({ type: "join", minV: 2, ...r, role: "stage", caps: caps(200) });
     expect(c.errors()).toEqual(["ERR_MESSAGE_TOO_LARGE"]);
-    c.send({ type: "join", minV: 1, ...r, role: "stage", caps: caps(10) });
+    c.send({ type: "join", minV: 2, ...r, role: "stage", caps: caps(10) });
     expect(c.last("joined")).toBeDefined();
     c.send({ type: "caps", caps: caps(200) });
     expect(c.errors()).toEqual(["ERR_MESSAGE_TOO_LARGE", "ERR_MESSAGE_TOO_LARGE"]);
@@ -211,9 +211,9 @@ describe("relay: state broadcasts", () => {
     });
     const r = relay.createRoom(model);
     const slow = connect();
-    slow.send({ type: "join", minV: 1, ...r, role: "stage", caps: caps() });
+    slow.send({ type: "join", minV: 2, ...r, role: "stage", caps: caps() });
     const busy = connect();
-    busy.send({ type: "join", minV: 1, ...r, role: "stage", caps: caps() });
+    busy.send({ type: "join", minV: 2, ...r, role: "stage", caps: caps() });
     for (let i = 0; i < 200 && slow.closed === null; i++) {
       slow.buffered = slow.bytesIn; // reads nothing: everything sent is still buffered
       busy.send({ type: "ready", layerStart: 0, layerEnd: (i % 3) + 1 });

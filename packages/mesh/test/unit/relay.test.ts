@@ -38,7 +38,7 @@ function setup(options: RelayOptions = {}) {
     const c: Client = {
       received: [],
       closedWith: null,
-      send: (msg) => session.receive(JSON.stringify({ v: 1, ...msg })),
+      send: (msg) => session.receive(JSON.stringify({ v: 2, ...msg })),
       raw: (text) => session.receive(text),
       last(type) {
         const hit = [...c.received].reverse().find((m) => m.type === type);
@@ -68,7 +68,7 @@ function setup(options: RelayOptions = {}) {
     gflops = 1,
   ): Client & { peerId: string } => {
     const c = connect();
-    c.send({ type: "join", minV: 1, ...r, role, caps: caps(gflops) });
+    c.send({ type: "join", minV: 2, ...r, role, caps: caps(gflops) });
     return Object.assign(c, { peerId: c.last("joined").peerId });
   };
   const state = (c: Client): RoomState => {
@@ -97,7 +97,7 @@ describe("relay: rooms", () => {
     const c = connect();
     c.send({
       type: "join",
-      minV: 1,
+      minV: 2,
       roomId: r.roomId,
       secret: "wrongwrongwrong",
       role: "stage",
@@ -105,7 +105,7 @@ describe("relay: rooms", () => {
     });
     c.send({
       type: "join",
-      minV: 1,
+      minV: 2,
       roomId: "nosuchroom",
       secret: r.secret,
       role: "stage",
@@ -113,7 +113,7 @@ describe("relay: rooms", () => {
     });
     join(r);
     join(r);
-    c.send({ type: "join", minV: 1, ...r, role: "stage", caps: caps() });
+    c.send({ type: "join", minV: 2, ...r, role: "stage", caps: caps() });
     expect(c.errors()).toEqual(["ERR_ROOM_SECRET", "ERR_ROOM_NOT_FOUND", "ERR_ROOM_FULL"]);
     expect(c.closedWith).toBeNull();
   });
@@ -138,7 +138,7 @@ describe("relay: rooms", () => {
     a.send({ type: "signal", to: b.peerId, connId: "1/a/b", data: offer });
     expect(b.last("signal")).toEqual({
       type: "signal",
-      v: 1,
+      v: 2,
       from: a.peerId,
       connId: "1/a/b",
       data: offer,
@@ -163,9 +163,9 @@ describe("relay: rooms", () => {
     const a = join(r);
     const b = join(r);
     a.raw("{not json");
-    a.raw(JSON.stringify({ type: "ping", v: 1, t: "soon" }));
-    a.raw(JSON.stringify({ type: "warp", v: 1 }));
-    a.raw(JSON.stringify({ type: "ping", v: 1, t: 1, pad: "x".repeat(2000) }));
+    a.raw(JSON.stringify({ type: "ping", v: 2, t: "soon" }));
+    a.raw(JSON.stringify({ type: "warp", v: 2 }));
+    a.raw(JSON.stringify({ type: "ping", v: 2, t: 1, pad: "x".repeat(2000) }));
     a.send({ type: "state", state: {} });
     relay.open({ send: () => {}, close: () => {} }).receiveBinary(10);
     expect(a.errors()).toEqual([

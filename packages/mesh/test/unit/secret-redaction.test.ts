@@ -47,11 +47,11 @@ describe("secrets stay out of messages", () => {
       models: [],
     };
     s.receive(
-      JSON.stringify({ v: 1, type: "join", minV: 1, roomId, secret: SECRET, role: "stage", caps }),
+      JSON.stringify({ v: 2, type: "join", minV: 2, roomId, secret: SECRET, role: "stage", caps }),
     );
     s.receive(
       JSON.stringify({
-        v: 1,
+        v: 2,
         type: "create",
         token: SECRET,
         model: { id: "toy", layerCount: 1, layerBytes: 1, embedBytes: 0, headBytes: 0 },
@@ -59,9 +59,9 @@ describe("secrets stay out of messages", () => {
     );
     s.receive(
       JSON.stringify({
-        v: 1,
+        v: 2,
         type: "join",
-        minV: 1,
+        minV: 2,
         roomId,
         secret: `${SECRET}!`,
         role: "stage",

@@ -94,7 +94,7 @@ describe("stageTimesMs", () => {
   });
 
   it("the decoder keeps valid pairs and rejects odd or negative lists", () => {
-    const base = { type: "skip", v: 1, runId: 3, stageComputeMs: 2 };
+    const base = { type: "skip", v: 2, runId: 3, stageComputeMs: 2 };
     const ok = decodePeer({ ...base, stageTimesMs: [0, 1.5, 2, 0] });
     expect(ok.ok && ok.msg.type === "skip" ? ok.msg.stageTimesMs : null).toEqual([0, 1.5, 2, 0]);
     expect(decodePeer(base).ok).toBe(true);

@@ -107,7 +107,7 @@ describe("chunk sequence fuzz", () => {
   it(`reassembles ${FUZZ_RUNS} mangled chunk sequences: coded errors only, bounded memory`, () => {
     const message = fc.tuple(fc.nat({ max: 600 }), fc.nat({ max: 3 })).map(([n, id]) => {
       const body = new Uint8Array(n).map((_, i) => (i * 7 + id) & 0xff);
-      return { id: id + 1, payload: encodeMessage({ type: "ping", v: 1, t: id }, body) };
+      return { id: id + 1, payload: encodeMessage({ type: "ping", v: 2, t: id }, body) };
     });
     const sequence = fc.tuple(
       fc.array(message, { minLength: 1, maxLength: 3 }),

@@ -60,8 +60,8 @@ describe("signaling decoder fuzz", () => {
     const session = relay.open({ send: (t) => replies.push(t), close: () => {} });
     const join = {
       type: "join",
-      v: 1,
-      minV: 1,
+      v: 2,
+      minV: 2,
       roomId,
       secret,
       role: "stage",
