@@ -149,6 +149,18 @@ describe("weight cache (Node store)", () => {
     expect(server.bodyBytes()).toBe(4096);
   });
 
+  it("a file replaced between the HEAD and the download is an error, and nothing of it is stored", async () => {
+    const url = server.setFile("/w/h.bin", randomBytes(4096, 50), '"h1"');
+    const cache = openCache();
+    const src = new HttpSource(url, { cache });
+    await src.size(); // identified as "h1"
+    server.setFile("/w/h.bin", randomBytes(4096, 51), '"h2"');
+    const err = await src.read(0, 4096).catch((e: unknown) => e);
+    expect(isEngineError(err, "ERR_FETCH")).toBe(true);
+    expect((err as Error).message).toContain("changed");
+    expect((await cache.list()).flatMap((e) => e.pieces)).toEqual([]);
+  });
+
   it("a full cache with nothing to evict is ERR_CACHE_QUOTA naming the bytes, before any download", async () => {
     const url = server.setFile("/w/f.bin", randomBytes(8192, 8));
     const cache = openCache({ maxBytes: 1000 });
