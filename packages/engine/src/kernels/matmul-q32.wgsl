@@ -17,10 +17,11 @@
 // 4-element quant chunks are decoded once and used for all the tile's rows.
 // Numerics (f32): per block b, per column, p = sum of dot(x[4c..], q[4c..]) over the 4-element chunks
 // c = 0, 4, 1, 5, 2, 6, 3, 7 in that order (q the integer quants as f32, centred for symmetric types), and
-// for QB_MIN types s = sum of the same chunks' (x0 + x1) + (x2 + x3) in the same order; then acc = acc + (d * p + m * s) (QB_MIN) or acc + d * p. Then + bias, then + old
-// y. That is the factoring sum (d q + m) x = d sum(q x) + m sum(x); the order depends on K and the type
-// only. Full 4-row tiles and the partial last tile (rows looped one at a time) run the same per-element
-// sequence, so a row's bits do not depend on the rest of its batch.
+// for QB_MIN types s = sum of the same chunks' (x0 + x1) + (x2 + x3) in the same order; then
+// acc = acc + (d * p + m * s) (QB_MIN) or acc + d * p. Then + bias, then + old y. That is the factoring
+// sum (d q + m) x = d sum(q x) + m sum(x); the order depends on K and the type only. Full 4-row tiles and
+// the partial last tile (rows looped one at a time) run the same per-element sequence, so a row's bits do
+// not depend on the rest of its batch.
 
 override K: u32;
 override N: u32;

@@ -5,9 +5,9 @@
 // one scale), KU units per super-block of KUG groups each (groups decoded from the same stored bytes: the
 // low and high nibbles of Q4_K/Q5_K, the four quarters of Q6_K), K_MIN (the type subtracts a per-group
 // min), KHead, kHead(addr), kGroup(u, i), kScale(head, g) = (d * sc, dmin * mn) and kUnit(head, u, c)
-// (chunk c of each of the unit's groups). Same semantics, bindings and dispatch as
-// matmul.wgsl except that w is the raw bytes. Not a float kernel (matmul-f16.wgsl) and not the legacy
-// 32-element blocks (matmul-q32.wgsl).
+// (chunk c of each of the unit's groups). Same semantics, bindings and dispatch as matmul.wgsl except
+// that w is the raw bytes. Not a float kernel (matmul-f16.wgsl) and not the legacy 32-element blocks
+// (matmul-q32.wgsl).
 //
 // Bindings (group 0):
 //   0 uniform     Dims { rows }
@@ -21,10 +21,10 @@
 // Numerics (f32): per super-block, per unit, per group g of the unit, per column, p = sum over the
 // group's chunks in order of dot(x[4c..], q[4c..]) (q the integer quants as f32, centred for Q6_K), and
 // for K_MIN types s = sum of the chunks' (x0 + x1) + (x2 + x3); then, group by group in the unit's order,
-// acc = acc + (D * p - M * s) (K_MIN) or acc + D * p, with (D, M) = kScale. Then + bias, then + old y. That is the factoring
-// sum (D q - M) x = D sum(q x) - M sum(x); the order depends on K and the type only. Full 4-row tiles and
-// the partial last tile (rows looped one at a time) run the same per-element sequence, so a row's bits do
-// not depend on the rest of its batch.
+// acc = acc + (D * p - M * s) (K_MIN) or acc + D * p, with (D, M) = kScale. Then + bias, then + old y.
+// That is the factoring sum (D q - M) x = D sum(q x) - M sum(x); the order depends on K and the type only.
+// Full 4-row tiles and the partial last tile (rows looped one at a time) run the same per-element
+// sequence, so a row's bits do not depend on the rest of its batch.
 
 override K: u32;
 override N: u32;
@@ -202,7 +202,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         for (var u = 0u; u < KU; u++) {
           var p = Part4();
           for (var c = 0u; c < KGC; c++) {
-            p = step(p, xo + b * 64u, u, c, kUnit(h0, u, c), kUnit(h1, u, c), kUnit(h2, u, c), kUnit(h3, u, c));
+            let q0 = kUnit(h0, u, c);
+            let q1 = kUnit(h1, u, c);
+            let q2 = kUnit(h2, u, c);
+            let q3 = kUnit(h3, u, c);
+            p = step(p, xo + b * 64u, u, c, q0, q1, q2, q3);
           }
           a = foldUnit(a, p, unitScales(h0, h1, h2, h3, u));
         }

@@ -14,5 +14,6 @@ fn qHead(a: u32) -> QHead {
  *  the scale: the low and high nibbles of one qs word. */
 fn qPair(h: QHead, m: u32) -> Q2 {
   let v = rd32(h.a + 2u + 4u * m);
-  return Q2(vec4<f32>(vec4<i32>(nib4(v, 0u)) - vec4<i32>(8)), vec4<f32>(vec4<i32>(nib4(v, 4u)) - vec4<i32>(8)));
+  let z = vec4<i32>(8);
+  return Q2(vec4<f32>(vec4<i32>(nib4(v, 0u)) - z), vec4<f32>(vec4<i32>(nib4(v, 4u)) - z));
 }
