@@ -229,7 +229,8 @@ export class HttpSource implements ByteSource {
     }
     const etag = res.headers.get("etag");
     const known = this.#validators?.etag ?? null;
-    if (etag !== null && known !== null && etag !== known) {
+    const strong = (tag: string): string => tag.replace(/^W\//, "");
+    if (etag !== null && known !== null && strong(etag) !== strong(known)) {
       await res.body?.cancel();
       throw new EngineError(
         "ERR_FETCH",
