@@ -171,6 +171,45 @@ describe("weight cache (Node store)", () => {
     expect(server.bodyBytes()).toBe(0);
   });
 
+  it("the medium's free space counts too, and a write into a full medium evicts, then is ERR_CACHE_QUOTA", async () => {
+    const url = server.setFile("/w/q.bin", randomBytes(8192, 60));
+    class TinyDisk extends NodeChunkStore {
+      override available(): Promise<number | undefined> {
+        return Promise.resolve(100);
+      }
+    }
+    const small = new WeightCache(new TinyDisk(dir), { pieceBytes: PIECE });
+    const err = await new HttpSource(url, { cache: small }).read(0, 4096).catch((e: unknown) => e);
+    expect(isEngineError(err, "ERR_CACHE_QUOTA")).toBe(true);
+    expect((err as Error).message).toContain("100 bytes free on the medium");
+
+    // Another entry to evict, then a medium that refuses every write until something is freed.
+    const other = server.setFile("/w/q-old.bin", randomBytes(2048, 61));
+    await new HttpSource(other, { cache: openCache() }).read(0, 2048);
+    let refusals = 1;
+    class FullDisk extends NodeChunkStore {
+      override putPiece(key: string, piece: { offset: number; length: number }, b: Uint8Array) {
+        if (refusals-- > 0) {
+          return Promise.reject(Object.assign(new Error("no space"), { code: "ENOSPC" }));
+        }
+        return super.putPiece(key, piece, b);
+      }
+    }
+    const full = new WeightCache(new FullDisk(dir), { pieceBytes: PIECE });
+    expect(await new HttpSource(url, { cache: full }).read(0, 2048)).toEqual(
+      await new HttpSource(url).read(0, 2048),
+    );
+    expect(full.stats.evictedEntries).toBe(1);
+    expect((await full.list()).map((e) => e.url)).toEqual([url]);
+
+    refusals = 1_000;
+    const err2 = await new HttpSource(url, { cache: full })
+      .read(4096, 1024)
+      .catch((e: unknown) => e);
+    expect(isEngineError(err2, "ERR_CACHE_QUOTA")).toBe(true);
+    expect((err2 as Error).message).toContain("medium is full");
+  });
+
   it("evicts least recently used entries first to make room", async () => {
     let clock = 0;
     const options = { maxBytes: 8192, now: () => ++clock };
