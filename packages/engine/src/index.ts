@@ -95,6 +95,7 @@ export {
   type WeightConsumer,
 } from "./loader/load-weights.ts";
 export { loadModelBytes, type ModelBytes } from "./loader/model-bytes.ts";
+export { verifyModelFiles, type DescribedFile } from "./loader/source/verify-files.ts";
 export { GgufModelDir, isGgufLocation, isGgufModelDir } from "./loader/gguf-model.ts";
 export { readGgufHeader, type GgufHeader, type GgufTensorInfo } from "./loader/gguf/gguf-header.ts";
 // Model sources: one spec syntax (directory, .gguf file, http(s) URL, hf:OWNER/REPO[@REV][/FILE.gguf]),

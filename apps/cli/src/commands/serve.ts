@@ -11,12 +11,13 @@ import { CliError } from "../cli-error.ts";
 import { readDefaultPair, PUBLIC_MODELS_DIR } from "../head/models.ts";
 import { modelInfoFor } from "../head/model-info.ts";
 import { servedModels } from "../head/served-models.ts";
-import { localModelsHandler, openLocalModel, type LocalModel } from "../head/local-models.ts";
+import { openServedModel, servedModelsHandler, type ServedModel } from "../head/served-sources.ts";
 import { EXPOSURE_OPTIONS, EXPOSURE_USAGE, exposureOptions } from "../serve-exposure.ts";
 
 const USAGE = `usage: pipemesh serve [--model PATH ...] [--port 8787] [--host 127.0.0.1] [--ice-servers JSON] [--no-room]
-  --model PATH     a Hugging Face model directory or a .gguf file to serve, one room each (repeatable;
-                   default: the embedded pair)
+  --model SPEC     a model to serve, one room each (repeatable; default: the embedded pair): a Hugging
+                   Face directory, a .gguf file, an http(s) URL, or hf:OWNER/REPO[@REVISION][/FILE.gguf]
+                   (through HF_ENDPOINT; files that need HF_TOKEN are passed through this server)
   --ctx N          context length of the rooms' models in tokens (default: each model's, at most 4096)
 ${EXPOSURE_USAGE}`;
 const DIST_DIR = fileURLToPath(new URL("../../../../dist/", import.meta.url));
@@ -73,10 +74,10 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
   if (ctx !== undefined && !(Number.isInteger(ctx) && ctx >= 16)) {
     throw new CliError("ERR_CLI_USAGE", `--ctx must be an integer >= 16, got "${v.ctx}"`);
   }
-  const local: LocalModel[] = [];
+  const local: ServedModel[] = [];
   const taken = new Set<string>();
   for (const spec of v.model ?? []) {
-    const m = await openLocalModel(spec, taken, ctx);
+    const m = await openServedModel(spec, taken, ctx);
     taken.add(m.id);
     local.push(m);
   }
@@ -87,7 +88,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     port,
     iceServers,
     models: [...local.map((m) => m.info), ...publicModels.filter((p) => !taken.has(p.id))],
-    http: localModelsHandler(
+    http: servedModelsHandler(
       local,
       createStaticHandler({ roots: [DIST_DIR, PUBLIC_DIR], spaFallback: "/index.html" }),
     ),

@@ -7,6 +7,7 @@ import {
   loadModelConfig,
   modelFootprint,
   type ModelConfig,
+  type ModelDir,
 } from "@pipemesh/engine";
 import { openModelDir } from "@pipemesh/engine/node";
 import type { ModelInfo } from "@pipemesh/mesh";
@@ -36,7 +37,16 @@ export async function modelInfoFor(
   signal?: AbortSignal,
   ctx?: number,
 ): Promise<ModelInfo> {
-  const dir = openModelDir(location);
+  return modelInfoOf(openModelDir(location), id, signal, ctx);
+}
+
+/** modelInfoFor on an opened model (a local directory or file, a URL, a resolved Hub source). */
+export async function modelInfoOf(
+  dir: ModelDir,
+  id: string,
+  signal?: AbortSignal,
+  ctx?: number,
+): Promise<ModelInfo> {
   const config = await loadModelConfig(dir, signal);
   const bytes = await loadModelBytes(dir, config, signal);
   const kv = modelFootprint(config).kvBytesPerCellPerLayer * defaultKvCells(config, ctx);

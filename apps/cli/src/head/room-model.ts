@@ -33,7 +33,11 @@ export async function peekRoomModel(url: string): Promise<RoomModel> {
       },
     });
     const info = joined.state.model;
-    return { info, location: modelUrl(room.origin, info.id) };
+    const location =
+      info.source === undefined
+        ? modelUrl(room.origin, info.id)
+        : new URL(info.source.url, room.origin).href;
+    return { info, location };
   } finally {
     client.destroy();
   }

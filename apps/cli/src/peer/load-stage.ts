@@ -9,6 +9,7 @@ import {
   loadLayerShard,
   loadModelConfig,
   openUrlModelDir,
+  verifyModelFiles,
   type LoadProgress,
 } from "@pipemesh/engine";
 import { createNodeShardClient, defaultCacheDir, openNodeCache } from "@pipemesh/engine/node";
@@ -39,8 +40,13 @@ export function nodeStageLoader(o: StageLoaderOptions): LoadStage {
   const cacheDir = o.cacheDir === undefined ? defaultCacheDir() : o.cacheDir;
   const cache = cacheDir === null ? undefined : openNodeCache({ dir: cacheDir });
   return async (spec, onProgress, signal) => {
-    const model = modelUrl(o.origin, spec.modelId);
-    const config = await loadModelConfig(openUrlModelDir(model, { cache }), signal);
+    const model =
+      spec.modelUrl === undefined
+        ? modelUrl(o.origin, spec.modelId)
+        : new URL(spec.modelUrl, o.origin).href;
+    const dir = openUrlModelDir(model, { cache });
+    if (spec.source !== undefined) await verifyModelFiles(dir, spec.source.files, signal);
+    const config = await loadModelConfig(dir, signal);
     const kvCells = o.kvCells ?? defaultKvCells(config, spec.contextLength);
     const shardSpec = {
       model,

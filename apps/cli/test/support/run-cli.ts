@@ -49,8 +49,9 @@ export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Pr
 /** `generate ... --json` and its tokens; fails the test with stderr when the command fails. */
 export async function generateTokens(
   args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
 ): Promise<{ tokens: number[]; json: Record<string, unknown> }> {
-  const r = await runCli(["generate", ...args, "--json"]);
+  const r = await runCli(["generate", ...args, "--json"], env);
   if (r.code !== 0 || r.json === undefined || !Array.isArray(r.json["tokens"])) {
     throw new Error(
       `pipemesh generate ${args.join(" ")} failed (${r.code}):\n${r.stderr}\n${r.stdout}`,

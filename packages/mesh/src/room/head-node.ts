@@ -143,7 +143,7 @@ export class HeadNode {
           await this.#until((s) => s !== state, options, deadlineMs);
           continue;
         }
-        const spec = stageSpecFor(plan, this.peerId);
+        const spec = stageSpecFor(plan, this.peerId, state.model);
         if (spec === null)
           throw new MeshError("ERR_INTERNAL", "the plan has no stage for its head");
         const runner = await this.#load(spec);

@@ -6,7 +6,13 @@
 import { MeshError } from "../errors.ts";
 import { StageServer } from "../pipeline/stage-server.ts";
 import type { StageRunner } from "../ports.ts";
-import type { PeerCapabilities, PipelinePlan, RoomState, WireDtype } from "../protocol/messages.ts";
+import type {
+  ModelInfo,
+  PeerCapabilities,
+  PipelinePlan,
+  RoomState,
+  WireDtype,
+} from "../protocol/messages.ts";
 import { SignalingClient, type WebSocketFactory } from "../signaling/client.ts";
 import type { Clock } from "../transport/clock.ts";
 import type { Link, LinkOptions } from "../transport/link.ts";
@@ -50,7 +56,11 @@ export interface RoomPeerOptions {
 }
 
 /** What a stage-role peer loads for its place in `plan` (null: idle). */
-export function stageSpecFor(plan: PipelinePlan, peerId: string): StageLoadSpec | null {
+export function stageSpecFor(
+  plan: PipelinePlan,
+  peerId: string,
+  model?: ModelInfo,
+): StageLoadSpec | null {
   const i = plan.stages.findIndex((s) => s.peerId === peerId);
   const s = plan.stages[i];
   if (s === undefined) return null;
@@ -64,6 +74,7 @@ export function stageSpecFor(plan: PipelinePlan, peerId: string): StageLoadSpec 
   };
   if (plan.contextLength !== undefined) spec.contextLength = plan.contextLength;
   if (plan.modelUrl !== undefined) spec.modelUrl = plan.modelUrl;
+  if (model?.source !== undefined && model.id === plan.modelId) spec.source = model.source;
   return spec;
 }
 
@@ -178,7 +189,7 @@ export class PeerNode {
     this.#state = state;
     this.#emit({ type: "state", state });
     const plan = state.plan;
-    const spec = plan === null ? null : stageSpecFor(plan, this.peerId);
+    const spec = plan === null ? null : stageSpecFor(plan, this.peerId, state.model);
     if (plan === null || spec === null) {
       this.#endSession(null);
       this.#slot.release();
@@ -193,7 +204,9 @@ export class PeerNode {
           if (this.#destroyed) return;
           this.#emit({ type: "loaded", spec });
           const now =
-            this.#state.plan === null ? null : stageSpecFor(this.#state.plan, this.peerId);
+            this.#state.plan === null
+              ? null
+              : stageSpecFor(this.#state.plan, this.peerId, this.#state.model);
           const loaded = this.#slot.loaded(spec);
           if (now !== null && specKey(now) === specKey(spec) && loaded !== null)
             this.#client.ready(spec.layerStart, spec.layerEnd, loaded);

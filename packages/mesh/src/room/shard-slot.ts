@@ -4,7 +4,7 @@
 
 import { MeshError } from "../errors.ts";
 import type { StageRunner } from "../ports.ts";
-import type { LayerRange } from "../protocol/messages.ts";
+import type { LayerRange, ModelSource } from "../protocol/messages.ts";
 
 /** What a peer must load: its layer range, and whether it embeds tokens (the head) or holds the LM head. */
 export interface StageLoadSpec extends LayerRange {
@@ -18,6 +18,8 @@ export interface StageLoadSpec extends LayerRange {
   contextLength?: number | undefined;
   /** Where the model's files are (absolute, or a path on the room's server); absent: /models/<id>. */
   modelUrl?: string | undefined;
+  /** The room model's files with their sizes and hashes, to check what the loader opens against. */
+  source?: ModelSource | undefined;
 }
 
 /** A loaded shard; destroy() frees its memory (optional). */

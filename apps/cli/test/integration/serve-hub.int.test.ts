@@ -1,0 +1,177 @@
+// A room for a Hub model: `pipemesh serve --model hf:OWNER/REPO/FILE.gguf` with HF_ENDPOINT pointing at a
+// local Hub stand-in, two `pipemesh join` peers with caches of their own and `generate --room
+// --min-stages 2` give the model's float64 greedy tokens; a second round with a fresh server and the same
+// peer caches fetches less than 5 % of the first round's bytes from the Hub. A gated repository's files
+// reach the peers through the server, and the peers never see the token.
+
+import type { ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  ggufFixturePath,
+  loadGgufGolden,
+} from "../../../../packages/engine/test/fixtures/gguf-fixtures.ts";
+import {
+  startHubServer,
+  type HubServer,
+} from "../../../../packages/engine/test/support/hub-server.ts";
+import { generateTokens, startCli } from "../support/run-cli.ts";
+
+const FIXTURE = "llama-q4km-mix";
+const golden = loadGgufGolden(FIXTURE);
+const SPEC = `hf:pipemesh/tiny-gguf/${FIXTURE}.gguf`;
+
+/** Resolves with the first match of `re` in the child's stream; rejects when it exits first. */
+function waitForLine(
+  child: ChildProcess,
+  stream: "stdout" | "stderr",
+  re: RegExp,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const s = child[stream];
+    if (s === null) return reject(new Error(`no ${stream}`));
+    s.setEncoding("utf8");
+    const onData = (d: string): void => {
+      text += d;
+      const m = re.exec(text);
+      if (m !== null) {
+        s.off("data", onData);
+        resolve(m[1] ?? m[0]);
+      }
+    };
+    s.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`exited (${code}) before ${re}:\n${text}`)));
+  });
+}
+
+describe("pipemesh serve --model hf:...", () => {
+  const children: ChildProcess[] = [];
+  const dirs: string[] = [];
+  let hub: HubServer | undefined;
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+    await hub?.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  const cacheDir = (): string => {
+    const d = mkdtempSync(join(tmpdir(), "pipemesh-cache-"));
+    dirs.push(d);
+    return d;
+  };
+
+  /** One round: a fresh server, two peers and a head with the given caches; the hub bytes it cost. */
+  async function round(
+    env: NodeJS.ProcessEnv,
+    caches: { peers: string[]; head: string },
+  ): Promise<{ tokens: number[]; bytes: number }> {
+    const before = hub!.bytesServed();
+    const server = startCli(["serve", "--port", "0", "--model", SPEC], env);
+    children.push(server);
+    const url = await waitForLine(server, "stdout", /room for \S+: (http\S+)/);
+    const peers = caches.peers.map((dir, i) =>
+      startCli(["join", "--name", `hub-${i}`], {
+        ...env,
+        HF_TOKEN: "",
+        PIPEMESH_ROOM_URL: url,
+        PIPEMESH_CACHE_DIR: dir,
+      }),
+    );
+    children.push(...peers);
+    const { tokens } = await generateTokens(
+      [
+        "--room",
+        url,
+        "--min-stages",
+        "2",
+        "--prompt-ids",
+        golden.prompt.join(","),
+        "--max-tokens",
+        String(golden.greedy.length),
+        "--temperature",
+        "0",
+        "--ignore-eos",
+      ],
+      { ...env, HF_TOKEN: "", PIPEMESH_CACHE_DIR: caches.head },
+    );
+    for (const p of [...peers, server]) p.kill("SIGTERM");
+    await Promise.all(
+      [...peers, server].map((p) =>
+        p.exitCode === null ? new Promise((r) => p.once("exit", r)) : Promise.resolve(),
+      ),
+    );
+    return { tokens, bytes: hub!.bytesServed() - before };
+  }
+
+  it("two joined peers give the golden tokens; a second round with their caches costs < 5 % of the bytes", async () => {
+    hub = await startHubServer({
+      repos: { "pipemesh/tiny-gguf": { files: { [`${FIXTURE}.gguf`]: ggufFixturePath(FIXTURE) } } },
+    });
+    const env = { HF_ENDPOINT: hub.url };
+    const caches = { peers: [cacheDir(), cacheDir()], head: cacheDir() };
+    const first = await round(env, caches);
+    expect(first.tokens).toEqual(golden.greedy);
+    expect(first.bytes).toBeGreaterThan(0.5 * golden.size); // the layers came from the Hub
+    const second = await round(env, caches);
+    expect(second.tokens).toEqual(golden.greedy);
+    expect(second.bytes).toBeLessThan(0.05 * first.bytes);
+  });
+
+  it("a gated repository: peers load through the server and never send the token", async () => {
+    const gated = await startHubServer({
+      repos: {
+        "pipemesh/gated-gguf": {
+          files: { [`${FIXTURE}.gguf`]: ggufFixturePath(FIXTURE) },
+          token: "hf_secret_token",
+        },
+      },
+    });
+    try {
+      const env = { HF_ENDPOINT: gated.url };
+      const server = startCli(
+        ["serve", "--port", "0", "--model", `hf:pipemesh/gated-gguf/${FIXTURE}.gguf`],
+        { ...env, HF_TOKEN: "hf_secret_token" },
+      );
+      children.push(server);
+      const url = await waitForLine(server, "stdout", /room for \S+: (http\S+)/);
+      const peers = [cacheDir(), cacheDir()].map((dir, i) =>
+        startCli(["join", "--name", `gated-${i}`], {
+          ...env,
+          HF_TOKEN: "",
+          PIPEMESH_ROOM_URL: url,
+          PIPEMESH_CACHE_DIR: dir,
+        }),
+      );
+      children.push(...peers);
+      const { tokens } = await generateTokens(
+        [
+          "--room",
+          url,
+          "--min-stages",
+          "2",
+          "--prompt-ids",
+          golden.prompt.join(","),
+          "--max-tokens",
+          String(golden.greedy.length),
+          "--temperature",
+          "0",
+          "--ignore-eos",
+        ],
+        { ...env, HF_TOKEN: "", PIPEMESH_CACHE_DIR: cacheDir() },
+      );
+      expect(tokens).toEqual(golden.greedy);
+      // The peers hold no token, so the layers they loaded came through the server; every request the
+      // Hub answered carried the server's token (tokenless ones were refused).
+      const answered = gated.requests.filter((x) => x.server === "hub" && x.status < 400);
+      expect(answered.length).toBeGreaterThan(0);
+      for (const r of answered) expect(r.authorization).toBe("Bearer hf_secret_token");
+      expect(gated.bytesServed()).toBeGreaterThan(0.5 * golden.size);
+      for (const p of [...peers, server]) p.kill("SIGTERM");
+    } finally {
+      await gated.close();
+    }
+  });
+});
