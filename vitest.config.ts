@@ -2,7 +2,14 @@
 // integration (real processes, sockets and WebRTC on loopback) and e2e (the web app in Chromium).
 // `npm test` runs all of them; REQUIRE_WEBGPU=1 (set by .ci/run) turns a missing Chromium or
 // WebGPU adapter into a failure instead of a skip.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { defineConfig } from "vitest/config";
+
+// Tests (and the CLI processes they start) keep downloaded weights in a fresh cache of their own, never in
+// the user's ~/.cache/pipemesh; tests that check the cache set their own PIPEMESH_CACHE_DIR.
+process.env["PIPEMESH_CACHE_DIR"] ??= mkdtempSync(join(tmpdir(), "pipemesh-test-cache-"));
 
 const slow = Number(process.env.PIPEMESH_TEST_TIMEOUT_MS ?? 180_000);
 

@@ -3,6 +3,7 @@
 // Decisions (which mode, which tokens) are the scheduler's; this file only wires engine and mesh.
 
 import {
+  resolveModelSource,
   kvCacheBytes,
   loadGenerationEosIds,
   loadModelConfig,
@@ -21,6 +22,7 @@ import {
   type StageRunner,
 } from "@pipemesh/mesh";
 import type { GenerateOptions } from "../args.ts";
+import { CliError } from "../cli-error.ts";
 import { openDrafter, type OpenedDrafter } from "./drafter.ts";
 import { chooseModels, readDefaultPair, type ModelChoice } from "./models.ts";
 import { checkSameModel, peekRoomModel } from "./room-model.ts";
@@ -52,7 +54,13 @@ export interface OpenHeadOptions {
 async function modelsFor(
   opts: GenerateOptions,
 ): Promise<ModelChoice & { contextLength?: number | undefined }> {
-  if (opts.room === undefined) return chooseModels(opts.model, opts.draft);
+  if (opts.room === undefined) {
+    const { target, draft } = chooseModels(opts.model, opts.draft);
+    return {
+      target: await locationOf(target),
+      draft: draft === undefined ? undefined : await locationOf(draft),
+    };
+  }
   const room = await peekRoomModel(opts.room);
   const contextLength = room.info.contextLength;
   if (opts.model !== undefined) {
@@ -63,6 +71,22 @@ async function modelsFor(
   const name = readDefaultPair().name;
   if (room.info.id === name || room.info.id === `${name}/target`) return { ...pair, contextLength };
   return { target: room.location, draft: opts.draft, contextLength };
+}
+
+/**
+ * Where a model spec's files are read from: local paths as given, http(s) URLs and hf: ids resolved (a Hub
+ * id to its pinned resolve URL). Files that need HF_TOKEN are served by `pipemesh serve`, not read here.
+ */
+async function locationOf(spec: string): Promise<string> {
+  if (!/^(hf:|https?:\/\/)/i.test(spec)) return spec;
+  const resolved = await resolveModelSource(spec);
+  if (resolved.needsToken) {
+    throw new CliError(
+      "ERR_MODEL_SOURCE",
+      `${spec} needs HF_TOKEN for every read; serve it with pipemesh serve --model and generate --room`,
+    );
+  }
+  return resolved.location;
 }
 
 export async function openHead(opts: GenerateOptions, o: OpenHeadOptions): Promise<HeadSession> {

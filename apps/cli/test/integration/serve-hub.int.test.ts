@@ -174,4 +174,29 @@ describe("pipemesh serve --model hf:...", () => {
       await gated.close();
     }
   });
+
+  it("generate --model hf:... reads the Hub file by Range on one local peer", async () => {
+    const h = await startHubServer({
+      repos: { "pipemesh/tiny-gguf": { files: { [`${FIXTURE}.gguf`]: ggufFixturePath(FIXTURE) } } },
+    });
+    try {
+      const { tokens } = await generateTokens(
+        [
+          "--model",
+          SPEC,
+          "--prompt-ids",
+          golden.prompt.join(","),
+          "--max-tokens",
+          String(golden.greedy.length),
+          "--temperature",
+          "0",
+          "--ignore-eos",
+        ],
+        { HF_ENDPOINT: h.url, PIPEMESH_CACHE_DIR: cacheDir() },
+      );
+      expect(tokens).toEqual(golden.greedy);
+    } finally {
+      await h.close();
+    }
+  });
 });
