@@ -43,9 +43,13 @@ struct Part { yOffset: u32, colTiles: u32, lastCol: u32 }
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 @group(0) @binding(5) var<uniform> part: Part;
 
-/** The 4 elements at byte address a (a multiple of 2) as f32. */
+/** The 4 elements at byte address a (a multiple of 2) as f32. When K is even every row starts on a word
+ *  (RB % 4 == 0, a pipeline constant), so a is a multiple of 4 and two words hold the 4 elements. */
 fn wq(a: u32) -> vec4<f32> {
   let i = a >> 2u;
+  if (RB % 4u == 0u) {
+    return vec4<f32>(decode2(w[i]), decode2(w[min(i + 1u, W_LAST)]));
+  }
   let w0 = w[i];
   let w1 = w[min(i + 1u, W_LAST)];
   let w2 = w[min(i + 2u, W_LAST)];
