@@ -70,7 +70,12 @@ export function stageLoader(o: StageLoaderOptions): LoadStage {
     signal: AbortSignal,
   ): Promise<LoadedStage> => {
     try {
-      const source = await o.resolve(spec.modelId, signal);
+      const named = await o.resolve(spec.modelId, signal);
+      // A room whose model lives elsewhere (a URL, a Hub file) says where in its plan.
+      const source =
+        spec.modelUrl === undefined
+          ? named
+          : { ...named, targetUrl: new URL(spec.modelUrl, globalThis.location.href).href };
       const config = await loadTargetConfig(source, signal);
       const kv = kvSizing(config, o.app, spec.contextLength);
       const shard = await createBrowserShardClient(

@@ -115,7 +115,19 @@ export class RoomClient {
   model(id: string = this.#state.model.id, signal?: AbortSignal): Promise<ModelSource> {
     let p = this.#models.get(id);
     if (p === undefined) {
-      p = resolveModelSource(id, this.app.modelsBaseUrl, signal);
+      const room = this.#state.model;
+      const page = globalThis.location.href;
+      // A room whose model lives elsewhere (a URL, a Hub file) names where in its descriptor.
+      p =
+        room.id === id && room.source !== undefined
+          ? Promise.resolve({
+              id,
+              name: id,
+              targetUrl: new URL(room.source.url, page).href,
+              draftUrl:
+                room.draft === undefined ? undefined : new URL(room.draft.source.url, page).href,
+            })
+          : resolveModelSource(id, this.app.modelsBaseUrl, signal);
       this.#models.set(id, p);
       p.catch(() => this.#models.delete(id));
     }
