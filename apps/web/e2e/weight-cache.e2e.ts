@@ -5,6 +5,7 @@
 
 import { createStaticHandler, startSignalingServer } from "@pipemesh/mesh/node";
 import type { ServerResponse } from "node:http";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromiumPath } from "../../../packages/engine/test/support/chromium.ts";
 import { buildApp } from "./support/app-server.ts";
@@ -15,6 +16,11 @@ import { testModel, type TestModel } from "./support/test-model.ts";
 const REQUIRE = process.env["REQUIRE_WEBGPU"] === "1";
 const haveChromium = chromiumPath() !== null;
 if (!haveChromium && REQUIRE) throw new Error("REQUIRE_WEBGPU=1 but no Chromium (CHROMIUM_PATH)");
+
+/** The contribute status line's data-source ("cache", "network", "mixed"). */
+async function sourceOf(page: Page): Promise<string | undefined> {
+  return (await page.getAttribute('[data-testid="contribute-status"]', "data-source")) ?? undefined;
+}
 
 /** Counts body bytes written for weight files and HEAD requests for them. */
 function counting(res: ServerResponse, onBytes: (n: number) => void): void {
@@ -84,6 +90,7 @@ describe.skipIf(!haveChromium)(
       expect(await waitPhase(tab.page, ["ready", "serving"])).toBe("ready");
       const fetched = weightBytes;
       expect(fetched).toBeGreaterThan(0);
+      expect(await sourceOf(tab.page)).toBe("network");
       await tab.page.waitForFunction(
         () =>
           !/^(…|0 B)$/.test(
@@ -93,7 +100,8 @@ describe.skipIf(!haveChromium)(
         { timeout: 10_000 },
       );
 
-      // Stop, then contribute again: a new shard worker loads the same layers from OPFS.
+      // Reload the page and contribute again: a new shard worker loads the same layers from OPFS, and
+      // the page says so.
       await tab.page.click('[data-testid="contribute"]');
       await tab.page.waitForFunction(
         () =>
@@ -102,10 +110,17 @@ describe.skipIf(!haveChromium)(
       );
       weightBytes = 0;
       weightHeads = 0;
+      await tab.page.reload();
+      await openRoom(tab.page, url, "contribute");
+      await tab.page.waitForSelector('[data-testid="no-webgpu"]', { timeout: 60_000 });
       await startContributing(tab.page);
       expect(await waitPhase(tab.page, ["ready", "serving"])).toBe("ready");
       expect(weightBytes).toBe(0);
       expect(weightHeads).toBeGreaterThan(0);
+      expect(await sourceOf(tab.page)).toBe("cache");
+      expect(await tab.page.textContent('[data-testid="contribute-status"]')).toMatch(
+        /from this browser's cache .*nothing downloaded/,
+      );
 
       await tab.page.click('[data-testid="contribute"]');
       await tab.page.click('[data-testid="cache-clear"]');

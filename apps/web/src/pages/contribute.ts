@@ -375,12 +375,14 @@ export class ContributeView {
         void this.#renderCache();
         this.#progress.hidden = false;
         this.#progress.value = 1;
-        this.#status.textContent = `Loaded ${span}; ready for the next chat.`;
+        this.#status.textContent = `Loaded ${span}${sourceText(s.source)}; ready for the next chat.`;
+        this.#status.dataset["source"] = sourceKind(s.source);
         break;
       case "serving":
         this.#progress.hidden = false;
         this.#progress.value = 1;
-        this.#status.textContent = `Serving ${span} in the pipeline.`;
+        this.#status.textContent = `Serving ${span} in the pipeline${sourceText(s.source)}.`;
+        this.#status.dataset["source"] = sourceKind(s.source);
         break;
       case "stopped":
         this.#status.textContent = "Not contributing.";
@@ -394,4 +396,23 @@ export class ContributeView {
     this.#progress.dataset["fraction"] = String(this.#progress.value);
     this.#onChange();
   }
+}
+
+const MB = 1024 * 1024;
+
+/** " from this browser's cache (...)" / " (... downloaded)" for a load through the weight cache. */
+function sourceText(s: { cachedBytes: number; downloadedBytes: number } | undefined): string {
+  if (s === undefined) return "";
+  const mb = (b: number): string => `${(b / MB).toFixed(1)} MB`;
+  if (s.downloadedBytes === 0)
+    return ` from this browser's cache (${mb(s.cachedBytes)}, nothing downloaded)`;
+  if (s.cachedBytes === 0) return ` (${mb(s.downloadedBytes)} downloaded, kept for next time)`;
+  return ` (${mb(s.cachedBytes)} from this browser's cache, ${mb(s.downloadedBytes)} downloaded)`;
+}
+
+/** data-source of the status line: "cache", "network", "mixed" or "" (no weight cache). */
+function sourceKind(s: { cachedBytes: number; downloadedBytes: number } | undefined): string {
+  if (s === undefined) return "";
+  if (s.downloadedBytes === 0) return "cache";
+  return s.cachedBytes === 0 ? "network" : "mixed";
 }

@@ -28,10 +28,16 @@ export type ContributorStatus =
   | { phase: "waiting"; reason: string }
   | { phase: "idle"; reason: string }
   | { phase: "loading"; span: LayerSpan; fraction: number }
-  | { phase: "ready"; span: LayerSpan }
-  | { phase: "serving"; span: LayerSpan }
+  | { phase: "ready"; span: LayerSpan; source?: WeightSource | undefined }
+  | { phase: "serving"; span: LayerSpan; source?: WeightSource | undefined }
   | { phase: "stopped" }
   | { phase: "error"; error: unknown };
+
+/** Where the loaded layers' bytes came from: this browser's weight cache, or the network. */
+export interface WeightSource {
+  cachedBytes: number;
+  downloadedBytes: number;
+}
 
 /** What contributorStatus() reads: the room state and this peer's latest load and session events. */
 export interface ContributorSnapshot {
@@ -43,6 +49,8 @@ export interface ContributorSnapshot {
   loadedKey: string | null;
   /** The plan version a session serves, or null. */
   servingVersion: number | null;
+  /** Where the last load's weight bytes came from, when it read through the weight cache. */
+  weightSource?: WeightSource | undefined;
 }
 
 export function spanKey(s: Pick<StageLoadSpec, "layerStart" | "layerEnd" | "head">): string {
@@ -71,9 +79,10 @@ export function contributorStatus(snap: ContributorSnapshot): ContributorStatus 
   }
   const span: LayerSpan = { layerStart: spec.layerStart, layerEnd: spec.layerEnd, head: spec.head };
   const key = spanKey(spec);
+  const source = snap.weightSource;
   if (snap.servingVersion === plan.version && snap.loadedKey === key)
-    return { phase: "serving", span };
-  if (snap.loadedKey === key) return { phase: "ready", span };
+    return { phase: "serving", span, source };
+  if (snap.loadedKey === key) return { phase: "ready", span, source };
   const fraction = snap.loading?.key === key ? snap.loading.fraction : 0;
   return { phase: "loading", span, fraction };
 }
@@ -126,6 +135,9 @@ export class Contributor {
         app: room.app,
         resolve: (id, signal) => room.model(id, signal),
         backend: () => o.backend,
+        onLoaded: (shard) => {
+          snap.weightSource = shard.info.weightSource;
+        },
       }),
       rtc: rtcOptions(room.app),
       link: { peerTimeoutMs: room.app.peerTimeoutMs },

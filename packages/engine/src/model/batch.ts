@@ -82,6 +82,11 @@ export interface ShardInfo {
   maxSeqs: number;
   /** Bytes of weights this shard holds. */
   weightBytes: number;
+  /**
+   * Where the load's weight bytes came from, when it read through a weight cache: bytes served by the
+   * cache and bytes downloaded (a returning contributor loads from its cache with none downloaded).
+   */
+  weightSource?: { cachedBytes: number; downloadedBytes: number } | undefined;
 }
 
 export interface LayerShard {

@@ -11,4 +11,7 @@ const { openCachedModelDir, openNodeCache } = await import("../node/cache-dir.ts
 
 const cacheDir = workerData?.cacheDir;
 const cache = typeof cacheDir === "string" ? openNodeCache({ dir: cacheDir }) : undefined;
-serveShard(nodeEndpoint(parentPort), { openDir: (loc) => openCachedModelDir(loc, cache) });
+serveShard(nodeEndpoint(parentPort), {
+  openDir: (loc) => openCachedModelDir(loc, cache),
+  cacheStats: cache === undefined ? undefined : () => cache.stats,
+});

@@ -14,6 +14,8 @@ import { READY_MESSAGE, type Outcome, type ShardApi } from "./shard-api.ts";
 export interface ShardWorkerEnv {
   /** Opens spec.model (URLs in browsers; paths or URLs in Node). */
   openDir: (location: string) => ModelDir;
+  /** The weight cache's counters, when reads go through one (to report where a load's bytes came from). */
+  cacheStats?: (() => { hitBytes: number; fetchedBytes: number }) | undefined;
 }
 
 function toWire(e: unknown): WireError {
@@ -69,11 +71,19 @@ export function serveShard(endpoint: Endpoint, env: ShardWorkerEnv): void {
             : (p: Parameters<typeof onProgress>[0]): void => {
                 delivered = onProgress(p);
               };
+        const stats = env.cacheStats;
+        const before = stats === undefined ? undefined : { ...stats() }; // the counters are live
         const p = loadLayerShard(spec, { openDir: env.openDir, onProgress: report });
         loading = p;
         shard = await p;
         await delivered;
-        return shard.info;
+        const after = stats?.();
+        if (before === undefined || after === undefined) return shard.info;
+        const weightSource = {
+          cachedBytes: after.hitBytes - before.hitBytes,
+          downloadedBytes: after.fetchedBytes - before.fetchedBytes,
+        };
+        return { ...shard.info, weightSource };
       }),
     run: async (callId, batch) => {
       // Registered synchronously on arrival; an abort for this call is posted after the run, so it
@@ -104,5 +114,8 @@ const scope = globalThis as { WorkerGlobalScope?: unknown; postMessage?: unknown
 if (typeof scope.WorkerGlobalScope === "function" && typeof scope.postMessage === "function") {
   // Weight byte ranges are kept in OPFS (or the Cache API) and only missing bytes are fetched.
   const cache = openBrowserCache();
-  serveShard(globalThis, { openDir: (loc) => openUrlModelDir(loc, { cache }) });
+  serveShard(globalThis, {
+    openDir: (loc) => openUrlModelDir(loc, { cache }),
+    cacheStats: cache === undefined ? undefined : () => cache.stats,
+  });
 }
