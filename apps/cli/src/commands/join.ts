@@ -8,6 +8,8 @@ import { PeerNode, parseRoomUrl, type RoomEvent } from "@pipemesh/mesh";
 import { isLoopbackUrl, nodeRtcOptions, nodeWebSocketFactory } from "@pipemesh/mesh/node";
 import { CliError } from "../cli-error.ts";
 import { nodeCaps } from "../peer/caps.ts";
+import { heldModels } from "../peer/held-layers.ts";
+import { defaultCacheDir } from "@pipemesh/engine/node";
 import { nodeStageLoader } from "../peer/load-stage.ts";
 import type { ModelledCompute } from "../peer/modelled-stage.ts";
 
@@ -131,12 +133,16 @@ export async function joinCommand(argv: readonly string[]): Promise<number> {
   }
   const o = parseJoinArgs(argv);
   const room = parseRoomUrl(await roomUrlFrom(o.roomUrl));
-  const caps = await nodeCaps({
-    backend: o.backend,
-    memoryBudgetMb: o.memoryBudgetMb,
-    name: o.name,
-    matmulGflops: o.matmulGflops,
-  });
+  const caps = {
+    ...(await nodeCaps({
+      backend: o.backend,
+      memoryBudgetMb: o.memoryBudgetMb,
+      name: o.name,
+      matmulGflops: o.matmulGflops,
+    })),
+    // The layers this machine's cache holds, so the room can give them back to it.
+    models: heldModels(defaultCacheDir()),
+  };
   let lastLine = "";
   const log = (line: string): void => {
     if (line === lastLine) return;

@@ -88,6 +88,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     port,
     iceServers,
     models: [...local.map((m) => m.info), ...publicModels.filter((p) => !taken.has(p.id))],
+    connectOrigins: connectOriginsOf(local),
     http: servedModelsHandler(
       local,
       createStaticHandler({ roots: [DIST_DIR, PUBLIC_DIR], spaFallback: "/index.html" }),
@@ -116,4 +117,20 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
   });
   await server.close();
   return 0;
+}
+
+/**
+ * What the app's pages must be allowed to fetch for models served from elsewhere: each remote source's
+ * origin, and any https origin when one is https (its CDN redirect target is not known in advance).
+ */
+function connectOriginsOf(models: readonly ServedModel[]): string[] {
+  const out = new Set<string>();
+  for (const m of models) {
+    const url = m.info.source?.url;
+    if (url === undefined || !/^https?:\/\//i.test(url)) continue;
+    const u = new URL(url);
+    out.add(u.origin);
+    if (u.protocol === "https:") out.add("https:");
+  }
+  return [...out];
 }

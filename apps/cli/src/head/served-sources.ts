@@ -40,10 +40,11 @@ export async function openServedModel(
   spec: string,
   taken: ReadonlySet<string>,
   ctx?: number,
+  env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<ServedModel> {
   let opened: Awaited<ReturnType<typeof openModelSource>>;
   try {
-    opened = await openModelSource(spec);
+    opened = await openModelSource(spec, { env });
   } catch (e) {
     throw new CliError("ERR_MODEL_SOURCE", `--model ${spec}: ${(e as Error).message}`);
   }
@@ -77,7 +78,7 @@ export async function openServedModel(
   if (resolved.revision !== undefined) source.revision = resolved.revision;
   info.source = source;
   if (!proxied) return { id, info, route: { kind: "none" } };
-  const { token } = hubSettings({ env: process.env });
+  const { token } = hubSettings({ env });
   const origin = new URL(resolved.endpoint ?? resolved.location).origin;
   return {
     id,

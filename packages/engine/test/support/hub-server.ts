@@ -41,6 +41,7 @@ export interface HubRequestRecord {
   path: string;
   range?: string | undefined;
   authorization?: string | undefined;
+  userAgent?: string | undefined;
   status: number;
 }
 
@@ -216,6 +217,13 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
     (server: "hub" | "cdn") =>
     (req: IncomingMessage, res: ServerResponse): void => {
       const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname;
+      // Browsers on another origin read these files, as they read the Hub's: CORS with the headers a
+      // range reader needs.
+      res.setHeader("access-control-allow-origin", "*");
+      res.setHeader(
+        "access-control-expose-headers",
+        "content-range, content-length, accept-ranges, etag, x-linked-etag, x-linked-size, x-repo-commit",
+      );
       let status: number;
       try {
         status =
@@ -234,6 +242,7 @@ export async function startHubServer(options: HubServerOptions): Promise<HubServ
         path,
         range: req.headers.range,
         authorization: req.headers.authorization,
+        userAgent: req.headers["user-agent"],
         status,
       });
     };

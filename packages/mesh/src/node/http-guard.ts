@@ -60,7 +60,9 @@ export class HttpGuard {
     // CSP host sources cannot name IPv6 literals; 'self' covers the page's own ws(s) origin in browsers.
     for (const origin of this.#origins)
       if (!origin.includes("[")) connect.push(origin.replace(/^http/, "ws"));
-    for (const raw of o.connectOrigins ?? []) connect.push(new URL(raw).origin);
+    // Origins, or scheme sources like "https:" (a Hub's CDN is only known once its redirect arrives).
+    for (const raw of o.connectOrigins ?? [])
+      connect.push(/^[a-z][a-z0-9+.-]*:$/i.test(raw) ? raw.toLowerCase() : new URL(raw).origin);
     this.#csp = [
       "default-src 'self'",
       "script-src 'self' 'wasm-unsafe-eval' blob:",

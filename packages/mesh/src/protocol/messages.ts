@@ -80,8 +80,11 @@ export interface PeerCapabilities {
   memoryBudgetBytes: number;
   /** Measured matmul speed (GFLOP/s); the planner sizes ranges in proportion to it. */
   matmulGflops: number;
-  /** Model files already cached locally, per model id. */
-  models: { modelId: string; files: string[] }[];
+  /**
+   * What the peer holds in its cache, per model id: files, and the layer range it loaded last (the
+   * planner gives a returning peer the layers it already has where it can).
+   */
+  models: { modelId: string; files: string[]; layers?: LayerRange | undefined }[];
   name?: string | undefined;
 }
 
@@ -508,7 +511,12 @@ function caps(x: unknown): PeerCapabilities {
   for (const k of keys) limits[k.slice(0, 128)] = num(limitsIn, k);
   const models = arr(o, "models", 64).map((m) => {
     const mo = rec(m, "caps.models[]");
-    return { modelId: modelId(mo, "modelId"), files: strArr(mo, "files", 1024) };
+    const entry: PeerCapabilities["models"][number] = {
+      modelId: modelId(mo, "modelId"),
+      files: strArr(mo, "files", 1024),
+    };
+    if (mo["layers"] !== undefined) entry.layers = range(rec(mo["layers"], "caps.models[].layers"));
+    return entry;
   });
   const name = optStr(o, "name", 128);
   return {

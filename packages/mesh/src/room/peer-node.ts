@@ -14,7 +14,7 @@ import type {
   WireDtype,
 } from "../protocol/messages.ts";
 import { SignalingClient, type WebSocketFactory } from "../signaling/client.ts";
-import type { Clock } from "../transport/clock.ts";
+import { systemClock, type Clock } from "../transport/clock.ts";
 import type { Link, LinkOptions } from "../transport/link.ts";
 import type { RtcOptions } from "../transport/peer-channel.ts";
 import type { ShapeOptions } from "../transport/shaped-link.ts";
@@ -53,7 +53,15 @@ export interface RoomPeerOptions {
   shape?: ShapeOptions;
   onEvent?: (event: RoomEvent) => void;
   signal?: AbortSignal;
+  /**
+   * How long an assignment must stand before its layers start loading (default 250 ms): when several
+   * peers join at once the plan changes a few times in quick succession, and a peer should not download
+   * layers that the next plan takes away.
+   */
+  settleMs?: number;
 }
+
+const DEFAULT_SETTLE_MS = 250;
 
 /** What a stage-role peer loads for its place in `plan` (null: idle). */
 export function stageSpecFor(
@@ -96,6 +104,9 @@ export class PeerNode {
   /** Plan versions are served at most once: a failed session waits for the next plan. */
   #lastSessionVersion = -1;
   #destroyed = false;
+  /** An assignment waiting out the settle time before it loads, and the one loading now. */
+  #settling: { key: string; cancel: () => void } | null = null;
+  #loadingKey: string | null = null;
 
   private constructor(
     o: RoomPeerOptions,
@@ -164,6 +175,8 @@ export class PeerNode {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    this.#settling?.cancel();
+    this.#settling = null;
     this.#endSession(null);
     this.#connector.destroy();
     this.#slot.destroy();
@@ -191,6 +204,8 @@ export class PeerNode {
     const plan = state.plan;
     const spec = plan === null ? null : stageSpecFor(plan, this.peerId, state.model);
     if (plan === null || spec === null) {
+      this.#settling?.cancel();
+      this.#settling = null;
       this.#endSession(null);
       this.#slot.release();
       return;
@@ -199,35 +214,22 @@ export class PeerNode {
     if (this.#session !== null && this.#session.version !== plan.version) this.#endSession(null);
     const runner = this.#slot.loaded(spec);
     if (runner === null) {
-      this.#slot.ensure(spec).then(
+      const key = specKey(spec);
+      // Already waiting to load, or loading, this assignment.
+      if (this.#settling?.key === key || this.#loadingKey === key) return;
+      this.#settling?.cancel();
+      const cancel = (this.#o.clock ?? systemClock).after(
+        this.#o.settleMs ?? DEFAULT_SETTLE_MS,
         () => {
-          if (this.#destroyed) return;
-          this.#emit({ type: "loaded", spec });
-          const now =
-            this.#state.plan === null
-              ? null
-              : stageSpecFor(this.#state.plan, this.peerId, this.#state.model);
-          const loaded = this.#slot.loaded(spec);
-          if (now !== null && specKey(now) === specKey(spec) && loaded !== null)
-            this.#client.ready(spec.layerStart, spec.layerEnd, loaded);
-        },
-        (e: unknown) => {
-          if (e instanceof MeshError && e.code === "ERR_ABORTED") return;
-          this.#emit({
-            type: "error",
-            error:
-              e instanceof MeshError
-                ? e
-                : new MeshError(
-                    "ERR_STAGE_FAILED",
-                    `loading layers ${spec.layerStart}-${spec.layerEnd} failed: ${String(e)}`,
-                    { cause: e },
-                  ),
-          });
+          this.#settling = null;
+          if (!this.#destroyed) this.#load(spec);
         },
       );
+      this.#settling = { key, cancel };
       return;
     }
+    this.#settling?.cancel();
+    this.#settling = null;
     const loadedHere = state.members.find((m) => m.peerId === this.peerId)?.loaded;
     if (loadedHere?.layerStart !== spec.layerStart || loadedHere.layerEnd !== spec.layerEnd) {
       this.#client.ready(spec.layerStart, spec.layerEnd, runner); // loaded earlier, for an older plan
@@ -240,6 +242,49 @@ export class PeerNode {
     ) {
       this.#startSession(plan, runner);
     }
+  }
+
+  /** Loads an assignment that has stood for the settle time, and reports it ready if it still holds. */
+  #load(spec: StageLoadSpec): void {
+    const current =
+      this.#state.plan === null
+        ? null
+        : stageSpecFor(this.#state.plan, this.peerId, this.#state.model);
+    const key = specKey(spec);
+    if (current === null || specKey(current) !== key) return;
+    this.#loadingKey = key;
+    const done = (): void => {
+      if (this.#loadingKey === key) this.#loadingKey = null;
+    };
+    this.#slot.ensure(spec).then(
+      () => {
+        done();
+        if (this.#destroyed) return;
+        this.#emit({ type: "loaded", spec });
+        const now =
+          this.#state.plan === null
+            ? null
+            : stageSpecFor(this.#state.plan, this.peerId, this.#state.model);
+        const loaded = this.#slot.loaded(spec);
+        if (now !== null && specKey(now) === specKey(spec) && loaded !== null)
+          this.#client.ready(spec.layerStart, spec.layerEnd, loaded);
+      },
+      (e: unknown) => {
+        done();
+        if (e instanceof MeshError && e.code === "ERR_ABORTED") return;
+        this.#emit({
+          type: "error",
+          error:
+            e instanceof MeshError
+              ? e
+              : new MeshError(
+                  "ERR_STAGE_FAILED",
+                  `loading layers ${spec.layerStart}-${spec.layerEnd} failed: ${String(e)}`,
+                  { cause: e },
+                ),
+        });
+      },
+    );
   }
 
   #startSession(plan: PipelinePlan, runner: StageRunner): void {

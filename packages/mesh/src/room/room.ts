@@ -177,8 +177,13 @@ export class Room {
   #replan(): void {
     this.#dirty = false;
     const head = this.#active === null ? null : (this.#members.get(this.#active) ?? null);
+    // Peers that hold layers of this model in their cache go first, in the order of those layers, so a
+    // returning peer gets back the range it has (a stable sort keeps join order among the others).
+    const held = (m: Member): number =>
+      m.caps.models.find((x) => x.modelId === this.model.id)?.layers?.layerStart ?? Infinity;
     const peers = [...this.#members.values()]
       .filter((m) => m.role === "stage" && m.peerId !== this.#active)
+      .sort((a, b) => Math.sign(held(a) - held(b)) || 0) // NaN (both hold none): keep order
       .map((m) => ({
         peerId: m.peerId,
         speed: m.caps.matmulGflops,
