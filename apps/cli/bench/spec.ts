@@ -11,9 +11,15 @@ import { loadModelConfig, loadTokenizer } from "@pipemesh/engine";
 import { openModelDir } from "@pipemesh/engine/node";
 import { PipeInferScheduler, type DecodeMode, type GenerationResult } from "@pipemesh/mesh";
 import { parseGenerateArgs } from "../src/args.ts";
-import { openDrafter, type OpenedDrafter } from "../src/head/drafter.ts";
-import { openPipeline, speculationOf } from "../src/head/head-session.ts";
-import { defaultKvCells, SPECULATIVE_CELLS } from "../src/head/model-info.ts";
+import {
+  kvSizing,
+  MIN_SEQ_IDS,
+  openDrafter,
+  SPECULATIVE_CELLS,
+  type OpenedDrafter,
+} from "@pipemesh/head";
+import { nodePlatform } from "@pipemesh/head/node";
+import { openPipeline, speculationOf } from "../src/head/cli-head.ts";
 import { modelledDrafter } from "../src/head/modelled-drafter.ts";
 import { readDefaultPair } from "../src/head/models.ts";
 import { renderSpecPlot } from "./spec-plot.ts";
@@ -94,19 +100,20 @@ async function main(): Promise<void> {
     const drafters: OpenedDrafter[] = [];
     for (const kind of drafterKinds) {
       drafters.push(
-        await openDrafter(
-          draftDir,
-          { ...opts, drafter: kind },
-          { dir: pair.target, config },
+        await openDrafter({
+          platform: nodePlatform,
+          target: pair.target,
+          draft: draftDir,
+          kind,
           signal,
-        ),
+        }),
       );
     }
     const maxPositions = Math.min(config.maxPositions, ...drafters.map((d) => d.maxPositions));
-    const kvCells = defaultKvCells({ maxPositions });
+    const kvCells = kvSizing({ maxPositions }).kvCells;
     const pipe = await openPipeline(opts, pair.target, config, {
       kvCells,
-      maxSeqs: 64,
+      maxSeqs: MIN_SEQ_IDS,
       log,
       signal,
     });
@@ -132,7 +139,7 @@ async function main(): Promise<void> {
             mode,
             speculation: speculationOf(opts),
             maxContextTokens: Math.min(maxPositions, kvCells - SPECULATIVE_CELLS),
-            maxSeqIds: 64,
+            maxSeqIds: MIN_SEQ_IDS,
           },
         );
         const results: GenerationResult[] = [];
@@ -172,8 +179,8 @@ async function main(): Promise<void> {
         );
       }
     } finally {
-      await pipe.destroyPipeline();
-      for (const d of drafters) await d.destroy();
+      await pipe.destroy();
+      for (const d of drafters) await d.drafter.destroy();
     }
   }
 

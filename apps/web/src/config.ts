@@ -19,8 +19,6 @@ export interface AppConfig {
   fixedGflops: number | undefined;
   /** Longest conversation the head plans for, capped by the model (tokens). */
   maxContextTokens: number;
-  /** KV cells every stage keeps beyond the context for speculative runs. */
-  speculativeCells: number;
   /**
    * A peer link that hears nothing for this long fails with ERR_PEER_LOST. Tabs get more slack than the
    * mesh's 2.5 s default (a busy or throttled main thread pauses heartbeats) and still report a vanished
@@ -42,9 +40,8 @@ export interface ConfigSources {
   href: string;
 }
 
-/** Same numbers as the CLI head (apps/cli/src/head/head-session.ts), so every peer sizes its KV alike. */
+/** The context the app plans for when a room names none (KV sizing itself is @pipemesh/head's). */
 export const DEFAULT_MAX_CONTEXT_TOKENS = 2048;
-export const DEFAULT_SPECULATIVE_CELLS = 512;
 export const DEFAULT_PEER_TIMEOUT_MS = 4000;
 
 function envString(env: ConfigSources["env"], key: string): string | undefined {
@@ -104,7 +101,6 @@ export function parseConfig(src: ConfigSources): AppConfig {
     loopbackOnly: q.get("loopback") === "1" || loopbackEnv === "1",
     fixedGflops,
     maxContextTokens: DEFAULT_MAX_CONTEXT_TOKENS,
-    speculativeCells: DEFAULT_SPECULATIVE_CELLS,
     peerTimeoutMs: DEFAULT_PEER_TIMEOUT_MS,
     draftProvider: provider,
     drafterKind: drafter,

@@ -1,16 +1,12 @@
-// The composition root's adapters between the engine and the mesh, each fit checked with `satisfies`:
-// a contributor's and the chat head's loadStage (engine shard in a Web Worker, WebGPU or CPU backend), the
-// head's draft model (its own worker), and the PipeInfer scheduler over a HeadSession's pipeline. KV sizes
-// are derived here once so every browser peer (and the CLI, which uses the same numbers) agrees.
+// The web app's adapters between the engine and the mesh, each fit checked with `satisfies`: a
+// contributor's and the chat head's loadStage (engine shard in a Web Worker, WebGPU or CPU backend), the
+// head's draft model and the PipeInfer scheduler over a session's pipeline. KV sizing and the drafter
+// policy are @pipemesh/head's (the CLI uses the same), with the app's context cap.
 
 import {
-  createBrowserDrafterClient,
   createBrowserShardClient,
-  isEngineError,
   loadModelMeta,
-  loadTargetVocab,
   openUrlModelDir,
-  type DraftLoadProgress,
   type LoadProgress,
   type ModelConfig,
   type ModelMeta,
@@ -18,10 +14,15 @@ import {
   type ShardClient,
 } from "@pipemesh/engine";
 import {
-  DEFAULT_SPECULATION,
+  browserPlatform,
+  kvSizing as headKvSizing,
+  openDrafter as openHeadDrafter,
+  type KvSizing,
+  type OpenedDrafter,
+} from "@pipemesh/head";
+import {
   MeshError,
   PipeInferScheduler,
-  requiredSeqIds,
   type DecodeMode,
   type Drafter,
   type LoadedStage,
@@ -33,23 +34,11 @@ import type { AppConfig } from "./config.ts";
 import { AppError } from "./errors.ts";
 import { loadTargetConfig, type ModelSource } from "./model/model-source.ts";
 
-export interface KvSizing {
-  /** Cells per stage: the context plus room for speculative partitions. */
-  kvCells: number;
-  /** Sequence ids per cell (the scheduler's partitions need requiredSeqIds). */
-  maxSeqs: number;
-  /** Context the stages' KV holds (the head may cap it further by its draft model). */
-  contextTokens: number;
-}
+export type { KvSizing, OpenedDrafter };
 
 /** K/V sizing for a model: the room's context length when it names one, else the app's default cap. */
 export function kvSizing(config: ModelConfig, app: AppConfig, contextLength?: number): KvSizing {
-  const contextTokens = Math.min(config.maxPositions, contextLength ?? app.maxContextTokens);
-  return {
-    kvCells: contextTokens + app.speculativeCells,
-    maxSeqs: Math.max(64, requiredSeqIds(DEFAULT_SPECULATION)),
-    contextTokens,
-  };
+  return headKvSizing(config, contextLength, app.maxContextTokens);
 }
 
 export interface StageLoaderOptions {
@@ -124,60 +113,20 @@ export async function loadHeadMeta(source: ModelSource, signal?: AbortSignal): P
   }
 }
 
-export interface OpenedDrafter {
-  drafter: Drafter;
-  /** "onnxruntime-web" or "engine". */
-  name: string;
-  maxPositions: number;
-  /** Why the preferred drafter was not used (it failed and the engine drafter took over). */
-  fallbackReason: string | undefined;
-}
-
-/**
- * The head's draft model in its own worker: by default the ONNX export on onnxruntime-web when the draft
- * directory has one, else (or if that fails to load) the engine drafter on the CPU backend; app.drafterKind
- * forces one. Null without a draft model.
- */
+/** The head's draft model in its own worker (@pipemesh/head's policy); null without a draft model. */
 export async function openDrafter(
   source: ModelSource,
   app: AppConfig,
   signal: AbortSignal,
-  onProgress?: (p: DraftLoadProgress) => void,
 ): Promise<OpenedDrafter | null> {
-  const draftDir = source.draftUrl;
-  if (draftDir === undefined) return null;
-  const targetVocab = await loadTargetVocab(openUrlModelDir(source.targetUrl), signal);
-  const options = { signal, ...(onProgress === undefined ? {} : { onProgress }) };
-  const engine = { draftDir, targetVocab, kind: "engine", engine: { backend: "cpu" } } as const;
-  let fallbackReason: string | undefined;
-  let client;
-  if (app.drafterKind === "engine") {
-    client = await createBrowserDrafterClient(engine, options);
-  } else {
-    try {
-      client = await createBrowserDrafterClient(
-        {
-          draftDir,
-          targetVocab,
-          ...(app.drafterKind === "ort" ? { kind: "ort" as const } : {}),
-          ort: { executionProvider: app.draftProvider },
-        },
-        options,
-      );
-    } catch (e) {
-      const fatal = isEngineError(e) && e.code === "ERR_DRAFT_VOCAB";
-      if (signal.aborted || fatal || app.drafterKind === "ort") throw e;
-      fallbackReason = String(e);
-      client = await createBrowserDrafterClient(engine, options);
-    }
-  }
-  const drafter = client satisfies Drafter;
-  return {
-    drafter,
-    name: client.info.name,
-    maxPositions: client.info.maxPositions,
-    fallbackReason,
-  };
+  if (source.draftUrl === undefined) return null;
+  return openHeadDrafter({
+    platform: browserPlatform({ draftProvider: app.draftProvider }),
+    target: source.targetUrl,
+    draft: source.draftUrl,
+    kind: app.drafterKind === "auto" ? undefined : app.drafterKind,
+    signal,
+  });
 }
 
 /** The PipeInfer scheduler over a session's pipeline; throws ERR_NO_DRAFT for speculation without a draft. */

@@ -92,5 +92,6 @@ export {
   type SpeculationOptions,
 } from "./scheduler/config.ts";
 export type { FinishReason, TokenEvent } from "./scheduler/generation-loop.ts";
+export { EventQueue } from "./scheduler/event-queue.ts";
 export type { GenerationMetrics } from "./scheduler/metrics.ts";
 export type { SamplingOptions } from "./scheduler/sampling.ts";

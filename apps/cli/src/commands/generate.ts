@@ -2,8 +2,10 @@
 // draft model, scheduler); the layers run on --peers peers (one local worker, or N peer processes joined
 // through a local signaling server). Streams text to stdout, or prints one JSON object with --json.
 
+import { StreamDecoder } from "@pipemesh/engine";
+import type { Head } from "@pipemesh/head";
 import { GENERATE_USAGE, parseGenerateArgs, type GenerateOptions } from "../args.ts";
-import { openHead, type HeadSession } from "../head/head-session.ts";
+import { openCliHead } from "../head/cli-head.ts";
 import { promptTokens } from "../head/prompt.ts";
 import { buildResultJson } from "../head/result-json.ts";
 
@@ -16,9 +18,9 @@ export async function generateCommand(argv: readonly string[]): Promise<number> 
   const abort = new AbortController();
   const onSigint = (): void => abort.abort();
   process.once("SIGINT", onSigint);
-  let session: HeadSession;
+  let head: Head;
   try {
-    session = await openHead(opts, {
+    head = await openCliHead(opts, {
       signal: abort.signal,
       log: (m) => process.stderr.write(`${m}\n`),
     });
@@ -28,20 +30,16 @@ export async function generateCommand(argv: readonly string[]): Promise<number> 
     throw e;
   }
   try {
-    return await runOnce(session, opts, abort.signal);
+    return await runOnce(head, opts, abort.signal);
   } finally {
     process.off("SIGINT", onSigint);
-    await session.destroy();
+    await head.destroy();
   }
 }
 
-async function runOnce(
-  session: HeadSession,
-  opts: GenerateOptions,
-  signal: AbortSignal,
-): Promise<number> {
-  const prompt = promptTokens(opts, session.tokenizer);
-  const generation = session.scheduler.generate({
+async function runOnce(head: Head, opts: GenerateOptions, signal: AbortSignal): Promise<number> {
+  const prompt = promptTokens(opts, head.tokenizer);
+  const generation = head.generate({
     newTokens: prompt,
     maxTokens: opts.maxTokens,
     sampling: {
@@ -50,15 +48,15 @@ async function runOnce(
       topP: opts.topP,
       seed: opts.seed,
     },
-    stopTokenIds: opts.ignoreEos ? [] : session.stopTokenIds,
+    stopTokenIds: opts.ignoreEos ? [] : head.stopTokenIds,
     stop: opts.stop,
     signal,
   });
-  const stream = !opts.json && session.decoder !== undefined;
+  const decoder = head.tokenizer === undefined ? undefined : new StreamDecoder(head.tokenizer);
+  const stream = !opts.json && decoder !== undefined;
   if (stream) {
-    const decoder = session.decoder;
     for await (const ev of generation) {
-      for (const t of ev.tokens) process.stdout.write(decoder?.push(t) ?? "");
+      for (const t of ev.tokens) process.stdout.write(decoder.push(t));
     }
   }
   let result;
@@ -68,8 +66,8 @@ async function runOnce(
     reportPartial(e, opts.json);
     throw e;
   }
-  if (stream) process.stdout.write(`${session.decoder?.flush() ?? ""}\n`);
-  const json = buildResultJson(session, result);
+  if (stream) process.stdout.write(`${decoder.flush()}\n`);
+  const json = buildResultJson(head, opts.backend, result);
   if (opts.json) process.stdout.write(`${JSON.stringify(json)}\n`);
   else process.stderr.write(`${summaryLine(json)}\n`);
   return 0;

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ModelConfig } from "@pipemesh/engine";
+import type { OpenedPipeline } from "@pipemesh/head";
 import { isGgufLocation, modelFootprint, probeCompute } from "@pipemesh/engine";
 import {
   HeadNode,
@@ -15,7 +16,6 @@ import {
   roomUrl,
   SignalingClient,
   type MemberInfo,
-  type PipelinePort,
   type RoomState,
 } from "@pipemesh/mesh";
 import {
@@ -29,7 +29,6 @@ import type { GenerateOptions } from "../args.ts";
 import { CliError } from "../cli-error.ts";
 import { nodeStageLoader } from "../peer/load-stage.ts";
 import { modelInfoFor } from "./model-info.ts";
-import type { PlanEntry } from "./result-json.ts";
 
 const BIN = fileURLToPath(new URL("../../../../bin/pipemesh.mjs", import.meta.url));
 /** The room's model id: a directory under /models/, or a file there for a GGUF model. */
@@ -131,8 +130,8 @@ export async function openMeshPipeline(
     });
     return {
       ...session,
-      destroyPipeline: async () => {
-        await session.destroyPipeline();
+      destroy: async () => {
+        await session.destroy();
         await destroyPipeline();
       },
     };
@@ -150,12 +149,6 @@ export async function openMeshPipeline(
   }
 }
 
-type OpenedPipeline = {
-  pipeline: PipelinePort;
-  plan: PlanEntry[];
-  destroyPipeline: () => Promise<void>;
-};
-
 /**
  * Joins the room at `url` as its head (an embeddings-only shard in this process), waits for
  * `expectedStages` stage peers when given, acquires the generation slot and returns the pipeline.
@@ -163,7 +156,7 @@ type OpenedPipeline = {
 export async function joinAsHead(
   url: string,
   config: ModelConfig,
-  opts: GenerateOptions,
+  opts: Pick<GenerateOptions, "linkLatencyMs" | "linkBandwidthMbps" | "minStages">,
   s: { log: (message: string) => void; signal: AbortSignal },
   wait: { expectedStages: number; peers: readonly PeerProcess[] } | null,
 ): Promise<OpenedPipeline> {
@@ -254,7 +247,7 @@ export async function joinAsHead(
     return {
       pipeline: session.pipeline,
       plan,
-      destroyPipeline: () => {
+      destroy: () => {
         session.release();
         head.destroy();
         return Promise.resolve();

@@ -10,21 +10,14 @@ import {
   type ModelDir,
 } from "@pipemesh/engine";
 import { openModelDir } from "@pipemesh/engine/node";
+import { contextLength, kvSizing, SPECULATIVE_CELLS } from "@pipemesh/head";
 import type { ModelInfo } from "@pipemesh/mesh";
 
-/** Cells beyond the context that speculative partitions may occupy at once. */
-export const SPECULATIVE_CELLS = 512;
-/** The context a model gets when nobody names one: its own, at most this many tokens. */
-export const DEFAULT_CONTEXT_CAP = 4096;
-
-/** The context length to serve: `ctx` when given (at most the model's), else the model's up to the cap. */
-export function contextLength(config: Pick<ModelConfig, "maxPositions">, ctx?: number): number {
-  return Math.min(config.maxPositions, ctx ?? DEFAULT_CONTEXT_CAP);
-}
+export { contextLength, SPECULATIVE_CELLS };
 
 /** KV cells a peer allocates: the context it serves plus room for speculative runs. */
 export function defaultKvCells(config: Pick<ModelConfig, "maxPositions">, ctx?: number): number {
-  return contextLength(config, ctx) + SPECULATIVE_CELLS;
+  return kvSizing(config, ctx).kvCells;
 }
 
 /**

@@ -1,19 +1,10 @@
 // The generation JSON the CLI prints as its last stdout line (and the benchmarks read):
 // {tokens, text, backend, mode, drafter, peers, plan, seed, finishReason, metrics}.
 
+import type { Head, PlanEntry } from "@pipemesh/head";
 import type { GenerationResult } from "@pipemesh/mesh";
-import type { HeadSession } from "./head-session.ts";
 
-export interface PlanEntry {
-  peerId: string;
-  layerStart: number;
-  /** Exclusive. */
-  layerEnd: number;
-  /** Bytes of the weight buffers the stage holds on its device (no KV, activations or scratch). */
-  weightBytes: number | null;
-  /** Bytes of the stage's KV cache. */
-  kvBytes: number | null;
-}
+export type { PlanEntry };
 
 export interface GenerationJson {
   tokens: number[];
@@ -29,18 +20,21 @@ export interface GenerationJson {
 }
 
 /** `tokens` are the generated ids (prompt excluded), with the EOS token included when it ended the run. */
-export function buildResultJson(session: HeadSession, result: GenerationResult): GenerationJson {
+export function buildResultJson(
+  head: Head,
+  backend: string,
+  result: GenerationResult,
+): GenerationJson {
   const tokens = [...result.tokens];
   if (result.stopTokenId !== undefined) tokens.push(result.stopTokenId);
   return {
     tokens,
-    text:
-      result.text ?? (session.tokenizer === undefined ? null : session.tokenizer.decode(tokens)),
-    backend: session.backend,
+    text: result.text ?? (head.tokenizer === undefined ? null : head.tokenizer.decode(tokens)),
+    backend,
     mode: result.mode,
-    drafter: session.drafterName,
-    peers: session.plan.length,
-    plan: session.plan,
+    drafter: head.drafterName,
+    peers: head.plan.length,
+    plan: [...head.plan],
     seed: result.seed,
     finishReason: result.finishReason,
     metrics: result.metrics,

@@ -14,7 +14,7 @@ import {
 } from "@pipemesh/engine";
 import { createNodeShardClient, defaultCacheDir, openNodeCache } from "@pipemesh/engine/node";
 import type { LoadedStage, LoadStage, StageRunner } from "@pipemesh/mesh";
-import { defaultKvCells } from "../head/model-info.ts";
+import { kvSizing } from "@pipemesh/head";
 import { modelledStage, type ModelledCompute } from "./modelled-stage.ts";
 
 /** Where a room's model lives on its server: a directory, or a `.gguf` file. */
@@ -47,7 +47,8 @@ export function nodeStageLoader(o: StageLoaderOptions): LoadStage {
     const dir = openUrlModelDir(model, { cache });
     if (spec.source !== undefined) await verifyModelFiles(dir, spec.source.files, signal);
     const config = await loadModelConfig(dir, signal);
-    const kvCells = o.kvCells ?? defaultKvCells(config, spec.contextLength);
+    const kv = kvSizing(config, spec.contextLength);
+    const kvCells = o.kvCells ?? kv.kvCells;
     const shardSpec = {
       model,
       layerStart: spec.layerStart,
@@ -56,7 +57,7 @@ export function nodeStageLoader(o: StageLoaderOptions): LoadStage {
       head: spec.head,
       backend: o.backend,
       kvCells,
-      maxSeqs: o.maxSeqs ?? 64,
+      maxSeqs: o.maxSeqs ?? kv.maxSeqs,
     };
     const range = `${spec.layerStart}-${spec.layerEnd}`;
     const progress = (p: LoadProgress): void => {

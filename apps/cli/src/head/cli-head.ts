@@ -1,50 +1,25 @@
-// The head of a CLI generation: model files, tokenizer, draft model, the pipeline (one local worker or a
-// mesh of peer processes) and the PipeInfer scheduler, opened together and destroyed together.
-// Decisions (which mode, which tokens) are the scheduler's; this file only wires engine and mesh.
+// The head of a CLI generation: which model files (--model/--draft, the embedded pair, or the room's
+// model) and which pipeline (one local worker, N peer processes, or a room), handed to @pipemesh/head's
+// openHead, which owns everything else. Benchmark settings (--modelled-draft-ms) wrap the platform here,
+// from outside the head.
 
-import {
-  resolveModelSource,
-  kvCacheBytes,
-  loadGenerationEosIds,
-  loadModelConfig,
-  loadTokenizer,
-  StreamDecoder,
-  type ModelConfig,
-  type TextTokenizer,
-} from "@pipemesh/engine";
-import { createNodeShardClient, openModelDir } from "@pipemesh/engine/node";
-import {
-  LocalPipeline,
-  PipeInferScheduler,
-  requiredSeqIds,
-  resolveConfig,
-  type PipelinePort,
-  type StageRunner,
-} from "@pipemesh/mesh";
+import { kvCacheBytes, resolveModelSource, type ModelConfig } from "@pipemesh/engine";
+import { createNodeShardClient } from "@pipemesh/engine/node";
+import { openHead, type Head, type HeadPlatform, type OpenedPipeline } from "@pipemesh/head";
+import { nodePlatform } from "@pipemesh/head/node";
+import { LocalPipeline, type StageRunner } from "@pipemesh/mesh";
 import type { GenerateOptions } from "../args.ts";
 import { CliError } from "../cli-error.ts";
-import { openDrafter, type OpenedDrafter } from "./drafter.ts";
 import { chooseModels, readDefaultPair, type ModelChoice } from "./models.ts";
-import { checkSameModel, peekRoomModel } from "./room-model.ts";
-import { defaultKvCells, SPECULATIVE_CELLS } from "./model-info.ts";
-import type { PlanEntry } from "./result-json.ts";
 import { modelledDrafter } from "./modelled-drafter.ts";
+import { checkSameModel, peekRoomModel } from "./room-model.ts";
 import { modelledStage } from "../peer/modelled-stage.ts";
 
-export interface HeadSession {
-  scheduler: PipeInferScheduler;
-  tokenizer: TextTokenizer | undefined;
-  decoder: StreamDecoder | undefined;
-  stopTokenIds: number[];
-  backend: string;
-  drafterName: string | null;
-  plan: PlanEntry[];
-  destroy(): Promise<void>;
-}
-
-export interface OpenHeadOptions {
+export interface OpenCliHeadOptions {
   signal: AbortSignal;
   log: (message: string) => void;
+  /** Open the pipeline now (default), or at the first generation. */
+  connect?: boolean;
 }
 
 /**
@@ -89,68 +64,40 @@ async function locationOf(spec: string): Promise<string> {
   return resolved.location;
 }
 
-export async function openHead(opts: GenerateOptions, o: OpenHeadOptions): Promise<HeadSession> {
-  const models = await modelsFor(opts);
-  const dir = openModelDir(models.target);
-  const config = await loadModelConfig(dir, o.signal);
-  const tokenizer = await loadTokenizer(dir, o.signal).catch((e: unknown) => {
-    if (opts.promptIds !== undefined) return undefined; // --prompt-ids: a tokenizer is optional
-    throw e;
-  });
-  const stop = new Set([...config.eosTokenIds, ...(await loadGenerationEosIds(dir, o.signal))]);
-  if (tokenizer?.eosTokenId !== undefined) stop.add(tokenizer.eosTokenId);
-
-  const cleanups: (() => Promise<void>)[] = [];
-  const destroy = async (): Promise<void> => {
-    for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+/** The Node platform, its drafter slowed by --modelled-draft-ms (benchmarks). */
+function platformFor(opts: GenerateOptions): HeadPlatform {
+  if (opts.modelledDraftMs <= 0) return nodePlatform;
+  return {
+    ...nodePlatform,
+    loadDrafter: async (r) => {
+      const d = await nodePlatform.loadDrafter(r);
+      return { ...d, drafter: modelledDrafter(d.drafter, opts.modelledDraftMs) };
+    },
   };
+}
+
+/** Opens the head and, unless told otherwise, its pipeline (so the plan is known before the first token). */
+export async function openCliHead(opts: GenerateOptions, o: OpenCliHeadOptions): Promise<Head> {
+  const models = await modelsFor(opts);
+  const head = await openHead({
+    target: models.target,
+    draft: models.draft,
+    drafterKind: opts.drafter,
+    mode: opts.mode,
+    platform: platformFor(opts),
+    speculation: speculationOf(opts),
+    contextLength: opts.ctx ?? models.contextLength,
+    kvCells: opts.kvCells,
+    tokenizerOptional: opts.promptIds !== undefined,
+    signal: o.signal,
+    pipeline: (setup) => openPipeline(opts, models.target, setup.config, { ...setup, log: o.log }),
+  });
+  if (o.connect === false) return head;
   try {
-    const wantsDraft = opts.mode !== "plain" && models.draft !== undefined;
-    const drafter: OpenedDrafter | null = wantsDraft
-      ? await openDrafter(models.draft ?? "", opts, { dir: models.target, config }, o.signal)
-      : null;
-    if (drafter !== null) cleanups.push(() => drafter.destroy());
-    const specDefaults = resolveConfig(
-      { mode: opts.mode, speculation: speculationOf(opts) },
-      drafter !== null,
-    );
-    const maxPositions = Math.min(config.maxPositions, drafter?.maxPositions ?? Infinity);
-    const kvCells =
-      opts.kvCells ?? defaultKvCells({ maxPositions }, opts.ctx ?? models.contextLength);
-    const maxSeqs = Math.max(64, requiredSeqIds(specDefaults.speculation));
-    const { pipeline, plan, destroyPipeline } = await openPipeline(opts, models.target, config, {
-      kvCells,
-      maxSeqs,
-      log: o.log,
-      signal: o.signal,
-    });
-    cleanups.push(destroyPipeline);
-    const scheduler = new PipeInferScheduler(
-      {
-        pipeline,
-        drafter: drafter === null ? null : modelledDrafter(drafter.drafter, opts.modelledDraftMs),
-        decode: tokenizer === undefined ? undefined : (ids) => tokenizer.decode(ids),
-      },
-      {
-        mode: opts.mode,
-        speculation: speculationOf(opts),
-        maxContextTokens: Math.min(maxPositions, kvCells - SPECULATIVE_CELLS),
-        maxSeqIds: maxSeqs,
-      },
-    );
-    cleanups.push(() => scheduler.destroy());
-    return {
-      scheduler,
-      tokenizer,
-      decoder: tokenizer === undefined ? undefined : new StreamDecoder(tokenizer),
-      stopTokenIds: [...stop],
-      backend: opts.backend,
-      drafterName: drafter?.name ?? null,
-      plan,
-      destroy,
-    };
+    await head.connect(o.signal);
+    return head;
   } catch (e) {
-    await destroy();
+    await head.destroy();
     throw e;
   }
 }
@@ -182,7 +129,7 @@ export async function openPipeline(
   model: string,
   config: ModelConfig,
   s: PipelineSetup,
-): Promise<{ pipeline: PipelinePort; plan: PlanEntry[]; destroyPipeline: () => Promise<void> }> {
+): Promise<OpenedPipeline> {
   if (opts.room !== undefined) {
     const { joinAsHead } = await import("./mesh-pipeline.ts");
     return joinAsHead(opts.room, config, opts, { log: s.log, signal: s.signal }, null);
@@ -228,7 +175,7 @@ export async function openPipeline(
         kvBytes: kvCacheBytes(config, config.numLayers, s.kvCells),
       },
     ],
-    destroyPipeline: async () => {
+    destroy: async () => {
       await shard.destroy();
     },
   };
