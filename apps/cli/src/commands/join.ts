@@ -9,6 +9,7 @@ import { isLoopbackUrl, nodeRtcOptions, nodeWebSocketFactory } from "@pipemesh/m
 import { CliError } from "../cli-error.ts";
 import { nodeCaps } from "../peer/caps.ts";
 import { heldModels } from "../peer/held-layers.ts";
+import { LoadMeter } from "../peer/load-meter.ts";
 import { defaultCacheDir } from "@pipemesh/engine/node";
 import { nodeStageLoader } from "../peer/load-stage.ts";
 import type { ModelledCompute } from "../peer/modelled-stage.ts";
@@ -87,7 +88,7 @@ function parseJoinArgs(argv: readonly string[]): JoinOptions {
 function describe(e: RoomEvent): string | null {
   switch (e.type) {
     case "loading":
-      return `loading layers ${e.spec.layerStart}-${e.spec.layerEnd}: ${(e.fraction * 100).toFixed(0)} %`;
+      return null; // bytes, rate and time left come from the loader (LoadMeter)
     case "loaded":
       return `loaded layers ${e.spec.layerStart}-${e.spec.layerEnd}, ready`;
     case "session":
@@ -149,12 +150,23 @@ export async function joinCommand(argv: readonly string[]): Promise<number> {
     lastLine = line;
     process.stderr.write(`pipemesh join: ${line}\n`);
   };
+  const meters = new Map<string, LoadMeter>();
   const peer = await PeerNode.join({
     url: room.signalUrl,
     roomId: room.roomId,
     secret: room.secret,
     caps,
-    loadStage: nodeStageLoader({ origin: room.origin, backend: o.backend, modelled: o.modelled }),
+    loadStage: nodeStageLoader({
+      origin: room.origin,
+      backend: o.backend,
+      modelled: o.modelled,
+      onProgress: (range, p) => {
+        const meter = meters.get(range) ?? new LoadMeter();
+        meters.set(range, meter);
+        const line = meter.update(`loading layers ${range}`, p);
+        if (line !== null) log(line);
+      },
+    }),
     webSocket: nodeWebSocketFactory,
     rtc: nodeRtcOptions({ loopbackOnly: isLoopbackUrl(room.signalUrl) }),
     shape: { latencyMs: o.linkLatencyMs, bandwidthMbps: o.linkBandwidthMbps },
