@@ -1,8 +1,10 @@
 // Peers that cannot reach each other connect through TURN: two network namespaces with forwarding between
 // them dropped, coturn on the gateways, and a WebRTC peer (node-datachannel) in each. Without ICE servers
 // the connection fails (the direct path really is blocked); with the TURN server it opens over relay
-// candidates and carries data. Needs root, iproute2, iptables and coturn; skipped (with the reason) where
-// they are missing.
+// candidates and carries data. Needs root, iproute2, iptables and coturn (.ci/run installs them): skipped
+// with the reason where one is missing, except under CI=1 or REQUIRE_WEBGPU=1 (as .ci/run sets), where a
+// missing prerequisite fails the run. The namespaces and DROP rules are removed when the suite ends, also
+// when setup or a test fails, and when the worker is interrupted.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -17,6 +19,7 @@ import {
 } from "../support/turn-netns.ts";
 
 const missing = available();
+const required = process.env["CI"] === "1" || process.env["REQUIRE_WEBGPU"] === "1";
 const CHILD = fileURLToPath(new URL("../support/ts-child.mjs", import.meta.url));
 
 interface Outcome {
@@ -63,17 +66,31 @@ async function connect(withTurn: boolean): Promise<[Outcome, Outcome]> {
   }
 }
 
+if (missing !== null && required)
+  describe("TURN across network namespaces (required: CI=1 or REQUIRE_WEBGPU=1)", () => {
+    it("has its prerequisites", () => {
+      throw new Error(
+        `the TURN test cannot run: ${missing} (run .ci/run as root, or install coturn, iptables and iproute2)`,
+      );
+    });
+  });
+
 describe.skipIf(missing !== null)(
   `TURN across network namespaces${missing === null ? "" : ` (skipped: ${missing})`}`,
   () => {
     let coturn: ChildProcess | null = null;
     beforeAll(async () => {
-      setup();
-      coturn = await startCoturn();
+      try {
+        await setup();
+        coturn = await startCoturn();
+      } catch (e) {
+        teardown();
+        throw e;
+      }
     });
     afterAll(() => {
       coturn?.kill();
-      teardown();
+      expect(teardown()).toEqual([]);
     });
 
     it("cannot connect without TURN: the direct path is blocked", async () => {
