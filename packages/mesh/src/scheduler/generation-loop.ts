@@ -5,6 +5,7 @@
 
 import { MeshError } from "../errors.ts";
 import type { Drafter, PipelinePort, RunSpec, StageRowOutput } from "../ports.ts";
+import { acceptFromRun, truncateAcceptance } from "./acceptance.ts";
 import { at } from "./at.ts";
 import { PredictionLog, type DraftCalibration } from "./calibration.ts";
 import type { SpeculationGovernor } from "./governor.ts";
@@ -12,22 +13,8 @@ import type { ResolvedConfig } from "./config.ts";
 import { draftTree, type DraftNode, type DraftTree } from "./draft-tree.ts";
 import { chainCopyOps, commitOp, seqsOf, type PartitionPool } from "./kv-protocol.ts";
 import type { MetricsRecorder } from "./metrics.ts";
-import {
-  acceptedNodes,
-  chooseTip,
-  draftsAt,
-  matchRun,
-  runsToCancel,
-  type RunRecord,
-} from "./runs.ts";
-import {
-  RNG_STREAM,
-  sampleIndex,
-  speculativeSample,
-  targetProbs,
-  uniformAt,
-  type ResolvedSampling,
-} from "./sampling.ts";
+import { acceptedNodes, chooseTip, matchRun, runsToCancel, type RunRecord } from "./runs.ts";
+import type { ResolvedSampling } from "./sampling.ts";
 import type { StopMatcher } from "./stop-matcher.ts";
 
 export type FinishReason = "length" | "stop" | "abort";
@@ -67,11 +54,6 @@ export interface LoopParams {
   prefillFrom: number;
   signal: AbortSignal | undefined;
   emit: (event: TokenEvent) => void;
-}
-
-interface Candidate {
-  token: number;
-  q?: Float64Array | undefined;
 }
 
 type SpeculateResult = "launched" | "interrupted" | "empty" | "blocked";
@@ -409,23 +391,19 @@ export class GenerationLoop {
   /** Verifies from the anchor (the run's row at the frontier), appends tokens, commits, relaunches. */
   async #verify(run: RunRecord, anchor: number, outputs: readonly StageRowOutput[]): Promise<void> {
     const { metrics, stop, clock } = this.#p;
-    const byRow = new Map(outputs.map((o) => [o.row, o]));
     const nOld = this.tokens.length;
     const firstIndex = stop.tokens.length;
     const event: TokenEvent = { tokens: [], fromDraft: [], index: firstIndex, timeMs: clock.now() };
     let text = "";
-    let v = anchor;
-    let lastDraft = -1;
-    for (;;) {
-      const out = byRow.get(at(run.rows, v));
-      if (out === undefined)
-        throw new MeshError("ERR_INTERNAL", `run ${run.runId}: no output for row ${run.rows[v]}`);
-      const pos = this.tokens.length;
-      const here = at(run.nodes, v).children.filter((c) => run.draftNodes.includes(c));
-      const candidates: Candidate[] = here.map((c) => at(run.nodes, c));
-      for (const r of this.#runs)
-        for (const i of draftsAt(r, this.tokens)) candidates.push(at(r.nodes, i));
-      const { token, fromDraft } = this.#choose(out, candidates, pos);
+    const walk = acceptFromRun(run, outputs, this.#p.sampling, {
+      accepted: this.tokens,
+      anchor,
+      others: this.#runs,
+    });
+    let taken = 0;
+    for (const token of walk.tokens) {
+      const fromDraft = walk.fromDraft[taken] ?? false;
+      taken++;
       this.#observe(token);
       this.tokens.push(token);
       const step = stop.push(token);
@@ -443,11 +421,9 @@ export class GenerationLoop {
       ) {
         this.finish = "length";
       }
-      const child = here.find((c) => at(run.nodes, c).token === token);
-      if (this.finish !== null || child === undefined) break;
-      v = child;
-      lastDraft = child;
+      if (this.finish !== null) break;
     }
+    const lastDraft = truncateAcceptance(walk, taken).lastDraftNode;
     if (run.kind === "speculative") {
       metrics.draftTokensVerified += run.draftNodes.length;
       metrics.draftTokensAccepted += acceptedNodes(run, this.tokens).filter((i) =>
@@ -488,32 +464,6 @@ export class GenerationLoop {
 
   #hasText(): boolean {
     return this.#p.stop.text !== undefined;
-  }
-
-  #choose(
-    out: StageRowOutput,
-    candidates: readonly Candidate[],
-    pos: number,
-  ): { token: number; fromDraft: boolean } {
-    if (this.#greedy) {
-      return { token: out.argmax, fromDraft: candidates.some((c) => c.token === out.argmax) };
-    }
-    if (out.logits === undefined)
-      throw new MeshError("ERR_INTERNAL", `row ${out.row}: full logits missing for sampling`);
-    const s = this.#p.sampling;
-    const p = targetProbs(out.logits, s);
-    const d = candidates[0];
-    if (d?.q !== undefined) {
-      const r = speculativeSample(
-        p,
-        d.q,
-        d.token,
-        uniformAt(s.seed, pos, RNG_STREAM.accept),
-        uniformAt(s.seed, pos, RNG_STREAM.sample),
-      );
-      return { token: r.token, fromDraft: r.accepted };
-    }
-    return { token: sampleIndex(p, uniformAt(s.seed, pos, RNG_STREAM.sample)), fromDraft: false };
   }
 
   /** Cancels (over the network) and frees every run runsToCancel picks. */
