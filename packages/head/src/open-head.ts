@@ -101,6 +101,8 @@ export interface Head {
   readonly completions: TextCompletions;
   /** Opens the pipeline now (generate() opens it when needed). */
   connect(signal?: AbortSignal): Promise<void>;
+  /** Closes the pipeline once the generations before this call are done (the next one reopens it). */
+  disconnect(): Promise<void>;
   /** Queues a generation; events and result as the scheduler's. */
   generate(request: GenerateRequest): Generation;
   /** Calls `listener` with every finished generation's result (metrics); returns the unsubscribe. */
@@ -244,6 +246,7 @@ export async function openHead(o: OpenHeadOptions): Promise<Head> {
     connect: async (s) => {
       await connect(s);
     },
+    disconnect: () => lock.run(dropPipeline),
     generate,
     observe: (listener) => {
       listeners.add(listener);

@@ -1,12 +1,15 @@
 // `pipemesh serve`: the signaling server plus the built web app (dist/), the models under public/ and any
 // --model directories or .gguf files, on one port (127.0.0.1 unless --host). Creates a room per --model
-// (or for the embedded default model when none is given) and prints each room's URL.
+// (or for the embedded default model when none is given) and prints each room's URL. Also serves the
+// OpenAI-compatible API (apps/cli/src/api) with this process as each room's head.
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { roomUrl } from "@pipemesh/mesh";
 import { createStaticHandler, startSignalingServer } from "@pipemesh/mesh/node";
+import { OpenAiApi } from "../api/router.ts";
+import type { ApiRoom } from "../api/room-heads.ts";
 import { CliError } from "../cli-error.ts";
 import { readDefaultPair, PUBLIC_MODELS_DIR } from "../head/models.ts";
 import { modelInfoFor } from "../head/model-info.ts";
@@ -19,6 +22,8 @@ const USAGE = `usage: pipemesh serve [--model PATH ...] [--port 8787] [--host 12
                    Face directory, a .gguf file, an http(s) URL, or hf:OWNER/REPO[@REVISION][/FILE.gguf]
                    (through HF_ENDPOINT; files that need HF_TOKEN are passed through this server)
   --ctx N          context length of the rooms' models in tokens (default: each model's, at most 4096)
+  --api-key KEY    (better: PIPEMESH_API_KEY) the OpenAI-compatible API under /v1 needs
+                   "Authorization: Bearer KEY" (required for a non-loopback --host)
 ${EXPOSURE_USAGE}`;
 const DIST_DIR = fileURLToPath(new URL("../../../../dist/", import.meta.url));
 const PUBLIC_DIR = fileURLToPath(new URL("../", `file://${PUBLIC_MODELS_DIR}`));
@@ -37,6 +42,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
         "no-room": { type: "boolean" },
         model: { type: "string", multiple: true },
         ctx: { type: "string" },
+        "api-key": { type: "string" },
         ...EXPOSURE_OPTIONS,
         help: { type: "boolean", short: "h" },
       },
@@ -82,6 +88,11 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     local.push(m);
   }
   const publicModels = await servedModels(PUBLIC_MODELS_DIR);
+  const apiKey = v["api-key"] ?? process.env["PIPEMESH_API_KEY"];
+  const api = new OpenAiApi({
+    apiKey: apiKey === undefined || apiKey === "" ? undefined : apiKey,
+    log: (m) => process.stderr.write(`${m}\n`),
+  });
   const server = await startSignalingServer({
     ...exposureOptions(v),
     host: v.host ?? "127.0.0.1",
@@ -89,32 +100,40 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     iceServers,
     models: [...local.map((m) => m.info), ...publicModels.filter((p) => !taken.has(p.id))],
     connectOrigins: connectOriginsOf(local),
-    http: servedModelsHandler(
-      local,
-      createStaticHandler({ roots: [DIST_DIR, PUBLIC_DIR], spaFallback: "/index.html" }),
+    api: { keyed: apiKey !== undefined && apiKey !== "" },
+    http: api.handler(
+      servedModelsHandler(
+        local,
+        createStaticHandler({ roots: [DIST_DIR, PUBLIC_DIR], spaFallback: "/index.html" }),
+      ),
     ),
   });
   process.stdout.write(`pipemesh: serving on ${server.httpUrl}\n`);
   process.stderr.write(`pipemesh serve: ${server.exposure}\n`);
+  const apiRooms: ApiRoom[] = [];
   if (v["no-room"] !== true && local.length > 0) {
     for (const m of local) {
       const { roomId, secret } = server.relay.createRoom(m.info, { emptyTtlMs: EMPTY_ROOM_TTL_MS });
-      process.stdout.write(
-        `pipemesh: room for ${m.id}: ${roomUrl(server.httpUrl, roomId, secret)}\n`,
-      );
+      const url = roomUrl(server.httpUrl, roomId, secret);
+      apiRooms.push({ modelId: m.id, roomId, url });
+      process.stdout.write(`pipemesh: room for ${m.id}: ${url}\n`);
     }
   } else if (v["no-room"] !== true) {
     const pair = readDefaultPair();
     const info = await modelInfoFor(pair.target, `${pair.name}/target`);
     const { roomId, secret } = server.relay.createRoom(info, { emptyTtlMs: EMPTY_ROOM_TTL_MS });
-    process.stdout.write(
-      `pipemesh: room for ${pair.name}: ${roomUrl(server.httpUrl, roomId, secret)}\n`,
-    );
+    const url = roomUrl(server.httpUrl, roomId, secret);
+    apiRooms.push({ modelId: pair.name, roomId, url });
+    process.stdout.write(`pipemesh: room for ${pair.name}: ${url}\n`);
   }
+  api.attach(server.relay, apiRooms);
+  if (apiRooms.length > 0)
+    process.stdout.write(`pipemesh: OpenAI-compatible API on ${server.httpUrl}/v1\n`);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
   });
+  await api.destroy();
   await server.close();
   return 0;
 }

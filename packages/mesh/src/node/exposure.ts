@@ -1,6 +1,7 @@
 // The one check before the server binds: a non-loopback address serves the app, the models and signaling to
 // the network, which needs TLS here (--tls-cert/--tls-key) or a TLS-terminating reverse proxy in front
-// (--behind-proxy); otherwise ERR_INSECURE_BIND. Also says, in one line, what is exposed and how.
+// (--behind-proxy), and an HTTP API served alongside needs a key; otherwise ERR_INSECURE_BIND. Also says,
+// in one line, what is exposed and how.
 
 import { MeshError } from "../errors.ts";
 
@@ -9,6 +10,8 @@ export interface Exposure {
   port: number;
   tls: boolean;
   behindProxy: boolean;
+  /** An HTTP API is served on the same port; `keyed`: it requires a bearer key. */
+  api?: { keyed: boolean } | undefined;
 }
 
 /** True for 127.0.0.0/8, ::1 and localhost. */
@@ -27,6 +30,13 @@ export function checkExposure(e: Exposure): string {
       "ERR_INSECURE_BIND",
       `${where} is reachable from the network, but plain HTTP/WS would carry room secrets in clear text; ` +
         "pass --tls-cert and --tls-key (HTTPS/WSS here) or --behind-proxy (a reverse proxy terminates TLS)",
+    );
+  }
+  if (e.api !== undefined && !e.api.keyed) {
+    throw new MeshError(
+      "ERR_INSECURE_BIND",
+      `${where} is reachable from the network, and the API would run anyone's prompts on the room's ` +
+        "contributors; set an API key (--api-key or PIPEMESH_API_KEY)",
     );
   }
   return e.tls

@@ -164,6 +164,8 @@ export interface SignalingServerOptions extends AttachOptions {
   maxConnectionsPerAddress?: number;
   /** Request headers must arrive within this long (default 10 s; open responses are not affected). */
   headersTimeoutMs?: number;
+  /** `http` serves an API; unless it is keyed, binding a non-loopback host is ERR_INSECURE_BIND. */
+  api?: { keyed: boolean };
 }
 
 export interface SignalingServer extends AttachedSignaling {
@@ -189,6 +191,7 @@ export async function startSignalingServer(
     port: options.port ?? 8787,
     tls,
     behindProxy: options.behindProxy === true,
+    api: options.api,
   });
   const inner: RequestHandler =
     options.http ??
