@@ -7,8 +7,9 @@
 // accepted tokens, starts with "async", keeps an optimistic estimate of plain decoding (the fastest one-row
 // canonical round trip seen, minus its queueing), tries the next arm when the current one loses to that,
 // settles on the fastest measured arm and re-probes the others now and then, waiting longer after each
-// probe that loses. It changes only what is launched, never what is accepted. Pure bookkeeping over times
-// the caller passes in.
+// probe that loses. Once asynchronous speculation clearly wins (a one-sided test on the recent windows of
+// each arm, not a comparison of single noisy ones) it stops probing, until a measurement says otherwise.
+// It changes only what is launched, never what is accepted. Pure bookkeeping over times the caller passes in.
 
 export type GovernorArm = "async" | "sync" | "plain";
 
@@ -22,9 +23,25 @@ export interface GovernorOptions {
   reprobeEvery: number;
   /** Another arm must be at least this much faster (ratio of ms per token) to take over. */
   margin: number;
+  /** Windows each compared arm needs (of the last `sampleWindows`) before async can be declared the winner. */
+  minSamples: number;
+  /** Recent windows kept per arm for the test. */
+  sampleWindows: number;
+  /**
+   * How many standard errors async's mean ms per token (times `margin`) must lie below each other arm's
+   * (Welch's statistic; against plain's optimistic estimate when plain was never measured).
+   */
+  confidenceZ: number;
 }
 
-export const DEFAULT_GOVERNOR: GovernorOptions = { windowTokens: 8, reprobeEvery: 6, margin: 1.05 };
+export const DEFAULT_GOVERNOR: GovernorOptions = {
+  windowTokens: 8,
+  reprobeEvery: 6,
+  margin: 1.05,
+  minSamples: 3,
+  sampleWindows: 16,
+  confidenceZ: 3,
+};
 
 export interface GovernorState {
   arm: GovernorArm;
@@ -35,6 +52,8 @@ export interface GovernorState {
   /** Optimistic plain estimate: fastest canonical one-row round trip minus its queueing. */
   plainEstimateMs: number | null;
   windows: number;
+  /** Async clearly beats every other arm on the recent windows: no more probes while that holds. */
+  asyncDecided: boolean;
 }
 
 const ARMS: readonly GovernorArm[] = ["async", "sync", "plain"];
@@ -54,12 +73,18 @@ export class SpeculationGovernor {
   #windows = 0;
   #windowsOnBest = 0;
   #reprobeGap: number;
+  /** Recent windows' ms per token per arm (newest last, at most sampleWindows). */
+  readonly #samples: Record<GovernorArm, number[]> = { async: [], sync: [], plain: [] };
+  #asyncDecided = false;
 
   constructor(options: Partial<GovernorOptions> = {}) {
     this.#o = { ...DEFAULT_GOVERNOR, ...options };
     if (!(this.#o.windowTokens >= 1)) throw new RangeError("windowTokens must be >= 1");
     if (!(this.#o.reprobeEvery >= 1)) throw new RangeError("reprobeEvery must be >= 1");
     if (!(this.#o.margin >= 1)) throw new RangeError("margin must be >= 1");
+    if (!(this.#o.minSamples >= 2)) throw new RangeError("minSamples must be >= 2");
+    if (!(this.#o.sampleWindows >= this.#o.minSamples))
+      throw new RangeError("sampleWindows must be >= minSamples");
     this.#reprobeGap = this.#o.reprobeEvery;
   }
 
@@ -75,6 +100,7 @@ export class SpeculationGovernor {
       msPerToken: { ...this.#ms },
       plainEstimateMs: this.#plainEstimate,
       windows: this.#windows,
+      asyncDecided: this.#asyncDecided,
     };
   }
 
@@ -110,6 +136,9 @@ export class SpeculationGovernor {
     const old = this.#ms[a];
     this.#ms[a] = old === null ? ms : EWMA * ms + (1 - EWMA) * old;
     this.#measuredAt[a] = this.#windows;
+    const recent = this.#samples[a];
+    recent.push(ms);
+    if (recent.length > this.#o.sampleWindows) recent.shift();
     const next = this.#decide();
     if (next !== this.#arm) {
       this.#arm = next;
@@ -145,6 +174,7 @@ export class SpeculationGovernor {
         return "sync";
       }
     }
+    this.#asyncDecided = false;
     if (this.#probing) {
       this.#probing = false;
       const winner = this.#fastest();
@@ -161,7 +191,8 @@ export class SpeculationGovernor {
       return winner;
     }
     this.#windowsOnBest++;
-    if (this.#windowsOnBest >= this.#reprobeGap) {
+    this.#asyncDecided = this.#best === "async" && this.#asyncClearlyWins();
+    if (this.#windowsOnBest >= this.#reprobeGap && !this.#asyncDecided) {
       // Probe the arm measured longest ago (never-measured first). Plain needs no probe until measured:
       // its optimistic estimate already takes over when it would win.
       const others = ARMS.filter(
@@ -177,4 +208,45 @@ export class SpeculationGovernor {
     }
     return this.#best;
   }
+
+  /**
+   * Async's recent windows beat every other arm's by the margin with confidence: for each measured arm,
+   * Welch's statistic (mean_x - margin·mean_async) / se >= confidenceZ on at least minSamples windows of
+   * each; plain, when never measured, by its optimistic estimate (a lower bound, so beating it is
+   * conservative); an arm never measured and without an estimate (sync) leaves the question open.
+   */
+  #asyncClearlyWins(): boolean {
+    const { minSamples, margin, confidenceZ } = this.#o;
+    const a = meanVar(this.#samples.async);
+    if (a.n < minSamples) return false;
+    for (const arm of ["sync", "plain"] as const) {
+      const x = meanVar(this.#samples[arm]);
+      if (x.n === 0) {
+        if (arm === "sync") return false;
+        const plain = this.#plainEstimate;
+        if (plain === null) return false;
+        if (!beats(plain - margin * a.mean, margin * margin * (a.variance / a.n), confidenceZ))
+          return false;
+        continue;
+      }
+      if (x.n < minSamples) return false;
+      const se2 = x.variance / x.n + margin * margin * (a.variance / a.n);
+      if (!beats(x.mean - margin * a.mean, se2, confidenceZ)) return false;
+    }
+    return true;
+  }
+}
+
+/** Sample mean and (unbiased) variance. */
+function meanVar(xs: readonly number[]): { n: number; mean: number; variance: number } {
+  const n = xs.length;
+  if (n === 0) return { n, mean: 0, variance: 0 };
+  const mean = xs.reduce((s, x) => s + x, 0) / n;
+  const variance = n < 2 ? 0 : xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1);
+  return { n, mean, variance };
+}
+
+/** A positive difference `diff` with squared standard error `se2` is at least z standard errors from 0. */
+function beats(diff: number, se2: number, z: number): boolean {
+  return diff > 0 && diff * diff >= z * z * se2;
 }

@@ -1,11 +1,11 @@
 // What one generation records as it runs: launches, cancels, outcomes (stage compute used or discarded),
 // drafts verified and accepted, acceptance events and token times (into the MetricsRecorder that becomes
 // the result's metrics), and the measurements the speculation governor learns from (one-row canonical
-// round trips, accepted tokens over time). Records only: it launches, verifies and frees nothing, and the
+// round trips, accepted tokens over time) and which arm launched the run behind each token. Records only: it launches, verifies and frees nothing, and the
 // governor's decision is read by the launcher, not here.
 
 import type { RunOutcome, RunSpec } from "../ports.ts";
-import type { SpeculationGovernor } from "./governor.ts";
+import type { GovernorArm, SpeculationGovernor } from "./governor.ts";
 import type { MetricsRecorder } from "./metrics.ts";
 import { acceptedNodes, type RunRecord } from "./runs.ts";
 
@@ -15,6 +15,12 @@ export class LoopMetrics {
   readonly #clock: { now(): number };
   /** Launch times of one-row canonical runs, for the governor's plain estimate. */
   readonly #canonicalLaunchMs = new Map<number, number>();
+  /** The arm each in-flight run was launched under (for the result's arm spans). */
+  readonly #armOf = new Map<number, GovernorArm>();
+  /** The arm of the run whose outcome is being processed. */
+  #arrivedArm: GovernorArm;
+  /** The arm when there is no governor: fixed by the mode. */
+  readonly #fixedArm: GovernorArm;
 
   constructor(
     recorder: MetricsRecorder,
@@ -24,6 +30,13 @@ export class LoopMetrics {
     this.#recorder = recorder;
     this.#governor = governor;
     this.#clock = clock;
+    this.#fixedArm =
+      recorder.mode === "plain" ? "plain" : recorder.mode === "speculative" ? "sync" : "async";
+    this.#arrivedArm = this.#currentArm();
+  }
+
+  #currentArm(): GovernorArm {
+    return this.#governor?.arm ?? this.#fixedArm;
   }
 
   now(): number {
@@ -39,6 +52,7 @@ export class LoopMetrics {
     const m = this.#recorder;
     m.runsLaunched++;
     if (spec.kind === "speculative") m.speculativeRunsLaunched++;
+    this.#armOf.set(spec.runId, this.#currentArm());
     if (spec.kind === "canonical" && spec.tokens.length === 1 && this.#governor !== null)
       this.#canonicalLaunchMs.set(spec.runId, this.#clock.now());
   }
@@ -49,6 +63,8 @@ export class LoopMetrics {
 
   /** Any outcome, first thing on arrival: a one-row canonical run's round trip feeds the governor. */
   onArrival(outcome: RunOutcome): void {
+    this.#arrivedArm = this.#armOf.get(outcome.runId) ?? this.#currentArm();
+    this.#armOf.delete(outcome.runId);
     const launchedMs = this.#canonicalLaunchMs.get(outcome.runId);
     if (launchedMs === undefined) return;
     this.#canonicalLaunchMs.delete(outcome.runId);
@@ -64,9 +80,10 @@ export class LoopMetrics {
     this.#recorder.onOutcome(stageComputeMs, discarded);
   }
 
-  /** A token kept for the caller was accepted now. */
+  /** A token kept for the caller was accepted now (from the run whose outcome arrived last). */
   onTokenKept(): void {
     this.#recorder.tokenTimesMs.push(this.#clock.now());
+    this.#recorder.tokenArms.push(this.#arrivedArm);
   }
 
   /** A run was verified against the accepted `tokens`: its drafts count as verified, those on the path as accepted. */

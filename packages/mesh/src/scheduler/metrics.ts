@@ -2,6 +2,14 @@
 // (TSDoc on GenerationMetrics). MetricsRecorder collects the raw events; computeMetrics derives the numbers.
 
 import type { DecodeMode } from "./config.ts";
+import type { GovernorArm } from "./governor.ts";
+
+/** Generated tokens [fromToken, toToken) came from runs launched under `arm`. */
+export interface ArmSpan {
+  arm: GovernorArm;
+  fromToken: number;
+  toToken: number;
+}
 
 export interface GenerationMetrics {
   mode: DecodeMode;
@@ -52,6 +60,14 @@ export interface GenerationMetrics {
   acceptanceEvents: number;
   /** Request start to the last generated token. */
   elapsedMs: number;
+  /**
+   * Which way of speculating produced each span of generated tokens (indices into `tokens`, maximal
+   * spans in order, covering all of them): the arm in force when the run that delivered a token was
+   * launched ("async" = PipeInfer's micro-batches, "sync" = a drafted tree with the canonical run, "plain").
+   * Pipeinfer's governor switches arms; otherwise there is one span (plain: "plain", speculative: "sync",
+   * pipeinfer without the governor: "async").
+   */
+  arms: ArmSpan[];
 }
 
 export class MetricsRecorder {
@@ -60,6 +76,8 @@ export class MetricsRecorder {
   promptTokens = 0;
   reusedTokens = 0;
   tokenTimesMs: number[] = [];
+  /** Per kept token: the arm its run was launched under. */
+  tokenArms: GovernorArm[] = [];
   draftTokensVerified = 0;
   draftTokensAccepted = 0;
   runsLaunched = 0;
@@ -113,8 +131,20 @@ export class MetricsRecorder {
         this.acceptanceEvents === 0 ? 0 : times.length / this.acceptanceEvents,
       acceptanceEvents: this.acceptanceEvents,
       elapsedMs: last === undefined ? 0 : last - this.startMs,
+      arms: armSpans(this.tokenArms.slice(0, times.length)),
     };
   }
+}
+
+/** Maximal runs of equal arms as [fromToken, toToken) spans. */
+export function armSpans(arms: readonly GovernorArm[]): ArmSpan[] {
+  const spans: ArmSpan[] = [];
+  arms.forEach((arm, i) => {
+    const last = spans[spans.length - 1];
+    if (last?.arm === arm) last.toToken = i + 1;
+    else spans.push({ arm, fromToken: i, toToken: i + 1 });
+  });
+  return spans;
 }
 
 /** Nearest-rank percentile (q in (0, 1]); 0 for an empty list. */

@@ -117,3 +117,116 @@ describe("the governor in the generation loop", () => {
     });
   }
 });
+
+describe("the governor stops probing once async clearly wins", () => {
+  /** A deterministic noise source (LCG) so the tests are reproducible. */
+  function noise(seed: number): () => number {
+    let s = seed >>> 0;
+    return () => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return s / 2 ** 32 - 0.5;
+    };
+  }
+
+  it("settles on async for good when its windows beat sync's and plain's with confidence (noisy costs)", () => {
+    const g = new SpeculationGovernor();
+    g.observeCanonical(130, 5);
+    const u = noise(1);
+    // Per-token costs vary by +-50 %: single windows overlap little, but means differ clearly.
+    const { trace } = drive(
+      g,
+      () => ({ async: 40 * (1 + u()), sync: 70 * (1 + u()), plain: 125 }),
+      2000,
+    );
+    expect(g.state.asyncDecided).toBe(true);
+    // The sync probes needed for the test happen early; afterwards only async.
+    const lastSync = trace.lastIndexOf("sync");
+    expect(lastSync).toBeGreaterThan(0);
+    expect(lastSync).toBeLessThan(800);
+    expect(share(trace, "async", 800)).toBe(1);
+  });
+
+  it("keeps probing while the arms are too close to tell apart", () => {
+    const g = new SpeculationGovernor();
+    g.observeCanonical(130, 5);
+    const u = noise(2);
+    const { trace } = drive(
+      g,
+      () => ({ async: 40 * (1 + 1.6 * u()), sync: 42 * (1 + 1.6 * u()), plain: 125 }),
+      3000,
+    );
+    expect(g.state.asyncDecided).toBe(false);
+    expect(trace.slice(1500).includes("sync")).toBe(true);
+  });
+
+  it("does not decide on the plain estimate alone: sync must have been measured", () => {
+    const g = new SpeculationGovernor();
+    g.observeCanonical(500, 0);
+    drive(g, () => ({ async: 40, sync: 60, plain: 500 }), 8 * 7); // 6 windows: before the first probe
+    expect(g.state.asyncDecided).toBe(false);
+  });
+
+  it("leaves async when it starts losing after being decided", () => {
+    const g = new SpeculationGovernor();
+    g.observeCanonical(130, 5);
+    let slow = false;
+    const cost = (): Cost =>
+      slow ? { async: 200, sync: 60, plain: 125 } : { async: 40, sync: 60, plain: 125 };
+    const a = drive(g, cost, 1000);
+    expect(g.state.asyncDecided).toBe(true);
+    slow = true;
+    const b = drive(g, cost, 400, a.t);
+    expect(g.state.asyncDecided).toBe(false);
+    expect(share(b.trace, "sync", 200)).toBeGreaterThan(0.85);
+  });
+
+  it("rejects a test that could never be run", () => {
+    expect(() => new SpeculationGovernor({ minSamples: 1 })).toThrow(RangeError);
+    expect(() => new SpeculationGovernor({ minSamples: 4, sampleWindows: 3 })).toThrow(RangeError);
+  });
+});
+
+describe("arm spans in the generation metrics", () => {
+  const contiguous = (arms: { fromToken: number; toToken: number }[], n: number): boolean =>
+    arms.every(
+      (s, i) => s.fromToken === (i === 0 ? 0 : arms[i - 1]!.toToken) && s.toToken > s.fromToken,
+    ) && arms[arms.length - 1]?.toToken === n;
+
+  it("name the arm behind every token as the governor moves (compute-bound pipeline)", async () => {
+    const h = createHarness({
+      peers: 2,
+      mode: "pipeinfer",
+      draft: "aligned",
+      agreement: 0.5,
+      sim: { hopMs: 0, headHopMs: 0, compute: { baseMs: 10, perExtraRowMs: 10 } },
+    });
+    const seen = new Set<GovernorArm>();
+    for (let p = 0; p < 3; p++) {
+      const { result } = await h.generate({ newTokens: [3, 1, 4, 1, 5, p], maxTokens: 60 });
+      const arms = result.metrics.arms;
+      expect(contiguous(arms, result.tokens.length)).toBe(true);
+      // maximal spans: neighbours differ
+      expect(arms.every((s, i) => i === 0 || s.arm !== arms[i - 1]!.arm)).toBe(true);
+      for (const s of arms) seen.add(s.arm);
+    }
+    expect(seen.has("async")).toBe(true); // where it starts
+    expect(seen.size).toBeGreaterThan(1); // and where it moved
+  });
+
+  it("is one span of the mode's arm without a governor", async () => {
+    for (const [mode, arm] of [
+      ["plain", "plain"],
+      ["speculative", "sync"],
+      ["pipeinfer", "async"],
+    ] as const) {
+      const h = createHarness({
+        peers: 2,
+        mode,
+        ...(mode === "plain" ? {} : { draft: "aligned" as const }),
+        config: { speculation: { governor: false } },
+      });
+      const { result } = await h.generate({ newTokens: [3, 1, 4], maxTokens: 20 });
+      expect(result.metrics.arms).toEqual([{ arm, fromToken: 0, toToken: 20 }]);
+    }
+  });
+});
