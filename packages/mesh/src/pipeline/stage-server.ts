@@ -2,8 +2,11 @@
 // a StageCore, takes cancels from the head's link (out of band), forwards activations, KV ops and skip markers
 // downstream, and, as the tail, returns compact results to the head. Any lost link ends the session (the
 // head hears ERR_PEER_LOST); it never decides anything about runs. The input queue is bounded in items and
-// bytes: an honest head keeps a few runs in flight and waits for its links to drain, so a sender that passes
-// the bound is refused with ERR_QUEUE_FULL and the session ends.
+// bytes, and the upstream link grants run credit inside those bounds (a run window: runs, and wire body
+// bytes at most half the byte bound, since an f16 body decodes to twice its size), releasing each run's
+// credit when it leaves the queue: a sender that speaks credit waits for this stage instead of being
+// refused. One that does not (or ignores it) and passes the bound is refused with ERR_QUEUE_FULL and the
+// session ends.
 
 import { MeshError } from "../errors.ts";
 import type { StageRunner } from "../ports.ts";
@@ -30,6 +33,8 @@ export interface StageServerOptions {
   maxQueuedItems?: number;
   /** Activation bytes waiting for compute (default 128 MiB). */
   maxQueuedBytes?: number;
+  /** Runs the upstream may send beyond those finished (default min(32, maxQueuedItems / 4), at least 1). */
+  runWindow?: number;
   /** The session ended (a link failed or destroy()); called once. */
   onClose?: (error: MeshError | null) => void;
 }
@@ -42,8 +47,11 @@ export class StageServer {
   readonly #onClose: ((error: MeshError | null) => void) | undefined;
   readonly #maxQueuedItems: number;
   readonly #maxQueuedBytes: number;
-  /** Decoded activation bytes of each queued run and skip marker, in arrival (= processing) order. */
-  readonly #queuedBytes: number[] = [];
+  /**
+   * Each queued run and skip marker, in arrival (= processing) order: its decoded activation bytes, and a
+   * run's wire body bytes (its credit on the upstream link; null for a skip).
+   */
+  readonly #queued: { bytes: number; wire: number | null }[] = [];
   #queuedTotal = 0;
   #closed = false;
 
@@ -55,6 +63,10 @@ export class StageServer {
     this.#onClose = options.onClose;
     this.#maxQueuedItems = options.maxQueuedItems ?? 256;
     this.#maxQueuedBytes = options.maxQueuedBytes ?? 128 * 1024 * 1024;
+    const runs =
+      options.runWindow ?? Math.max(1, Math.min(32, Math.floor(this.#maxQueuedItems / 4)));
+    // Before listen(): every run this session is handed holds credit until it leaves the queue.
+    upstream.holdRuns({ runs, bytes: Math.max(1, Math.floor(this.#maxQueuedBytes / 2)) });
     const activationDtype = options.activationDtype ?? "f32";
     const logitsDtype = options.logitsDtype ?? "f32";
     const sink: StageSink = {
@@ -152,7 +164,7 @@ export class StageServer {
               return;
             }
             this.#queuedTotal += bytes;
-            this.#queuedBytes.push(bytes);
+            this.#queued.push({ bytes, wire: body.byteLength });
             this.#core.push(input);
           } catch (e) {
             // A malformed run cannot be applied; the stream is out of step: end the session.
@@ -166,7 +178,7 @@ export class StageServer {
           this.#core.push({ type: "kv", op: msg.op });
           return;
         case "skip":
-          this.#queuedBytes.push(0);
+          this.#queued.push({ bytes: 0, wire: null });
           this.#core.push({
             type: "skip",
             runId: msg.runId,
@@ -188,9 +200,12 @@ export class StageServer {
     );
   }
 
-  /** Every queued run ends in exactly one sink run or skip, in arrival order. */
+  /** Every queued run ends in exactly one sink run or skip, in arrival order; its credit returns. */
   #dequeued(): void {
-    this.#queuedTotal -= this.#queuedBytes.shift() ?? 0;
+    const item = this.#queued.shift();
+    if (item === undefined) return;
+    this.#queuedTotal -= item.bytes;
+    if (item.wire !== null && this.#upstream.open) this.#upstream.releaseRun(item.wire);
   }
 
   /** The sender ignored backpressure: refuse and end the session (its memory stays bounded). */

@@ -229,7 +229,11 @@ export interface WireRowOutput {
 }
 
 export type PeerMessage =
-  | { type: "hello"; v: number; minV: number; peerId: string }
+  /**
+   * `credit` (v2, optional): this end honours run credit (`ping.credit`) on the runs it sends and grants it
+   * on the runs it receives. Peers without it send runs unmetered and are sent no credit.
+   */
+  | { type: "hello"; v: number; minV: number; peerId: string; credit?: boolean | undefined }
   /** Body: hidden states [rows, cols] in `dtype`. */
   | {
       type: "run";
@@ -269,7 +273,8 @@ export type PeerMessage =
       vocab?: number | undefined;
       logitsDtype?: WireDtype | undefined;
     }
-  | { type: "ping"; v: number; t: number }
+  /** `credit` (v2, optional; only to a peer whose hello had `credit`): see RunCredit. */
+  | { type: "ping"; v: number; t: number; credit?: RunCredit | undefined }
   | { type: "pong"; v: number; t: number }
   | { type: "bye"; v: number; reason?: string | undefined }
   | {
@@ -280,6 +285,19 @@ export type PeerMessage =
       runId?: number | undefined;
       peerId?: string | undefined;
     };
+
+/**
+ * A receiver's run window on one link (v2, optional on `ping`): it has finished with `done` runs of
+ * `doneBytes` body bytes since the link opened, and takes up to `runs` runs and `bytes` body bytes beyond
+ * those. The sender sends a run only while its unfinished runs stay inside the window (a run larger than
+ * `bytes` only when none is unfinished); kv, skip, cancel and other messages are never metered.
+ */
+export interface RunCredit {
+  done: number;
+  doneBytes: number;
+  runs: number;
+  bytes: number;
+}
 
 export type SignalType = SignalMessage["type"];
 export type PeerType = PeerMessage["type"];
@@ -648,6 +666,16 @@ function kvOp(x: unknown): StageKvOp {
   }
 }
 
+function runCredit(x: unknown): RunCredit {
+  const o = rec(x, "credit");
+  return {
+    done: int(o, "done"),
+    doneBytes: int(o, "doneBytes"),
+    runs: int(o, "runs", 1, 1 << 20),
+    bytes: int(o, "bytes", 1),
+  };
+}
+
 function rowOutput(x: unknown): WireRowOutput {
   const o = rec(x, "outputs[]");
   const out: WireRowOutput = {
@@ -771,8 +799,16 @@ export function decodePeer(x: unknown): Decoded<PeerMessage> {
     const { o, type } = typeOf(x);
     const v = version(o, type === "hello" || type === "error");
     switch (type) {
-      case "hello":
-        return { type, v, minV: int(o, "minV", 0, 0xffff), peerId: id(o, "peerId") };
+      case "hello": {
+        const msg: PeerMessage = {
+          type,
+          v,
+          minV: int(o, "minV", 0, 0xffff),
+          peerId: id(o, "peerId"),
+        };
+        if (o["credit"] === true) msg.credit = true;
+        return msg;
+      }
       case "run": {
         const rows = int(o, "rows", 1, 1 << 20);
         const msg: PeerMessage = {
@@ -837,7 +873,11 @@ export function decodePeer(x: unknown): Decoded<PeerMessage> {
         }
         return msg;
       }
-      case "ping":
+      case "ping": {
+        const msg: PeerMessage = { type, v, t: num(o, "t") };
+        if (o["credit"] !== undefined) msg.credit = runCredit(o["credit"]);
+        return msg;
+      }
       case "pong":
         return { type, v, t: num(o, "t") };
       case "bye": {

@@ -1,7 +1,14 @@
 // Link: typed, framed, versioned peer messaging over one ByteChannel. Adds the hello handshake (version
 // negotiation), chunking and reassembly (frame.ts), a data lane that respects bufferedAmount backpressure and
 // a control lane that overtakes queued data (cancels, heartbeats), heartbeats with a liveness timeout, and
-// validation of every inbound header. Knows nothing of runs or stages: that is the pipeline's business.
+// validation of every inbound header, and run credit: per link, the receiver of "run" messages grants a
+// window (runs and body bytes it takes before it has finished earlier ones, on `ping.credit`), and the
+// sender holds a run in its data lane until it fits, so a slow stage slows its sender instead of refusing
+// it. Only runs are metered: cancels, pings and errors take the control lane, and kv and skip messages keep
+// their place in the data stream (their meaning depends on it) but need no credit, so they wait only for a
+// run queued ahead of them. Credit is used only when both hellos say `credit`; a peer without it sends and
+// receives runs unmetered, as before. Knows nothing of stages beyond that: the consumer says when it is
+// done with a run (holdRuns / releaseRun), or the link counts a run done once it was handed over.
 
 import { MeshError } from "../errors.ts";
 import {
@@ -19,6 +26,7 @@ import {
   negotiateVersion,
   PROTOCOL_VERSION,
   type PeerMessage,
+  type RunCredit,
   type Unversioned,
 } from "../protocol/messages.ts";
 import type { ByteChannel } from "./channel.ts";
@@ -38,7 +46,26 @@ export interface LinkOptions {
   maxMessageBytes?: number;
   /** The versions this end announces (tests use it to play an incompatible peer). */
   announce?: { v: number; minV: number };
+  /**
+   * Run credit (default true). false plays a peer without it (an older build, or a sender that ignores
+   * it): no `credit` in hello, runs sent unmetered, no credit granted.
+   */
+  credit?: boolean;
+  /** The window granted on inbound runs until the consumer sets its own (holdRuns). */
+  runWindow?: RunWindow;
 }
+
+/** How many runs, and how many run body bytes, a receiver takes beyond those it has finished. */
+export interface RunWindow {
+  runs: number;
+  bytes: number;
+}
+
+/**
+ * Until a consumer takes over (holdRuns), a run counts as done once handed to it, so this window only
+ * bounds runs that arrive before anyone listens. It matches StageServer's default window.
+ */
+export const DEFAULT_RUN_WINDOW: RunWindow = { runs: 32, bytes: 64 * 1024 * 1024 };
 
 export type Lane = "data" | "control";
 
@@ -60,6 +87,10 @@ export interface LinkStats {
   rejectedMessages: number;
   /** Last heartbeat round trip, or null before the first pong. */
   rttMs: number | null;
+  /** Runs this end sent that the receiver has not finished, as far as its last credit says. */
+  runsOutstanding: number;
+  /** Times a run waited in the data lane for credit. */
+  creditWaits: number;
 }
 
 const BODY_TYPES = new Set(["run", "result"]);
@@ -73,6 +104,8 @@ interface Waiter {
 
 interface Pending {
   cursor: FrameCursor;
+  /** A run's body bytes while it waits for credit; null once admitted, and for every other message. */
+  run: number | null;
 }
 
 export class Link {
@@ -94,6 +127,8 @@ export class Link {
     messagesReceived: 0,
     rejectedMessages: 0,
     rttMs: null,
+    runsOutstanding: 0,
+    creditWaits: 0,
   };
   #handlers: LinkHandlers | null = null;
   #early: { msg: LinkMessage; body: Uint8Array }[] = [];
@@ -109,6 +144,18 @@ export class Link {
   #stopHeartbeat: () => void;
   #cancelRetry: (() => void) | null = null;
   #waiters: Waiter[] = [];
+  // Run credit. Sending side: what the remote granted (null before its first grant) and what we sent.
+  readonly #creditOn: boolean;
+  #remoteCredit = false;
+  #granted: RunCredit | null = null;
+  #sentRuns = 0;
+  #sentRunBytes = 0;
+  #creditBlocked = false;
+  // Receiving side: the window we grant, what we finished, and whether the consumer says so (holdRuns).
+  #window: RunWindow;
+  #doneRuns = 0;
+  #doneRunBytes = 0;
+  #holding = false;
 
   constructor(channel: ByteChannel, options: LinkOptions) {
     this.localId = options.localId;
@@ -144,9 +191,17 @@ export class Link {
       drain: () => this.#pump(),
     });
     this.#announce = options.announce ?? { v: PROTOCOL_VERSION, minV: MIN_SUPPORTED_VERSION };
+    this.#creditOn = options.credit ?? true;
+    this.#window = checkWindow(options.runWindow ?? DEFAULT_RUN_WINDOW);
     const hello = this.#announce;
     this.#sendRaw(
-      { type: "hello", v: hello.v, minV: hello.minV, peerId: this.localId },
+      {
+        type: "hello",
+        v: hello.v,
+        minV: hello.minV,
+        peerId: this.localId,
+        ...(this.#creditOn ? { credit: true } : {}),
+      },
       undefined,
       "control",
     );
@@ -172,8 +227,30 @@ export class Link {
     this.#handlers = handlers;
     const early = this.#early;
     this.#early = [];
-    for (const { msg, body } of early) handlers.message(msg, body);
+    for (const { msg, body } of early) this.#deliver(handlers, msg, body);
     if (this.#earlyClose !== null) handlers.close(this.#earlyClose);
+  }
+
+  /**
+   * The consumer finishes inbound runs itself from now on: each delivered run holds credit until
+   * releaseRun(its body bytes); `window` replaces the granted window. Call it before listen().
+   */
+  holdRuns(window?: RunWindow): void {
+    this.#holding = true;
+    if (window !== undefined) this.#window = checkWindow(window);
+    this.#grant();
+  }
+
+  /** The consumer is done with one inbound run of `bodyBytes` body bytes (after holdRuns). */
+  releaseRun(bodyBytes: number): void {
+    this.#doneRuns++;
+    this.#doneRunBytes += bodyBytes;
+    this.#grant();
+  }
+
+  /** Whether runs sent on this link are metered by the remote's credit (both hellos said `credit`). */
+  get metered(): boolean {
+    return this.#creditOn && this.#remoteCredit;
   }
 
   /**
@@ -222,6 +299,46 @@ export class Link {
     );
   }
 
+  #deliver(handlers: LinkHandlers, msg: LinkMessage, body: Uint8Array): void {
+    handlers.message(msg, body);
+    if (msg.type === "run" && !this.#holding) this.releaseRun(body.byteLength);
+  }
+
+  /** Tells the remote our window (control lane: credit never waits behind data). */
+  #grant(): void {
+    if (this.#closed || !this.#creditOn || !this.#remoteCredit) return;
+    const credit: RunCredit = {
+      done: this.#doneRuns,
+      doneBytes: this.#doneRunBytes,
+      runs: this.#window.runs,
+      bytes: this.#window.bytes,
+    };
+    this.#sendRaw(
+      { type: "ping", v: this.#version, t: this.#clock.now(), credit },
+      undefined,
+      "control",
+    );
+  }
+
+  /** May the run at the head of the data lane (`bytes` of body) go now? Counts it if so. */
+  #admit(bytes: number): boolean {
+    if (this.#creditOn) {
+      // Runs wait for the remote's hello (does it grant credit?) and, if it does, for its first grant.
+      if (!this.#helloDone) return false;
+      if (this.#remoteCredit) {
+        const g = this.#granted;
+        if (g === null) return false;
+        const runs = this.#sentRuns - g.done;
+        const runBytes = this.#sentRunBytes - g.doneBytes;
+        if (runs >= g.runs || (runs > 0 && runBytes + bytes > g.bytes)) return false;
+      }
+    }
+    this.#sentRuns++;
+    this.#sentRunBytes += bytes;
+    if (this.#granted !== null) this.#stats.runsOutstanding = this.#sentRuns - this.#granted.done;
+    return true;
+  }
+
   #sendRaw(msg: PeerMessage, body: Uint8Array | undefined, lane: Lane): void {
     const payload = encodeMessage(msg, body);
     const cursor = new FrameCursor(payload, this.#nextMessageId++, this.#maxFrameBytes);
@@ -242,15 +359,24 @@ export class Link {
       }
       return;
     }
-    this.#data.push({ cursor });
+    this.#data.push({ cursor, run: msg.type === "run" ? (body?.byteLength ?? 0) : null });
     this.#pump();
   }
 
   #pump(): void {
     if (this.#closed) return;
     try {
+      this.#creditBlocked = false;
       while (this.#data.length > 0 && this.#channel.bufferedAmount() < this.#highWaterBytes) {
         const head = this.#data[0];
+        if (head !== undefined && head.run !== null) {
+          if (!this.#admit(head.run)) {
+            if (!this.#creditBlocked) this.#stats.creditWaits++;
+            this.#creditBlocked = true;
+            break; // a grant (or the remote's hello) pumps again
+          }
+          head.run = null;
+        }
         const frame = head?.cursor.next() ?? null;
         if (frame === null) {
           this.#data.shift();
@@ -269,7 +395,9 @@ export class Link {
       return;
     }
     this.#wakeWaiters();
-    if (this.#data.length > 0 || this.#waiters.length > 0) this.#armRetry();
+    // Blocked on credit with nothing left in the channel: only a grant changes anything, and it pumps.
+    const moving = this.#channel.bufferedAmount() > 0 || !this.#creditBlocked;
+    if (moving && (this.#data.length > 0 || this.#waiters.length > 0)) this.#armRetry();
   }
 
   /** A fallback poll in case a channel never fires `drain` (some implementations lack bufferedamountlow). */
@@ -386,6 +514,14 @@ export class Link {
         return;
       case "ping":
         this.#sendRaw({ type: "pong", v: this.#version, t: msg.t }, undefined, "control");
+        if (msg.credit !== undefined && this.#creditOn && this.#remoteCredit) {
+          // Grants only grow (the channel keeps order); a stale one is ignored.
+          if (this.#granted === null || msg.credit.done >= this.#granted.done) {
+            this.#granted = msg.credit;
+            this.#stats.runsOutstanding = this.#sentRuns - msg.credit.done;
+          }
+          this.#pump();
+        }
         return;
       case "pong":
         this.#stats.rttMs = this.#clock.now() - msg.t;
@@ -406,7 +542,7 @@ export class Link {
       case "result":
       case "error":
         if (this.#handlers === null) this.#early.push({ msg, body });
-        else this.#handlers.message(msg, body);
+        else this.#deliver(this.#handlers, msg, body);
     }
   }
 
@@ -429,7 +565,10 @@ export class Link {
     }
     this.#version = v;
     this.#helloDone = true;
+    this.#remoteCredit = msg.credit === true;
     this.#resolveReady();
+    this.#grant(); // our window, to a peer that understands it
+    this.#pump(); // runs held for the hello go now (or wait for the remote's grant)
   }
 
   #reply(code: string, message: string): void {
@@ -464,4 +603,10 @@ export class Link {
     // Let a final error/bye frame leave before the channel closes.
     this.#clock.after(50, () => this.#channel.close());
   }
+}
+
+function checkWindow(w: RunWindow): RunWindow {
+  if (!Number.isInteger(w.runs) || w.runs < 1 || !Number.isInteger(w.bytes) || w.bytes < 1)
+    throw new MeshError("ERR_INTERNAL", `bad run window ${JSON.stringify(w)}`);
+  return { runs: w.runs, bytes: w.bytes };
 }

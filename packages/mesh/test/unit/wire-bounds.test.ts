@@ -10,7 +10,8 @@ import {
 } from "../../src/protocol/frame.ts";
 import { StageServer } from "../../src/pipeline/stage-server.ts";
 import { encodeRun } from "../../src/pipeline/wire.ts";
-import { createMemoryLinkPair } from "../../src/transport/memory-link.ts";
+import { Link } from "../../src/transport/link.ts";
+import { createMemoryChannelPair } from "../../src/transport/memory-link.ts";
 import { Connector } from "../../src/room/connector.ts";
 import type { SignalingClient } from "../../src/signaling/client.ts";
 import type { StageRunner } from "../../src/ports.ts";
@@ -93,7 +94,10 @@ describe("stage input queue bounds", () => {
       run: () => new Promise(() => {}),
       kv: () => Promise.resolve(),
     };
-    const [head, stageUp] = createMemoryLinkPair("head", "s1");
+    // A sender that ignores run credit (as an older build does): only the queue bound stops it.
+    const [ch, cs] = createMemoryChannelPair();
+    const head = new Link(ch, { localId: "head", remoteId: "s1", credit: false });
+    const stageUp = new Link(cs, { localId: "s1", remoteId: "head" });
     let closedWith: MeshError | null | undefined;
     const server = new StageServer({
       runner: never,
