@@ -15,6 +15,7 @@ import {
 import { createNodeShardClient, defaultCacheDir, openNodeCache } from "@pipemesh/engine/node";
 import type { LoadedStage, LoadStage, StageRunner } from "@pipemesh/mesh";
 import { kvSizing } from "@pipemesh/head";
+import { recordHeldLayers } from "./held-layers.ts";
 import { modelledStage, type ModelledCompute } from "./modelled-stage.ts";
 
 /** Where a room's model lives on its server: a directory, or a `.gguf` file. */
@@ -82,6 +83,7 @@ export function nodeStageLoader(o: StageLoaderOptions): LoadStage {
       onProgress: progress,
       cacheDir: cacheDir ?? undefined,
     });
+    recordHeldLayers(cacheDir, spec.modelId, spec);
     const runner: StageRunner =
       o.modelled == null
         ? client
