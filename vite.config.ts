@@ -5,7 +5,7 @@ import { existsSync, statSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { defineConfig, type Plugin } from "vite";
+import { defaultClientConditions, defineConfig, type Plugin } from "vite";
 // By path, not "@pipemesh/mesh/node": Vite bundles this file but leaves bare imports to Node, and Node 20
 // cannot load the workspace's TypeScript. These two files pull in `ws` and nothing native.
 import {
@@ -89,6 +89,9 @@ export default defineConfig({
   },
   worker: { format: "es" },
   resolve: {
+    // The workspaces' exports name their .ts sources under "source" (built JavaScript is for packages):
+    // the app is always built from the current sources, with no package build before it.
+    conditions: ["source", ...defaultClientConditions],
     // simple-peer 10 -> streamx -> events-universal, whose default export is Node's `events` (absent in
     // browsers: "Class extends value undefined"). bare-events is its pure-JS twin (already installed).
     alias: [{ find: /^events-universal$/, replacement: "bare-events" }],

@@ -5,6 +5,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { defaultClientConditions, defaultServerConditions } from "vite";
 import { defineConfig } from "vitest/config";
 
 // Tests (and the CLI processes they start) keep downloaded weights in a fresh cache of their own, never in
@@ -14,6 +15,10 @@ process.env["PIPEMESH_CACHE_DIR"] ??= mkdtempSync(join(tmpdir(), "pipemesh-test-
 const slow = Number(process.env.PIPEMESH_TEST_TIMEOUT_MS ?? 180_000);
 
 export default defineConfig({
+  // The workspaces' exports name their .ts sources under the "source" condition (their default is the
+  // built JavaScript that packages ship): tests always run the current sources, never a build.
+  resolve: { conditions: ["source", ...defaultClientConditions] },
+  ssr: { resolve: { conditions: ["source", ...defaultServerConditions] } },
   test: {
     projects: [
       {

@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-// The `pipemesh` command: registers the TypeScript loader, then hands over to apps/cli.
-import "@pipemesh/engine/node-register";
-
-const { main } = await import("../apps/cli/src/main.ts");
-process.exitCode = await main(process.argv.slice(2));
+// The `pipemesh` command of a clone (`npx pipemesh` at the repository root): the CLI package's own bin,
+// which runs the current TypeScript sources through the loader (apps/cli/bin/pipemesh.mjs).
+import "../apps/cli/bin/pipemesh.mjs";

@@ -30,7 +30,8 @@ import { CliError } from "../cli-error.ts";
 import { nodeStageLoader } from "../peer/load-stage.ts";
 import { modelInfoFor } from "./model-info.ts";
 
-const BIN = fileURLToPath(new URL("../../../../bin/pipemesh.mjs", import.meta.url));
+// The CLI package's own bin (sources in a clone, built JavaScript in an installed package: it decides).
+const BIN = fileURLToPath(new URL("../../bin/pipemesh.mjs", import.meta.url));
 /** The room's model id: a directory under /models/, or a file there for a GGUF model. */
 function localModelId(model: string): string {
   return isGgufLocation(model) ? "local.gguf" : "local";

@@ -5,9 +5,17 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { CliError } from "../cli-error.ts";
 
-/** The repository's public/models folder (served by `pipemesh serve` under /models/). */
+/**
+ * The embedded models folder (served by `pipemesh serve` under /models/): the repository's public/models in
+ * a clone, else the copy an installed @pipemesh/cli package carries in its models/ folder (the build copies
+ * it there when packing: tools/pack/build.mjs). The relative paths hold from src/head/ and dist/head/ alike.
+ */
 export const PUBLIC_MODELS_DIR = fileURLToPath(
-  new URL("../../../../public/models/", import.meta.url),
+  [
+    new URL("../../../../public/models/", import.meta.url),
+    new URL("../../models/", import.meta.url),
+  ].find((dir) => existsSync(new URL("default.json", dir))) ??
+    new URL("../../../../public/models/", import.meta.url),
 );
 
 export interface DefaultPair {

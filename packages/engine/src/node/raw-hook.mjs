@@ -7,7 +7,11 @@ export async function resolve(specifier, context, nextResolve) {
     const url = new URL(specifier, context.parentURL);
     return { url: url.href, shortCircuit: true, format: "raw-text" };
   }
-  return nextResolve(specifier, context);
+  // The workspaces' package.json exports point at built JavaScript by default and at the .ts sources under
+  // the "source" condition: under this loader (a clone) every import of @pipemesh/* gets the sources.
+  const conditions = context.conditions ?? [];
+  if (conditions.includes("source")) return nextResolve(specifier, context);
+  return nextResolve(specifier, { ...context, conditions: ["source", ...conditions] });
 }
 
 export async function load(url, context, nextLoad) {
