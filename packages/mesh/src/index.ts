@@ -5,7 +5,12 @@ export * from "./ports.ts";
 
 // --- wire protocol (M1) ---
 export * from "./protocol/messages.ts";
-export { MAX_FRAME_BYTES } from "./protocol/frame.ts";
+export {
+  MAX_FRAME_BYTES,
+  maxRunMessageBytes,
+  modelMessageBytes,
+  roomMessageBytes,
+} from "./protocol/frame.ts";
 
 // --- transport (M1) ---
 export type { ByteChannel, ByteChannelEvents } from "./transport/channel.ts";

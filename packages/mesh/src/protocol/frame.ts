@@ -26,6 +26,37 @@ export function maxRunMessageBytes(rows: number, width: number, headerBytes = 10
   return rows * width * 4 + headerBytes;
 }
 
+/** Rows a run may carry by the room's cap: 4x the scheduler's default prefill chunk (64 rows). */
+export const MODEL_RUN_ROWS = 256;
+/** Rows of full logits a result may carry (rows sampled at temperature > 0: a speculative tree). */
+export const MODEL_LOGITS_ROWS = 64;
+
+/**
+ * The largest run or result message a model needs, for its room descriptor's maxMessageBytes: a run of
+ * `runRows` rows of hidden states, or a result with `logitsRows` rows of logits, in f32, plus header room.
+ */
+export function modelMessageBytes(
+  model: { hiddenSize: number; vocabSize: number },
+  runRows = MODEL_RUN_ROWS,
+  logitsRows = MODEL_LOGITS_ROWS,
+): number {
+  return Math.max(
+    maxRunMessageBytes(runRows, model.hiddenSize),
+    maxRunMessageBytes(logitsRows, model.vocabSize),
+  );
+}
+
+/**
+ * The reassembly cap for a room's links: the app's own setting if it made one, else the room model's
+ * maxMessageBytes, else the default (256 MiB).
+ */
+export function roomMessageBytes(
+  model: { maxMessageBytes?: number | undefined } | null | undefined,
+  own?: number,
+): number {
+  return own ?? model?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+}
+
 /** A frame-level failure (becomes MeshError ERR_FRAME / ERR_MESSAGE_TOO_LARGE at the link). */
 export class FrameError extends Error {
   readonly code: "ERR_FRAME" | "ERR_MESSAGE_TOO_LARGE";

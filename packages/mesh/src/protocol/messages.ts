@@ -45,6 +45,12 @@ export interface ModelInfo {
   source?: ModelSource | undefined;
   /** The room's draft model, for heads (absent: none, or the app's own for a known model). */
   draft?: { id: string; source: ModelSource } | undefined;
+  /**
+   * The largest peer message this model's runs and results need (modelMessageBytes in frame.ts, from the
+   * model's hidden and vocabulary sizes), written by the server; the room's links cap reassembly at it.
+   * Absent: the links' default (256 MiB).
+   */
+  maxMessageBytes?: number | undefined;
 }
 
 /** A model's files as peers fetch and verify them. */
@@ -313,6 +319,8 @@ export type Decoded<M> = { ok: true; msg: M } | { ok: false; error: ProtocolErro
 // --- validation helpers (no casts: every field is checked and copied) --------------------------------------
 
 const ID_RE = /^[A-Za-z0-9_.:-]{1,128}$/;
+/** The smallest message cap a model descriptor may set (control messages must always fit). */
+const MIN_MESSAGE_CAP = 64 * 1024;
 const MAX_ARRAY = 1 << 20;
 
 class Invalid extends Error {
@@ -480,6 +488,8 @@ function modelInfo(x: unknown): ModelInfo {
     headBytes: num(o, "headBytes", 0),
   };
   if (o["contextLength"] !== undefined) info.contextLength = int(o, "contextLength", 1, 1 << 24);
+  if (o["maxMessageBytes"] !== undefined)
+    info.maxMessageBytes = int(o, "maxMessageBytes", MIN_MESSAGE_CAP, 0xffffffff);
   if (o["layerSizes"] !== undefined) {
     const sizes = arr(o, "layerSizes", 100_000);
     if (sizes.length !== layerCount) fail("layerSizes: one entry per layer expected");

@@ -4,7 +4,8 @@
 // RTCPeerConnection under "<id>#<attempt>"; the responder asks for a retry with a `renegotiate` signal.
 
 import { MeshError } from "../errors.ts";
-import type { IceServer, RtcSignal } from "../protocol/messages.ts";
+import { roomMessageBytes } from "../protocol/frame.ts";
+import type { IceServer, PipelinePlan, RoomState, RtcSignal } from "../protocol/messages.ts";
 import type { SignalingClient } from "../signaling/client.ts";
 import type { ByteChannel } from "../transport/channel.ts";
 import { systemClock, type Clock } from "../transport/clock.ts";
@@ -50,6 +51,19 @@ export function memberConnector(
     ...(o.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: o.connectTimeoutMs }),
     ...(o.shape === undefined ? {} : { shape: o.shape }),
   });
+}
+
+/**
+ * Link options for a plan's links: the reassembly cap from the room model's maxMessageBytes (the model
+ * the plan runs), unless the member set its own.
+ */
+export function planLinkOptions(
+  state: Pick<RoomState, "model">,
+  plan: Pick<PipelinePlan, "modelId">,
+  own: MemberLinkOptions["link"],
+): { maxMessageBytes: number } {
+  const model = state.model?.id === plan.modelId ? state.model : undefined;
+  return { maxMessageBytes: roomMessageBytes(model, own?.maxMessageBytes) };
 }
 
 /** "<planVersion>/<smaller id>/<larger id>": the same on both ends. */
@@ -236,8 +250,16 @@ export class Connector {
     this.#early.delete(connId);
   }
 
-  /** Connects to `remoteId` and resolves with a Link past its hello. Rejects ERR_PEER_CONNECT / ERR_ABORTED. */
-  async link(remoteId: string, connId: string, signal?: AbortSignal): Promise<Link> {
+  /**
+   * Connects to `remoteId` and resolves with a Link past its hello. Rejects ERR_PEER_CONNECT / ERR_ABORTED.
+   * `link` overrides the connector's link options for this link (the room model's message cap).
+   */
+  async link(
+    remoteId: string,
+    connId: string,
+    signal?: AbortSignal,
+    link?: Omit<LinkOptions, "localId" | "remoteId" | "clock">,
+  ): Promise<Link> {
     if (this.#destroyed) throw new MeshError("ERR_DESTROYED", "connector destroyed");
     const timeoutMs = this.#o.connectTimeoutMs ?? 10_000;
     const maxAttempts = this.#o.maxAttempts ?? 5;
@@ -274,19 +296,20 @@ export class Connector {
     this.#forgetEarly(connId);
     try {
       const channel = shapeChannel(await dial.channel, { clock: this.#clock, ...this.#o.shape });
-      const link = new Link(channel, {
+      const made = new Link(channel, {
         ...this.#o.link,
+        ...link,
         localId: this.#o.localId,
         remoteId,
         clock: this.#clock,
       });
-      const cancel = this.#clock.after(timeoutMs, () => link.destroy("hello timeout"));
+      const cancel = this.#clock.after(timeoutMs, () => made.destroy("hello timeout"));
       try {
-        await link.ready;
+        await made.ready;
       } finally {
         cancel();
       }
-      return link;
+      return made;
     } catch (e) {
       if (e instanceof MeshError && e.code !== "ERR_PEER_DESTROYED") throw e;
       throw new MeshError("ERR_PEER_CONNECT", `no link to ${remoteId}`, {

@@ -11,7 +11,7 @@ import type { PipelinePlan, RoomState } from "../protocol/messages.ts";
 import { SignalingClient } from "../signaling/client.ts";
 import { systemClock, type Clock } from "../transport/clock.ts";
 import type { Link } from "../transport/link.ts";
-import { connectionId, memberConnector, type Connector } from "./connector.ts";
+import { connectionId, memberConnector, planLinkOptions, type Connector } from "./connector.ts";
 import { stageSpecFor, type RoomEvent, type RoomPeerOptions } from "./peer-node.ts";
 import { ShardSlot, type LoadedStage, type StageLoadSpec } from "./shard-slot.ts";
 
@@ -254,9 +254,10 @@ export class HeadNode {
         () => ids.forEach((id) => this.#connector.cancel(id)),
         { once: true },
       );
+      const linkOptions = planLinkOptions(this.#state, plan, this.#o.link);
       const made = await Promise.all(
         remote.map((s, i) =>
-          this.#connector.link(s.peerId, ids[i] ?? "").then((l) => {
+          this.#connector.link(s.peerId, ids[i] ?? "", undefined, linkOptions).then((l) => {
             links.push(l);
             return l;
           }),

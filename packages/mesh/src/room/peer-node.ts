@@ -18,7 +18,7 @@ import { systemClock, type Clock } from "../transport/clock.ts";
 import type { Link, LinkOptions } from "../transport/link.ts";
 import type { RtcOptions } from "../transport/peer-channel.ts";
 import type { ShapeOptions } from "../transport/shaped-link.ts";
-import { connectionId, memberConnector, type Connector } from "./connector.ts";
+import { connectionId, memberConnector, planLinkOptions, type Connector } from "./connector.ts";
 import { ShardSlot, specKey, type LoadStage, type StageLoadSpec } from "./shard-slot.ts";
 
 export type RoomEvent =
@@ -302,9 +302,15 @@ export class PeerNode {
     this.#session = session;
     this.#lastSessionVersion = plan.version;
     this.#emit({ type: "session", planVersion: plan.version, status: "connecting" });
+    const linkOptions = planLinkOptions(this.#state, plan, this.#o.link);
     const connect = (remote: string): Promise<Link> =>
       this.#connector
-        .link(remote, connectionId(plan.version, this.peerId, remote), session.abort.signal)
+        .link(
+          remote,
+          connectionId(plan.version, this.peerId, remote),
+          session.abort.signal,
+          linkOptions,
+        )
         .then((l) => {
           session.links.push(l);
           if (session.abort.signal.aborted) l.destroy("session ended");

@@ -7,7 +7,8 @@ import type { MeshError } from "../../src/errors.ts";
 import { StageServer } from "../../src/pipeline/stage-server.ts";
 import { encodeRun } from "../../src/pipeline/wire.ts";
 import type { StageBatch, StageResult, StageRunner } from "../../src/ports.ts";
-import { decodePeer, type RunKind } from "../../src/protocol/messages.ts";
+import { modelMessageBytes } from "../../src/protocol/frame.ts";
+import { decodePeer, decodeSignal, type RunKind } from "../../src/protocol/messages.ts";
 import { Link, type LinkMessage } from "../../src/transport/link.ts";
 import { createMemoryChannelPair } from "../../src/transport/memory-link.ts";
 
@@ -225,7 +226,22 @@ describe("run credit", () => {
   });
 });
 
-describe("run credit on the wire", () => {
+describe("v2 additive fields on the wire", () => {
+  it("decodes a room model's maxMessageBytes, and refuses one too small for control messages", () => {
+    const model = { id: "m", layerCount: 2, layerBytes: 1, embedBytes: 0, headBytes: 0 };
+    const create = (maxMessageBytes: unknown) =>
+      decodeSignal({ type: "create", v: 2, model: { ...model, maxMessageBytes } });
+    expect(create(3 * MiB)).toMatchObject({
+      ok: true,
+      msg: { model: { maxMessageBytes: 3 * MiB } },
+    });
+    expect(create(1024).ok).toBe(false);
+    expect(create(1.5 * MiB + 0.5).ok).toBe(false);
+    expect(modelMessageBytes({ hiddenSize: 4096, vocabSize: 128_256 })).toBe(
+      Math.max(256 * 4096 * 4, 64 * 128_256 * 4) + MiB,
+    );
+  });
+
   it("decodes hello.credit and ping.credit, and refuses malformed credit", () => {
     expect(decodePeer({ type: "hello", v: 2, minV: 2, peerId: "p", credit: true })).toMatchObject({
       ok: true,
