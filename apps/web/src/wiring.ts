@@ -1,40 +1,21 @@
-// The web app's adapters between the engine and the mesh, each fit checked with `satisfies`: a
-// contributor's and the chat head's loadStage (engine shard in a Web Worker, WebGPU or CPU backend), the
-// head's draft model and the PipeInfer scheduler over a session's pipeline. KV sizing and the drafter
-// policy are @pipemesh/head's (the CLI uses the same), with the app's context cap.
+// The web app's adapter between the engine and the mesh, its fit checked with `satisfies`: a contributor's
+// and the chat head's loadStage (engine shard in a Web Worker, WebGPU or CPU backend). KV sizing is
+// @pipemesh/head's (the CLI uses the same), with the app's context cap; the chat head is openHead's.
 
 import {
   createBrowserShardClient,
-  loadModelMeta,
-  openUrlModelDir,
   type LoadProgress,
   type ModelConfig,
-  type ModelMeta,
   type ShardBackend,
   type ShardClient,
 } from "@pipemesh/engine";
-import {
-  browserPlatform,
-  kvSizing as headKvSizing,
-  openDrafter as openHeadDrafter,
-  type KvSizing,
-  type OpenedDrafter,
-} from "@pipemesh/head";
-import {
-  MeshError,
-  PipeInferScheduler,
-  type DecodeMode,
-  type Drafter,
-  type LoadedStage,
-  type LoadStage,
-  type PipelinePort,
-  type StageLoadSpec,
-} from "@pipemesh/mesh";
+import { kvSizing as headKvSizing, type KvSizing } from "@pipemesh/head";
+import { MeshError, type LoadedStage, type LoadStage, type StageLoadSpec } from "@pipemesh/mesh";
 import type { AppConfig } from "./config.ts";
 import { AppError } from "./errors.ts";
 import { loadTargetConfig, type ModelSource } from "./model/model-source.ts";
 
-export type { KvSizing, OpenedDrafter };
+export type { KvSizing };
 
 /** K/V sizing for a model: the room's context length when it names one, else the app's default cap. */
 export function kvSizing(config: ModelConfig, app: AppConfig, contextLength?: number): KvSizing {
@@ -98,52 +79,4 @@ export function stageLoader(o: StageLoaderOptions): LoadStage {
     }
   };
   return load satisfies LoadStage;
-}
-
-/** Tokenizer, chat template, stop ids and config of the room's target model. */
-export async function loadHeadMeta(source: ModelSource, signal?: AbortSignal): Promise<ModelMeta> {
-  try {
-    return await loadModelMeta(openUrlModelDir(source.targetUrl), signal);
-  } catch (e) {
-    throw new AppError(
-      "ERR_MODEL_LOAD",
-      `the tokenizer or config of "${source.id}" failed to load: ${String(e)}`,
-      { cause: e },
-    );
-  }
-}
-
-/** The head's draft model in its own worker (@pipemesh/head's policy); null without a draft model. */
-export async function openDrafter(
-  source: ModelSource,
-  app: AppConfig,
-  signal: AbortSignal,
-): Promise<OpenedDrafter | null> {
-  if (source.draftUrl === undefined) return null;
-  return openHeadDrafter({
-    platform: browserPlatform({ draftProvider: app.draftProvider }),
-    target: source.targetUrl,
-    draft: source.draftUrl,
-    kind: app.drafterKind === "auto" ? undefined : app.drafterKind,
-    signal,
-  });
-}
-
-/** The PipeInfer scheduler over a session's pipeline; throws ERR_NO_DRAFT for speculation without a draft. */
-export function createScheduler(
-  pipeline: PipelinePort,
-  drafter: Drafter | null,
-  meta: ModelMeta,
-  mode: DecodeMode,
-  kv: KvSizing,
-  drafterMaxPositions = Number.POSITIVE_INFINITY,
-): PipeInferScheduler {
-  return new PipeInferScheduler(
-    { pipeline, drafter, decode: (ids) => meta.tokenizer.decode(ids) },
-    {
-      mode,
-      maxContextTokens: Math.min(kv.contextTokens, drafterMaxPositions),
-      maxSeqIds: kv.maxSeqs,
-    },
-  );
 }

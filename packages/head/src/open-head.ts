@@ -101,6 +101,13 @@ export interface Head {
   readonly completions: TextCompletions;
   /** Opens the pipeline now (generate() opens it when needed). */
   connect(signal?: AbortSignal): Promise<void>;
+  /** The decoding mode of the next generations (undefined: the scheduler's default). */
+  readonly mode: DecodeMode | undefined;
+  /**
+   * Switches the decoding mode: the pipeline is closed once the generations before this call are done (a
+   * scheduler owns its pipeline's run ids) and reopened by the next. ERR_NO_DRAFT without a draft model.
+   */
+  setMode(mode: DecodeMode | undefined): Promise<void>;
   /** Closes the pipeline once the generations before this call are done (the next one reopens it). */
   disconnect(): Promise<void>;
   /** Queues a generation; events and result as the scheduler's. */
@@ -143,7 +150,9 @@ export async function openHead(o: OpenHeadOptions): Promise<Head> {
         signal,
       })
     : null;
-  const schedulerConfig = { mode: o.mode, speculation: o.speculation ?? {} };
+  const speculation = o.speculation ?? {};
+  let mode = o.mode;
+  const schedulerConfig = { mode, speculation };
   try {
     resolveConfig(schedulerConfig, drafter !== null); // ERR_NO_DRAFT, bad settings: before any pipeline
   } catch (e) {
@@ -186,7 +195,7 @@ export async function openHead(o: OpenHeadOptions): Promise<Head> {
           drafter: drafter?.drafter ?? null,
           ...(tokenizer === undefined ? {} : { decode: (ids) => tokenizer.decode(ids) }),
         },
-        { ...schedulerConfig, maxContextTokens, maxSeqIds: kv.maxSeqs },
+        { mode, speculation, maxContextTokens, maxSeqIds: kv.maxSeqs },
       );
       open = { pipe, scheduler };
       return open;
@@ -245,6 +254,15 @@ export async function openHead(o: OpenHeadOptions): Promise<Head> {
     completions: textCompletions(() => head),
     connect: async (s) => {
       await connect(s);
+    },
+    get mode() {
+      return mode;
+    },
+    setMode: async (next) => {
+      if (next === mode) return;
+      resolveConfig({ mode: next, speculation }, drafter !== null);
+      mode = next;
+      await lock.run(dropPipeline);
     },
     disconnect: () => lock.run(dropPipeline),
     generate,

@@ -1,10 +1,11 @@
-// ChatController: the chat tab as the room's head. Loads the model's tokenizer, stop ids and draft model;
-// asks the room for the generation slot (waiting in the queue) and keeps the pipeline between turns, so a
-// follow-up only prefills its new tokens; streams accepted tokens (drafted ones marked) and records every
-// run for the pipeline view. The session is given back when someone else queues, after a failure, when the
-// mode changes (a scheduler owns its pipeline's run ids) and on destroy(). No DOM here.
+// ChatController: the chat tab as the room's head, on @pipemesh/head's openHead (model metadata, draft
+// model, KV sizing, scheduler). Its pipeline is the room's generation slot (asked for on the first message,
+// waiting in the queue) kept between turns, so a follow-up only prefills its new tokens; streams accepted
+// tokens (drafted ones marked) and records every run for the pipeline view. The slot is given back when
+// someone else queues, after a failure, when the mode changes and on destroy(). No DOM here.
 
-import { StreamDecoder, type ModelMeta } from "@pipemesh/engine";
+import { StreamDecoder, type TextTokenizer } from "@pipemesh/engine";
+import { browserPlatform, openHead, type Head, type OpenedPipeline } from "@pipemesh/head";
 import {
   isMeshError,
   MeshError,
@@ -12,21 +13,13 @@ import {
   type FinishReason,
   type GenerationMetrics,
   type HeadSession,
-  type PipeInferScheduler,
   type PipelinePlan,
   type RoomState,
 } from "@pipemesh/mesh";
+import { AppError } from "../errors.ts";
 import { RecordingPipeline, RunLog } from "../pipeline-view/run-log.ts";
 import { hasUnplannedContributor } from "../room/member-status.ts";
 import type { RoomClient } from "../room/room-client.ts";
-import {
-  createScheduler,
-  kvSizing,
-  loadHeadMeta,
-  openDrafter,
-  type KvSizing,
-  type OpenedDrafter,
-} from "../wiring.ts";
 import { Conversation, type TurnTokens } from "./conversation.ts";
 
 export interface ReplySettings {
@@ -63,9 +56,10 @@ export interface ChatEvents {
 }
 
 export interface PreparedChat {
-  meta: ModelMeta;
-  drafter: OpenedDrafter | null;
-  kv: KvSizing;
+  head: Head;
+  tokenizer: TextTokenizer;
+  /** The draft model the head runs, and why it is a fallback if it is one; null without one. */
+  drafter: { name: string; fallbackReason: string | undefined } | null;
   /** Longest conversation (tokens) the head runs: the stages' context capped by the draft model. */
   maxContextTokens: number;
 }
@@ -77,9 +71,8 @@ export class ChatController {
   readonly #abortAll = new AbortController();
   #prepared: Promise<PreparedChat> | null = null;
   #conversation: Conversation | null = null;
-  #session: { session: HeadSession; pipeline: RecordingPipeline; mode: DecodeMode | null } | null =
-    null;
-  #scheduler: PipeInferScheduler | null = null;
+  #session: { session: HeadSession; pipeline: RecordingPipeline } | null = null;
+  #events: ChatEvents | null = null;
   #reply: AbortController | null = null;
   #destroyed = false;
 
@@ -98,23 +91,44 @@ export class ChatController {
     return this.#conversation;
   }
 
-  /** Loads the tokenizer, stop ids and the draft model (once). */
+  /** Opens the head: tokenizer, stop ids and the draft model (once). */
   prepare(onStatus: (text: string) => void = () => {}): Promise<PreparedChat> {
     this.#prepared ??= (async () => {
       const signal = this.#abortAll.signal;
       const source = await this.#room.model(undefined, signal);
-      onStatus("loading the tokenizer…");
-      const meta = await loadHeadMeta(source, signal);
-      this.#conversation = new Conversation(meta.tokenizer);
-      onStatus("loading the draft model…");
-      const drafter = await openDrafter(source, this.#room.app, signal);
-      const kv = kvSizing(meta.config, this.#room.app);
+      const app = this.#room.app;
+      onStatus("loading the tokenizer and the draft model…");
+      const head = await openHead({
+        target: source.targetUrl,
+        draft: source.draftUrl,
+        drafterKind: app.drafterKind === "auto" ? undefined : app.drafterKind,
+        platform: browserPlatform({ draftProvider: app.draftProvider }),
+        contextCap: app.maxContextTokens,
+        signal,
+        pipeline: (setup) => this.#acquire(setup.signal),
+      }).catch((e: unknown) => {
+        if (typeof (e as { code?: unknown }).code === "string") throw e;
+        throw new AppError(
+          "ERR_MODEL_LOAD",
+          `the tokenizer or config of "${source.id}" failed to load: ${String(e)}`,
+          { cause: e },
+        );
+      });
+      const tokenizer = head.tokenizer;
+      if (tokenizer === undefined) {
+        await head.destroy();
+        throw new AppError("ERR_MODEL_LOAD", `"${source.id}" has no tokenizer`);
+      }
+      this.#conversation = new Conversation(tokenizer);
       onStatus("");
       return {
-        meta,
-        drafter,
-        kv,
-        maxContextTokens: Math.min(kv.contextTokens, drafter?.maxPositions ?? Infinity),
+        head,
+        tokenizer,
+        drafter:
+          head.drafterName === null
+            ? null
+            : { name: head.drafterName, fallbackReason: head.drafterFallbackReason },
+        maxContextTokens: head.maxContextTokens,
       };
     })();
     this.#prepared.catch(() => {
@@ -147,18 +161,19 @@ export class ChatController {
             `(${prepared.maxContextTokens}); start over`,
         );
       }
-      const scheduler = await this.#ensureScheduler(prepared, settings.mode, signal, events);
+      const head = prepared.head;
+      await this.#ensurePipeline(head, settings.mode, signal, events);
       events.onStatus("");
       this.log.beginReply();
-      const decoder = new StreamDecoder(prepared.meta.tokenizer, {
+      const decoder = new StreamDecoder(prepared.tokenizer, {
         contextIds: [...turn.previousTokens, ...turn.newTokens],
       });
-      const generation = scheduler.generate({
+      const generation = head.generate({
         previousTokens: turn.previousTokens,
         newTokens: turn.newTokens,
         maxTokens: settings.maxTokens,
         sampling: { temperature: settings.temperature },
-        stopTokenIds: prepared.meta.stopTokenIds,
+        stopTokenIds: head.stopTokenIds,
         signal,
       });
       for await (const ev of generation) {
@@ -224,10 +239,10 @@ export class ChatController {
   async startOver(): Promise<void> {
     this.stop();
     this.#conversation?.reset();
-    const scheduler = this.#scheduler;
-    if (scheduler !== null) {
+    const prepared = await this.#prepared?.catch(() => null);
+    if (prepared !== null && prepared !== undefined && this.#session !== null) {
       try {
-        await scheduler.reset();
+        await prepared.head.reset();
       } catch {
         this.#releaseSession(); // the pipeline is gone: the next message starts a fresh one
       }
@@ -240,53 +255,49 @@ export class ChatController {
     this.#destroyed = true;
     this.#abortAll.abort();
     this.#offRoom();
-    this.#releaseSession();
-    void this.#prepared?.then((p) => p.drafter?.drafter.destroy()).catch(() => undefined);
+    void this.#prepared?.then((p) => p.head.destroy()).catch(() => undefined);
   }
 
-  async #ensureScheduler(
-    prepared: PreparedChat,
+  /** The mode asked for, and a pipeline that has not failed while it sat idle between turns. */
+  async #ensurePipeline(
+    head: Head,
     mode: DecodeMode,
     signal: AbortSignal,
     events: ChatEvents,
-  ): Promise<PipeInferScheduler> {
-    if (this.#session !== null && this.#session.mode !== mode) this.#releaseSession();
-    const idle = this.#scheduler;
-    if (this.#session !== null && idle !== null) {
-      await idle.whenIdle();
-      // Nothing is outstanding now, so a pipeline that has an "outcome" has failed while we held it idle
-      // (a link timed out between turns): give it back and start on a fresh one.
-      if (this.#scheduler === idle && this.#session.pipeline.hasOutcome()) this.#releaseSession();
-    }
-    if (this.#session === null) {
-      events.onStatus("asking the room for the pipeline…");
-      const session = await this.#room.head.acquire({ signal, timeoutMs: 60 * 60_000 });
-      const pipeline = new RecordingPipeline(session.pipeline, this.log);
-      this.#session = { session, pipeline, mode: null };
-      this.log.reset(stageLabels(session.plan, this.#room.state, this.#room.peerId));
-    }
-    const held = this.#session;
-    if (this.#scheduler === null || held.mode !== mode) {
-      this.#scheduler = createScheduler(
-        held.pipeline,
-        prepared.drafter?.drafter ?? null,
-        prepared.meta,
-        mode,
-        prepared.kv,
-        prepared.drafter?.maxPositions,
-      );
-      held.mode = mode;
-    }
-    return this.#scheduler;
+  ): Promise<void> {
+    this.#events = events;
+    await head.setMode(mode);
+    // Nothing is outstanding between turns, so a pipeline that has an "outcome" has failed while we held
+    // it idle (a link timed out): give it back and start on a fresh one.
+    if (this.#session?.pipeline.hasOutcome() === true) this.#releaseSession();
+    await head.connect(signal);
   }
 
+  /** The head's pipeline: the room's generation slot, recorded for the pipeline view. */
+  async #acquire(signal: AbortSignal): Promise<OpenedPipeline> {
+    this.#events?.onStatus("asking the room for the pipeline…");
+    const session = await this.#room.head.acquire({ signal, timeoutMs: 60 * 60_000 });
+    const pipeline = new RecordingPipeline(session.pipeline, this.log);
+    const held = { session, pipeline };
+    this.#session = held;
+    this.log.reset(stageLabels(session.plan, this.#room.state, this.#room.peerId));
+    return {
+      pipeline,
+      plan: [],
+      destroy: () => {
+        if (this.#session === held) this.#session = null;
+        session.release();
+        return Promise.resolve();
+      },
+    };
+  }
+
+  /** Gives the slot back now (the head reopens a pipeline for the next message). */
   #releaseSession(): void {
     const held = this.#session;
     this.#session = null;
-    const scheduler = this.#scheduler;
-    this.#scheduler = null;
-    if (scheduler !== null) void scheduler.destroy().catch(() => undefined);
     held?.session.release();
+    void this.#prepared?.then((p) => p.head.disconnect()).catch(() => undefined);
   }
 
   #onState(state: RoomState): void {

@@ -115,6 +115,24 @@ describe("head.chat.completions.create", () => {
     expect(stopped.choices[0]?.finish_reason).toBe("stop");
   }, 60_000);
 
+  it("switches the decoding mode between generations, with the same greedy text", async () => {
+    const ask = async () => {
+      const g = head.generate({
+        newTokens: Array.from(head.tokenizer!.encode("The whale")),
+        maxTokens: 8,
+        sampling: { temperature: 0 },
+      });
+      return g.result;
+    };
+    await head.setMode("plain");
+    const plain = await ask();
+    await head.setMode("pipeinfer");
+    const spec = await ask();
+    expect(plain.mode).toBe("plain");
+    expect(spec.mode).toBe("pipeinfer");
+    expect(spec.tokens).toEqual(plain.tokens);
+  }, 60_000);
+
   it("rejects unsupported and malformed requests with coded errors naming the field", async () => {
     await expect(head.chat.completions.create({ messages: MESSAGES, n: 3 })).rejects.toMatchObject({
       code: "ERR_UNSUPPORTED",
