@@ -105,7 +105,9 @@ function sampleAt(
   if (out.logits === undefined)
     throw new MeshError("ERR_INTERNAL", `row ${out.row}: full logits missing for sampling`);
   const p = targetProbs(out.logits, s);
-  const d = proposals[0];
+  // The proposal tested is the first drafted token with its q (a token not drawn from q, such as a
+  // correction fork's root, can never be the proposal: that would bias the result).
+  const d = proposals.find((c) => c.q !== undefined);
   if (d?.q !== undefined) {
     const r = speculativeSample(
       p,

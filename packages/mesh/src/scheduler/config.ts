@@ -57,6 +57,12 @@ export interface SpeculationOptions {
   governor: boolean;
   /** Pseudo-observations behind each calibration cell's prior (the raw probability, rescaled per rank). */
   calibrationPriorWeight: number;
+  /**
+   * pipeinfer, greedy: also launch sibling micro-batches rooted at the draft's other candidates at a
+   * drafted position (speculating the correction), best-first against chain continuations by the
+   * probability that each is the path the target takes, within maxInFlightRuns and maxPartitions.
+   */
+  speculateCorrections: boolean;
 }
 
 /**
@@ -80,6 +86,7 @@ export const DEFAULT_SPECULATION: SpeculationOptions = {
   draftTopK: 8,
   calibrate: true,
   governor: true,
+  speculateCorrections: false,
   calibrationPriorWeight: 2,
 };
 
@@ -141,6 +148,8 @@ export function resolveConfig(config: SchedulerConfig, hasDraft: boolean): Resol
   }
   if (typeof spec.calibrate !== "boolean") throw invalid("calibrate must be a boolean");
   if (typeof spec.governor !== "boolean") throw invalid("governor must be a boolean");
+  if (typeof spec.speculateCorrections !== "boolean")
+    throw invalid("speculateCorrections must be a boolean");
   if (!Number.isFinite(spec.calibrationPriorWeight) || spec.calibrationPriorWeight <= 0)
     throw invalid("calibrationPriorWeight must be a finite number > 0");
   // Every partition is a block of draftBranches ids after the canonical id 0.

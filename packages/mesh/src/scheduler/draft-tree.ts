@@ -35,6 +35,19 @@ export interface DraftNode {
   conf: number;
   /** Sampling only: the filtered draft distribution this token was drawn from. */
   q?: Float64Array | undefined;
+  /**
+   * Greedy only: the draft's other candidates at this position (after the same path) that did not open a
+   * branch of this tree, most likely first; where the target may take one of them instead.
+   */
+  alternatives?: DraftAlternative[] | undefined;
+}
+
+/** A candidate the draft ranked below the drafted token at its position. */
+export interface DraftAlternative {
+  token: number;
+  prob: number;
+  rank: number;
+  conf: number;
 }
 
 export interface DraftTree {
@@ -129,15 +142,23 @@ export async function draftTree(p: DraftTreeParams): Promise<DraftTree> {
       const c0 = conf(0, p0);
       if (c0 < p.cutoffAccept) return;
       const prefix = b.path.slice();
-      b.path.push(add(pred.topIds[0] ?? 0, 0, p0, c0));
+      const top = add(pred.topIds[0] ?? 0, 0, p0, c0);
+      b.path.push(top);
       b.drafting = true;
-      for (let f = 1; f < pred.topIds.length; f++) {
+      let f = 1;
+      for (; f < pred.topIds.length; f++) {
         if (branches.length >= maxBranches || nodes.length >= p.maxNodes) break;
         const pf = pred.topProbs[f] ?? 0;
         const cf = conf(f, pf);
         if (cf <= p.cutoffSplit) break;
         branches.push({ path: [...prefix, add(pred.topIds[f] ?? 0, f, pf, cf)], drafting: true });
       }
+      const alternatives: DraftAlternative[] = [];
+      for (; f < pred.topIds.length; f++) {
+        const pf = pred.topProbs[f] ?? 0;
+        alternatives.push({ token: pred.topIds[f] ?? 0, prob: pf, rank: f, conf: conf(f, pf) });
+      }
+      at(nodes, top).alternatives = alternatives;
     });
   }
   let branchCount = 0;

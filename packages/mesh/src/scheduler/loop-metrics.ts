@@ -57,6 +57,10 @@ export class LoopMetrics {
       this.#canonicalLaunchMs.set(spec.runId, this.#clock.now());
   }
 
+  onForkLaunched(): void {
+    this.#recorder.correctionForksLaunched++;
+  }
+
   onCancelled(count: number): void {
     this.#recorder.runsCancelled += count;
   }

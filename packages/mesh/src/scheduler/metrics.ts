@@ -45,6 +45,8 @@ export interface GenerationMetrics {
   /** Every run launched: prefill chunks, canonical runs and speculative micro-batches. */
   runsLaunched: number;
   speculativeRunsLaunched: number;
+  /** Speculative runs that were correction forks (speculateCorrections; 0 otherwise). */
+  correctionForksLaunched: number;
   /** Speculative runs cancelled over the network (invalid, behind the frontier, or left at the end). */
   runsCancelled: number;
   /** Sum of RunOutcome.stageComputeMs over the outcomes received during the generation. */
@@ -82,6 +84,7 @@ export class MetricsRecorder {
   draftTokensAccepted = 0;
   runsLaunched = 0;
   speculativeRunsLaunched = 0;
+  correctionForksLaunched = 0;
   runsCancelled = 0;
   stageComputeMs = 0;
   discardedComputeMs = 0;
@@ -123,6 +126,7 @@ export class MetricsRecorder {
       draftTokensAccepted: this.draftTokensAccepted,
       runsLaunched: this.runsLaunched,
       speculativeRunsLaunched: this.speculativeRunsLaunched,
+      correctionForksLaunched: this.correctionForksLaunched,
       runsCancelled: this.runsCancelled,
       stageComputeMs: this.stageComputeMs,
       discardedComputeFraction:

@@ -1,6 +1,7 @@
 // Launching runs: the prefill chunks, the canonical run after every acceptance (carrying a drafted tree in
 // speculative mode and on the governor's synchronous arm), and PipeInfer's chained speculative micro-batches
-// drafted at the best chain tip while the head is idle, with the adaptive cutoffs. Adds each run to the
+// drafted at the best chain tip while the head is idle, with the adaptive cutoffs (and, with
+// speculateCorrections, sibling micro-batches rooted at the draft's other candidates). Adds each run to the
 // run table. It does not read outcomes, verify, commit or cancel; partitions and chain copies go through
 // the KV ledger.
 
@@ -14,7 +15,8 @@ import type { GenerationState } from "./generation-state.ts";
 import type { SpeculationGovernor } from "./governor.ts";
 import type { KvLedger } from "./kv-ledger.ts";
 import type { LoopMetrics } from "./loop-metrics.ts";
-import { chooseTip, type RunRecord } from "./runs.ts";
+import { chooseForkTip } from "./correction-forks.ts";
+import { chooseTip, type ChainTip, type RunRecord } from "./runs.ts";
 import type { ResolvedSampling } from "./sampling.ts";
 
 export type SpeculateResult = "launched" | "interrupted" | "empty" | "blocked";
@@ -45,6 +47,8 @@ export class RunLauncher {
   #nReject = 0;
   /** The tip whose drafting last came back empty (not retried until something changes). */
   #lastEmptyKey: string | null = null;
+  /** Correction forks launched in this generation (never launched twice). */
+  readonly #forks = new Set<string>();
 
   constructor(deps: LauncherDeps) {
     this.#d = deps;
@@ -132,12 +136,16 @@ export class RunLauncher {
     return active < config.speculation.maxInFlightRuns;
   }
 
-  /** Drafts one micro-batch at the best chain tip (chooseTip) and launches it. */
+  /**
+   * Drafts one micro-batch at the best chain tip (chooseTip), or at the best correction fork
+   * (chooseForkTip) when that is likelier and speculateCorrections is on, and launches it.
+   */
   async speculate(): Promise<SpeculateResult> {
     const { state, ledger } = this.#d;
     const tokens = state.tokens;
-    const tip = chooseTip(state.runs, tokens, state.maxPos);
+    const tip = this.#bestTip();
     if (tip === null) return "blocked";
+    if (tip.fork !== undefined) return this.#launchFork(tip, tip.fork);
     const { run: from, firstPos, chainStart, prefix, chainDepth } = tip;
     const cutoff = this.#cutoff(chainDepth);
     if (cutoff.accept >= 1) return "blocked";
@@ -178,6 +186,70 @@ export class RunLauncher {
         chainedBranch: tip.branch,
       },
     );
+    return "launched";
+  }
+
+  #bestTip(): ChainTip | null {
+    const { state, config } = this.#d;
+    const tip = chooseTip(state.runs, state.tokens, state.maxPos);
+    if (!config.speculation.speculateCorrections || !state.greedy) return tip;
+    const fork = chooseForkTip(state.runs, state.tokens, state.maxPos, this.#forks);
+    return fork !== null && (tip === null || fork.score > tip.score) ? fork : tip;
+  }
+
+  /** A correction fork: its first row is the alternative token, then a tree drafted after it. */
+  async #launchFork(tip: ChainTip, fork: NonNullable<ChainTip["fork"]>): Promise<SpeculateResult> {
+    const { state, ledger } = this.#d;
+    const { firstPos, chainStart, prefix, chainDepth } = tip;
+    const cutoff = this.#cutoff(chainDepth);
+    if (cutoff.accept >= 1) return "blocked";
+    const s = this.#d.config.speculation;
+    const rows = chainDepth === 0 ? Math.min(s.firstDraftMax, s.draftMax) : s.draftMax;
+    const base = [...state.tokens.slice(0, chainStart), ...prefix, fork.token];
+    const tree = await this.#draft(
+      base,
+      cutoff,
+      () => this.#d.pipeline.hasOutcome() || aborted(this.#d.signal),
+      rows - 1,
+    );
+    if (tree.interrupted) return "interrupted";
+    const partition = ledger.alloc();
+    if (partition === null) return "blocked";
+    const branchCount = Math.max(1, tree.branchCount);
+    const root: DraftNode = {
+      token: fork.token,
+      pos: firstPos,
+      parent: -1,
+      children: [],
+      branches: Array.from({ length: branchCount }, (_, b) => b),
+      prob: fork.prob,
+      rank: fork.rank,
+      conf: fork.conf,
+    };
+    const nodes = [root, ...tree.nodes.map((n) => shiftNode(n, 1))];
+    root.children = nodes.flatMap((n, i) => (i > 0 && n.parent === 0 ? [i] : []));
+    this.#forks.add(fork.key);
+    ledger.copyChain(tip.run, tip.branch, partition, branchCount, chainStart, firstPos);
+    const seqIds = nodes.map((nd) => nd.branches.map((b) => partition.firstSeq + b));
+    this.#launch(
+      this.#spec("speculative", nodes, seqIds),
+      nodes,
+      nodes.map((_, i) => i),
+      {
+        rootPos: firstPos,
+        chainStart,
+        prefix,
+        prefixConfs: tip.prefixConfs,
+        draftNodes: nodes.map((_, i) => i),
+        branchCount,
+        partition,
+        chainDepth,
+        chainedFrom: tip.run?.runId ?? null,
+        chainedBranch: tip.branch,
+        forkKey: fork.key,
+      },
+    );
+    this.#d.metrics.onForkLaunched();
     return "launched";
   }
 

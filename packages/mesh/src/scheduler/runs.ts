@@ -37,12 +37,19 @@ export interface RunRecord {
   readonly chainedFrom: number | null;
   /** The branch of `chainedFrom` whose path this run continues. */
   readonly chainedBranch: number;
+  /**
+   * A correction fork (its root is another candidate at a drafted node's position, see
+   * correction-forks.ts): which node and token, as `runId:node:token` of the run drafted there. A fork
+   * does not count as continuing `chainedFrom`'s branch.
+   */
+  readonly forkKey?: string | undefined;
   cancelled: boolean;
 }
 
 export type RunMatch = { kind: "pending" } | { kind: "useful"; anchor: number } | { kind: "dead" };
 
-function prefixAgrees(run: RunRecord, tokens: readonly number[]): boolean {
+/** The run's assumed prefix agrees with the accepted tokens as far as both go. */
+export function prefixAgrees(run: RunRecord, tokens: readonly number[]): boolean {
   const end = Math.min(tokens.length, run.rootPos);
   for (let q = run.chainStart; q < end; q++) {
     if (run.prefix[q - run.chainStart] !== tokens[q]) return false;
@@ -50,7 +57,8 @@ function prefixAgrees(run: RunRecord, tokens: readonly number[]): boolean {
   return true;
 }
 
-function roots(run: RunRecord): number[] {
+/** The run's root nodes (parent -1). */
+export function roots(run: RunRecord): number[] {
   return run.nodes.flatMap((nd, i) => (nd.parent < 0 ? [i] : []));
 }
 
@@ -138,6 +146,8 @@ export interface ChainTip {
   chainDepth: number;
   /** The draft's estimate that every assumed token past the frontier is accepted. */
   score: number;
+  /** A correction fork: the token its first row carries (not drafted after the prefix), and its key. */
+  fork?: { token: number; prob: number; rank: number; conf: number; key: string } | undefined;
 }
 
 /**
@@ -156,7 +166,11 @@ export function chooseTip(
   const n = tokens.length;
   const live = runs.filter((r) => r.kind === "speculative" && !r.cancelled && r.partition !== null);
   const expanded = new Set(
-    live.flatMap((r) => (r.chainedFrom === null ? [] : [`${r.chainedFrom}:${r.chainedBranch}`])),
+    live.flatMap((r) =>
+      r.chainedFrom === null || r.forkKey !== undefined
+        ? []
+        : [`${r.chainedFrom}:${r.chainedBranch}`],
+    ),
   );
   let best: ChainTip | null = null;
   let covered = false;
