@@ -1,8 +1,11 @@
 // Command-line options of `pipemesh generate`, parsed with node:util parseArgs into one typed object with
-// defaults in one place. Validation errors are CliError ERR_CLI_USAGE naming the flag. No I/O here.
+// defaults in one place. Validation errors are CliError ERR_CLI_USAGE naming the flag. The one I/O is the
+// room URL (room-url.ts): `--room -` reads it from stdin, `--room` with no value from PIPEMESH_ROOM_URL, and
+// a URL given on the command line is warned about (ps shows it with its secret).
 
 import { parseArgs } from "node:util";
 import { CliError } from "./cli-error.ts";
+import { ROOM_URL_ENV, roomUrlFrom, type RoomUrlIo } from "./room-url.ts";
 
 export type GenerateMode = "plain" | "speculative" | "pipeinfer";
 export type Backend = "webgpu" | "cpu";
@@ -25,6 +28,7 @@ export interface GenerateOptions {
   ignoreEos: boolean;
   backend: Backend;
   peers: number;
+  /** --room: the room's URL (from the argument, stdin or PIPEMESH_ROOM_URL). */
   room: string | undefined;
   /** --room: wait (bounded) until the room's plan has at least this many loaded stages. */
   minStages: number | undefined;
@@ -59,8 +63,9 @@ export const GENERATE_USAGE = `usage: pipemesh generate [--model DIR] [--draft D
   --ignore-eos            do not stop at the model's EOS token
   --backend webgpu|cpu    compute backend of the peers (default webgpu; cpu is the plain-TS reference)
   --peers N               peers holding the layers (default 1); N > 1 starts N local peer processes
-  --room URL              generate in an existing room (pipemesh serve / join) as its head, on the room's
-                          model (a --model given with it must be the same model)
+  --room [URL | -]        generate in an existing room (pipemesh serve / join) as its head, on the room's
+                          model (a --model given with it must be the same model); the URL: with no value
+                          PIPEMESH_ROOM_URL, "-" stdin's first line (an argument shows its secret in ps)
   --min-stages N          --room: wait until the room's plan has at least N loaded stages (bounded; then
                           ERR_ROOM_STAGES)
   --ctx N                 context length in tokens (default: the model's, at most 4096)
@@ -130,11 +135,20 @@ function parseIds(v: string | undefined): number[] | undefined {
   return ids.map(Number);
 }
 
-export function parseGenerateArgs(argv: readonly string[]): GenerateOptions {
+/** `--room` with no value (last, or followed by another option) means the environment: `--room=`. */
+function bareRoom(argv: readonly string[]): string[] {
+  return argv.map((a, i) => {
+    const next = argv[i + 1];
+    return a === "--room" && (next === undefined || next.startsWith("--")) ? "--room=" : a;
+  });
+}
+
+/** `io` replaces the room URL's stdin, environment and warning (tests). */
+export function parseGenerateArgs(argv: readonly string[], io?: RoomUrlIo): GenerateOptions {
   let parsed;
   try {
     parsed = parseArgs({
-      args: [...argv],
+      args: bareRoom(argv),
       allowPositionals: false,
       strict: true,
       options: {
@@ -196,6 +210,18 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateOptions {
   if (v.chat === true && v.prompt === undefined) {
     throw new CliError("ERR_CLI_USAGE", "--chat needs --prompt TEXT");
   }
+  let room: string | undefined;
+  if (v.room !== undefined) {
+    const url = roomUrlFrom(v.room, "generate", io);
+    if (url === null)
+      throw new CliError(
+        "ERR_CLI_USAGE",
+        v.room === "-"
+          ? "--room -: no room URL on stdin"
+          : `--room without a URL reads ${ROOM_URL_ENV}, which is not set`,
+      );
+    room = url;
+  }
   return {
     model: v.model,
     draft: v.draft,
@@ -213,7 +239,7 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateOptions {
     ignoreEos: v["ignore-eos"] ?? false,
     backend: oneOf<Backend>("backend", v.backend, ["webgpu", "cpu"]) ?? "webgpu",
     peers: int("peers", v.peers, 1, 64) ?? 1,
-    room: v.room,
+    room,
     minStages: int("min-stages", v["min-stages"], 1, 1024),
     ctx: int("ctx", v.ctx, 16, 1 << 22),
     mode: oneOf<GenerateMode>("mode", v.mode, ["plain", "speculative", "pipeinfer"]),

@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { PeerNode, parseRoomUrl, type RoomEvent } from "@pipemesh/mesh";
 import { isLoopbackUrl, nodeRtcOptions, nodeWebSocketFactory } from "@pipemesh/mesh/node";
 import { CliError } from "../cli-error.ts";
+import { roomUrlFrom } from "../room-url.ts";
 import { nodeCaps } from "../peer/caps.ts";
 import { heldModels } from "../peer/held-layers.ts";
 import { LoadMeter } from "../peer/load-meter.ts";
@@ -16,7 +17,6 @@ import type { ModelledCompute } from "../peer/modelled-stage.ts";
 
 const USAGE = `usage: pipemesh join [ROOM_URL | -] [--memory-budget MB] [--backend webgpu|cpu] [--name NAME]
   the room URL: PIPEMESH_ROOM_URL, or "-" to read it from stdin (an argument shows its secret in ps)`;
-export const ROOM_URL_ENV = "PIPEMESH_ROOM_URL";
 
 interface JoinOptions {
   /** The argument: a URL, "-" (stdin) or undefined (the environment). */
@@ -103,37 +103,15 @@ function describe(e: RoomEvent): string | null {
   }
 }
 
-/** The first line of stdin. */
-async function readStdinLine(): Promise<string> {
-  let text = "";
-  for await (const chunk of process.stdin) {
-    text += String(chunk);
-    if (text.includes("\n")) break;
-  }
-  return text.split("\n")[0]?.trim() ?? "";
-}
-
-/** The room URL from the argument, stdin ("-") or PIPEMESH_ROOM_URL. */
-async function roomUrlFrom(arg: string | undefined): Promise<string> {
-  if (arg === "-") return readStdinLine();
-  if (arg !== undefined) {
-    process.stderr.write(
-      `pipemesh join: the room URL on the command line is visible to other users in ps; pass it in ${ROOM_URL_ENV} or on stdin (-)\n`,
-    );
-    return arg;
-  }
-  const env = process.env[ROOM_URL_ENV];
-  if (env === undefined || env === "") throw new CliError("ERR_CLI_USAGE", USAGE);
-  return env;
-}
-
 export async function joinCommand(argv: readonly string[]): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
   const o = parseJoinArgs(argv);
-  const room = parseRoomUrl(await roomUrlFrom(o.roomUrl));
+  const url = roomUrlFrom(o.roomUrl, "join");
+  if (url === null) throw new CliError("ERR_CLI_USAGE", USAGE);
+  const room = parseRoomUrl(url);
   const caps = {
     ...(await nodeCaps({
       backend: o.backend,
