@@ -11,7 +11,7 @@ import {
 } from "@pipemesh/engine";
 import { openModelDir } from "@pipemesh/engine/node";
 import { contextLength, kvSizing, SPECULATIVE_CELLS } from "@pipemesh/head";
-import type { ModelInfo } from "@pipemesh/mesh";
+import { modelMessageBytes, type ModelInfo } from "@pipemesh/mesh";
 
 export { contextLength, SPECULATIVE_CELLS };
 
@@ -52,6 +52,8 @@ export async function modelInfoOf(
     contextLength: contextLength(config, ctx),
     embedBytes: bytes.embedBytes,
     headBytes: bytes.headBytes,
+    // Peers refuse larger messages: the biggest run or logits block this model can produce.
+    maxMessageBytes: modelMessageBytes(config),
   };
   if (sizes.some((b) => b !== sizes[0])) info.layerSizes = sizes;
   return info;
