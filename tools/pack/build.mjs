@@ -15,9 +15,10 @@
 //     (browser workers) points at `./x.js` so a consumer's bundler finds the built worker.
 //   - all: relative `.ts` specifiers left in .d.ts files are rewritten to `.js`; ambient .d.ts sources are
 //     copied next to their output.
-//   - cli (with --models): the embedded default model pair (public/models/default.json and the folders it names) is copied
-//     into apps/cli/models/, where an installed CLI looks for it (apps/cli/src/head/models.ts). `postpack`
-//     removes that copy again (tools/pack/clean.mjs), so a clone keeps reading public/models.
+//   - cli (with --models): the embedded default model pair (public/models/default.json and the folders it
+//     names) is copied into apps/cli/public/models/, where an installed CLI looks for it
+//     (apps/cli/src/head/models.ts; `serve` serves that public/ folder, which holds the models and nothing
+//     else). `postpack` removes the copy again (tools/pack/clean.mjs): a clone reads the repository's.
 // A dist/.build-stamp records a finished build; a package's build first rebuilds the workspaces it depends on when
 // their stamp is missing or older than any of their sources (it type-checks against their .d.ts).
 import { spawnSync } from "node:child_process";
@@ -138,8 +139,8 @@ function copyBootstrap(from, to) {
 
 function copyModels(cli) {
   const from = join(REPO, "public/models");
-  const to = join(cli, "models");
-  rmSync(to, { recursive: true, force: true });
+  const to = join(cli, "public/models");
+  rmSync(join(cli, "public"), { recursive: true, force: true });
   mkdirSync(to, { recursive: true });
   const pair = JSON.parse(readFileSync(join(from, "default.json"), "utf8"));
   copyFileSync(join(from, "default.json"), join(to, "default.json"));

@@ -7,13 +7,13 @@ import { CliError } from "../cli-error.ts";
 
 /**
  * The embedded models folder (served by `pipemesh serve` under /models/): the repository's public/models in
- * a clone, else the copy an installed @pipemesh/cli package carries in its models/ folder (the build copies
- * it there when packing: tools/pack/build.mjs). The relative paths hold from src/head/ and dist/head/ alike.
+ * a clone, else the copy an installed @pipemesh/cli package carries in its public/models/ folder (the build
+ * copies it there when packing: tools/pack/build.mjs). The relative paths hold from src/head/ and dist/head/.
  */
 export const PUBLIC_MODELS_DIR = fileURLToPath(
   [
     new URL("../../../../public/models/", import.meta.url),
-    new URL("../../models/", import.meta.url),
+    new URL("../../public/models/", import.meta.url),
   ].find((dir) => existsSync(new URL("default.json", dir))) ??
     new URL("../../../../public/models/", import.meta.url),
 );

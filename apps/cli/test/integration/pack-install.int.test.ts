@@ -2,14 +2,25 @@
 // prepack scripts build dist/ with tools/pack/build.mjs), the tarballs are installed together in an empty
 // temporary folder offline from npm's cache (tools/pack/offline-install.mjs: nothing is downloaded), and
 // there `npx pipemesh generate --backend cpu --json` generates with the embedded model pair the CLI package
-// carries, and the engine and mesh import in plain Node, with no TypeScript loader anywhere in reach.
+// carries, and the engine and mesh import in plain Node, with no TypeScript loader anywhere in reach; a
+// browser bundle of the installed engine and mesh (Vite, as an app depending on them would build it) holds
+// no Node-only import.
 
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { build } from "vite";
 import { afterAll, describe, expect, it } from "vitest";
 
 const run = promisify(execFile);
@@ -82,7 +93,7 @@ describe("packed workspaces install and run without a TypeScript loader", () => 
       ) as Record<string, Record<string, unknown> | undefined>;
       expect(engineManifest["dependencies"]?.["webgpu"]).toBeUndefined();
       expect(engineManifest["peerDependenciesMeta"]?.["webgpu"]).toEqual({ optional: true });
-      expect(existsSync(join(modules, "@pipemesh/cli/models/default.json"))).toBe(true);
+      expect(existsSync(join(modules, "@pipemesh/cli/public/models/default.json"))).toBe(true);
 
       const imported = await run(
         "node",
@@ -103,6 +114,36 @@ describe("packed workspaces install and run without a TypeScript loader", () => 
         expect(m.url, name).toMatch(/\/node_modules\/@pipemesh\/[a-z]+\/dist\/.*\.js$/);
         expect(m.exports, name).toBeGreaterThan(0);
       }
+
+      // A browser app's bundle of the installed engine and mesh: no node: module, nothing Vite had to stub.
+      const app = join(installed, "app"); // inside the install: its node_modules resolve the packages
+      mkdirSync(app);
+      writeFileSync(
+        join(app, "index.html"),
+        '<!doctype html><script type="module" src="./main.js"></script>\n',
+      );
+      writeFileSync(
+        join(app, "main.js"),
+        'import * as engine from "@pipemesh/engine";\nimport * as mesh from "@pipemesh/mesh";\n' +
+          "console.log(Object.keys(engine).length + Object.keys(mesh).length);\n",
+      );
+      await build({
+        configFile: false,
+        root: app,
+        logLevel: "silent",
+        resolve: { alias: [{ find: /^events-universal$/, replacement: "bare-events" }] },
+        build: { outDir: join(app, "dist") },
+        cacheDir: join(app, ".vite"),
+      }).catch((e: unknown) => {
+        throw new Error(`browser bundle of the installed packages failed: ${String(e)}`);
+      });
+      const bundle = filesUnder(join(app, "dist"))
+        .filter((f) => f.endsWith(".js"))
+        .map((f) => readFileSync(f, "utf8"))
+        .join("\n");
+      expect(bundle).toContain("ERR_GPU_UNAVAILABLE"); // the engine's code is in it
+      expect(bundle).not.toMatch(/from\s*["']node:|import\(\s*["']node:|__vite-browser-external/);
+      expect(bundle).not.toMatch(/dawn\.node|from\s*["']webgpu["']/);
 
       const gen = await run(
         "npx",
