@@ -23,6 +23,7 @@ Generated with gguf 0.19.0 and numpy 2.4.6.
 
 Usage: python3 -m venv .venv && .venv/bin/pip install gguf numpy
        .venv/bin/python packages/engine/scripts/ref/make-dequant-goldens.py
+       npx prettier --write packages/engine/test/fixtures/quant/index.json
 """
 
 import json
