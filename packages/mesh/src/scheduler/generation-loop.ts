@@ -25,27 +25,38 @@ import { Verifier } from "./verifier.ts";
 
 export type { FinishReason, TokenEvent } from "./generation-state.ts";
 
+/** What a generation loop needs, grouped by where it comes from. */
 export interface LoopParams {
-  pipeline: PipelinePort;
-  drafter: Drafter | null;
-  /** The scheduler's draft calibration (learns and answers at temperature 0); null: raw probabilities. */
-  calibration: DraftCalibration | null;
-  /** The scheduler's speculation governor (pipeinfer); null: always speculate within the bounds. */
-  governor: SpeculationGovernor | null;
-  clock: { now(): number };
-  config: ResolvedConfig;
-  pool: PartitionPool;
-  nextRunId: () => number;
-  sampling: ResolvedSampling;
-  stop: StopMatcher;
+  ports: {
+    /** The pipeline, answering only this generation's runs' outcomes. */
+    pipeline: PipelinePort;
+    drafter: Drafter | null;
+    clock: { now(): number };
+  };
+  /** What the scheduler keeps across generations. */
+  shared: {
+    config: ResolvedConfig;
+    pool: PartitionPool;
+    /** Draft calibration (learns and answers at temperature 0); null: raw probabilities. */
+    calibration: DraftCalibration | null;
+    /** The speculation governor (pipeinfer); null: always speculate within the bounds. */
+    governor: SpeculationGovernor | null;
+    nextRunId: () => number;
+  };
+  /** This generation's request. */
+  request: {
+    /** The whole context (previous + new tokens). */
+    context: readonly number[];
+    /** First context index whose KV the stages lack (prefill starts here). */
+    prefillFrom: number;
+    maxTokens: number;
+    sampling: ResolvedSampling;
+    stop: StopMatcher;
+    signal: AbortSignal | undefined;
+    emit: (event: TokenEvent) => void;
+  };
+  /** Becomes the result's metrics. */
   metrics: MetricsRecorder;
-  maxTokens: number;
-  /** The whole context (previous + new tokens). */
-  context: readonly number[];
-  /** First context index whose KV the stages lack (prefill starts here). */
-  prefillFrom: number;
-  signal: AbortSignal | undefined;
-  emit: (event: TokenEvent) => void;
 }
 
 const aborted = (s: AbortSignal | undefined): boolean => s?.aborted === true;
@@ -60,38 +71,39 @@ export class GenerationLoop {
 
   constructor(params: LoopParams) {
     this.#p = params;
-    const { config, sampling, pipeline } = params;
+    const { ports, shared, request } = params;
+    const { config } = shared;
     const state = new GenerationState({
-      context: params.context,
-      prefillFrom: params.prefillFrom,
-      maxTokens: params.maxTokens,
+      context: request.context,
+      prefillFrom: request.prefillFrom,
+      maxTokens: request.maxTokens,
       maxContextTokens: config.maxContextTokens,
-      greedy: sampling.temperature === 0,
+      greedy: request.sampling.temperature === 0,
     });
     this.#state = state;
-    const calibration = CalibrationTap.create(params.calibration, params.drafter, state.greedy);
-    this.#metrics = new LoopMetrics(params.metrics, params.governor, params.clock);
-    this.#ledger = new KvLedger(pipeline, params.pool, this.#metrics);
+    const calibration = CalibrationTap.create(shared.calibration, ports.drafter, state.greedy);
+    this.#metrics = new LoopMetrics(params.metrics, shared.governor, ports.clock);
+    this.#ledger = new KvLedger(ports.pipeline, shared.pool, this.#metrics);
     this.#launcher = new RunLauncher({
       state,
-      pipeline,
-      drafter: params.drafter,
+      pipeline: ports.pipeline,
+      drafter: ports.drafter,
       calibration,
-      governor: params.governor,
+      governor: shared.governor,
       config,
-      sampling,
+      sampling: request.sampling,
       ledger: this.#ledger,
       metrics: this.#metrics,
-      nextRunId: params.nextRunId,
-      context: params.context,
-      prefillFrom: params.prefillFrom,
-      signal: params.signal,
+      nextRunId: shared.nextRunId,
+      context: request.context,
+      prefillFrom: request.prefillFrom,
+      signal: request.signal,
     });
     this.#verifier = new Verifier({
       state,
-      sampling,
-      stop: params.stop,
-      maxTokens: params.maxTokens,
+      sampling: request.sampling,
+      stop: request.stop,
+      maxTokens: request.maxTokens,
       maxContextTokens: config.maxContextTokens,
       metrics: this.#metrics,
       calibration,
@@ -120,7 +132,8 @@ export class GenerationLoop {
   async run(): Promise<void> {
     this.#metrics.beginGeneration();
     this.#launcher.prefill();
-    const { pipeline, signal } = this.#p;
+    const { pipeline } = this.#p.ports;
+    const { signal } = this.#p.request;
     const state = this.#state;
     try {
       while (state.finish === null) {
@@ -149,7 +162,7 @@ export class GenerationLoop {
     const runs = this.#state.runs;
     this.#ledger.cancelAll(this.#state);
     while (runs.length > 0) {
-      await this.#p.pipeline.next();
+      await this.#p.ports.pipeline.next();
       runs.shift();
     }
   }
@@ -159,7 +172,7 @@ export class GenerationLoop {
     const runs = this.#state.runs;
     if (runs.length === 0)
       throw new MeshError("ERR_INTERNAL", "no run in flight but generation not finished");
-    const outcome = await this.#p.pipeline.next(this.#p.signal);
+    const outcome = await this.#p.ports.pipeline.next(this.#p.request.signal);
     const run = runs.shift();
     if (run?.runId !== outcome.runId) {
       throw new MeshError(
@@ -198,13 +211,13 @@ export class GenerationLoop {
     this.#launcher.onAcceptance();
     this.#metrics.onAccepted(event.tokens.length);
     if (event.tokens.length > 0 || text.length > 0) {
-      const withText = text.length > 0 || this.#p.stop.text !== undefined;
-      this.#p.emit({ ...event, ...(withText ? { text } : {}) });
+      const withText = text.length > 0 || this.#p.request.stop.text !== undefined;
+      this.#p.request.emit({ ...event, ...(withText ? { text } : {}) });
     }
     if (state.finish !== null) return;
     await this.#launcher.launchForPending();
     this.#ledger.cancelInvalid(state);
-    if (this.#p.config.mode !== "plain")
-      await this.#p.drafter?.accept(Int32Array.from(state.tokens));
+    if (this.#p.shared.config.mode !== "plain")
+      await this.#p.ports.drafter?.accept(Int32Array.from(state.tokens));
   }
 }

@@ -256,28 +256,34 @@ export class PipeInferScheduler {
     });
     const minRunId = lastRunId + 1;
     const loop = new GenerationLoop({
-      pipeline: {
-        launch: (r) => pipeline.launch(r),
-        kv: (op) => pipeline.kv(op),
-        cancel: (ids) => pipeline.cancel(ids),
-        hasOutcome: () => pipeline.hasOutcome(),
-        next: (s) => nextOwnOutcome(pipeline, minRunId, s),
+      ports: {
+        pipeline: {
+          launch: (r) => pipeline.launch(r),
+          kv: (op) => pipeline.kv(op),
+          cancel: (ids) => pipeline.cancel(ids),
+          hasOutcome: () => pipeline.hasOutcome(),
+          next: (s) => nextOwnOutcome(pipeline, minRunId, s),
+        },
+        drafter: this.#drafter,
+        clock: this.#clock,
       },
-      drafter: this.#drafter,
-      calibration: this.#calibration,
-      governor: this.#governor,
-      clock: this.#clock,
-      config: this.config,
-      pool: this.#pool,
-      nextRunId: () => ++lastRunId,
-      sampling,
-      stop,
+      shared: {
+        config: this.config,
+        pool: this.#pool,
+        calibration: this.#calibration,
+        governor: this.#governor,
+        nextRunId: () => ++lastRunId,
+      },
+      request: {
+        context,
+        prefillFrom: lcp,
+        maxTokens: request.maxTokens,
+        sampling,
+        stop,
+        signal,
+        emit: (e) => queue.push(e),
+      },
       metrics,
-      maxTokens: request.maxTokens,
-      context,
-      prefillFrom: lcp,
-      signal,
-      emit: (e) => queue.push(e),
     });
     try {
       await loop.run();
