@@ -41,7 +41,7 @@ const shard = await loadLayerShard(
     layerStart: 0,
     layerEnd: config.numLayers,
     embeds: true,
-    head: true,
+    tail: true,
     backend: "cpu",
     kvCells: 600,
     maxSeqs: 4,

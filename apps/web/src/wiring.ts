@@ -54,7 +54,7 @@ export function stageLoader(o: StageLoaderOptions): LoadStage {
           layerStart: spec.layerStart,
           layerEnd: spec.layerEnd,
           embeds: spec.embeds,
-          head: spec.head,
+          tail: spec.tail,
           backend: o.backend(spec),
           kvCells: kv.kvCells,
           maxSeqs: kv.maxSeqs,

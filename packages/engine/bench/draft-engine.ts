@@ -121,7 +121,7 @@ async function main(): Promise<void> {
         layerStart: 0,
         layerEnd: config.numLayers,
         embeds: true,
-        head: true,
+        tail: true,
         backend,
         kvCells,
       },

@@ -291,7 +291,7 @@ export async function benchDecode(
     layerStart: 0,
     layerEnd: config.numLayers,
     embeds: true,
-    head: true,
+    tail: true,
     backend: "webgpu" as const,
     kvCells,
   };

@@ -260,7 +260,7 @@ export async function benchPackedDecode(
         layerStart: 0,
         layerEnd: config.numLayers,
         embeds: true,
-        head: true,
+        tail: true,
         backend: "webgpu" as const,
         kvCells: prefill + perRound + 8,
       };

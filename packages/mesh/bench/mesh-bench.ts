@@ -309,7 +309,7 @@ class PassThrough implements StageRunner {
   }
 }
 
-const loader: LoadStage = (spec) => Promise.resolve(new PassThrough(spec.embeds, spec.head));
+const loader: LoadStage = (spec) => Promise.resolve(new PassThrough(spec.embeds, spec.tail));
 const caps: PeerCapabilities = {
   platform: "node",
   adapter: { description: "bench", limits: {} },

@@ -144,7 +144,7 @@ export async function openPipeline(
       layerStart: 0,
       layerEnd: config.numLayers,
       embeds: true,
-      head: true,
+      tail: true,
       backend: opts.backend,
       kvCells: s.kvCells,
       maxSeqs: s.maxSeqs,

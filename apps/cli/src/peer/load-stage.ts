@@ -55,7 +55,7 @@ export function nodeStageLoader(o: StageLoaderOptions): LoadStage {
       layerStart: spec.layerStart,
       layerEnd: spec.layerEnd,
       embeds: spec.embeds,
-      head: spec.head,
+      tail: spec.tail,
       backend: o.backend,
       kvCells,
       maxSeqs: o.maxSeqs ?? kv.maxSeqs,
@@ -66,7 +66,7 @@ export function nodeStageLoader(o: StageLoaderOptions): LoadStage {
       o.onProgress?.(range, p);
     };
     // The head's own range is embeddings only (no layers): cheaper in this process than in a worker.
-    if (spec.layerStart === spec.layerEnd && !spec.head) {
+    if (spec.layerStart === spec.layerEnd && !spec.tail) {
       const shard = await loadLayerShard(
         { ...shardSpec, backend: "cpu" },
         {

@@ -53,8 +53,8 @@ export interface ContributorSnapshot {
   weightSource?: WeightSource | undefined;
 }
 
-export function spanKey(s: Pick<StageLoadSpec, "layerStart" | "layerEnd" | "head">): string {
-  return `${s.layerStart}-${s.layerEnd}${s.head ? "h" : ""}`;
+export function spanKey(s: Pick<StageLoadSpec, "layerStart" | "layerEnd" | "tail">): string {
+  return `${s.layerStart}-${s.layerEnd}${s.tail ? "h" : ""}`;
 }
 
 export function contributorStatus(snap: ContributorSnapshot): ContributorStatus {
@@ -77,7 +77,7 @@ export function contributorStatus(snap: ContributorSnapshot): ContributorStatus 
       reason: "no layers for this tab in the current plan (the other peers hold them all)",
     };
   }
-  const span: LayerSpan = { layerStart: spec.layerStart, layerEnd: spec.layerEnd, head: spec.head };
+  const span: LayerSpan = { layerStart: spec.layerStart, layerEnd: spec.layerEnd, head: spec.tail };
   const key = spanKey(spec);
   const source = snap.weightSource;
   if (snap.servingVersion === plan.version && snap.loadedKey === key)

@@ -75,10 +75,10 @@ export class EngineDrafter implements DraftModel {
   /** Takes ownership of `shard` (destroy() destroys it); the shard must embed and hold the head. */
   constructor(shard: LayerShard, options: EngineDrafterOptions = {}) {
     const { info } = shard;
-    if (!info.embeds || !info.head || info.layerStart !== 0) {
+    if (!info.embeds || !info.tail || info.layerStart !== 0) {
       throw new EngineError(
         "ERR_BATCH_INVALID",
-        `a drafter needs the whole model in one shard (embeddings, every layer, head); got layers [${info.layerStart}, ${info.layerEnd}) embeds=${info.embeds} head=${info.head}`,
+        `a drafter needs the whole model in one shard (embeddings, every layer, head); got layers [${info.layerStart}, ${info.layerEnd}) embeds=${info.embeds} head=${info.tail}`,
       );
     }
     this.#shard = shard;

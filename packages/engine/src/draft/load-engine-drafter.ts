@@ -69,7 +69,7 @@ export async function loadEngineDrafter(options: LoadEngineDrafterOptions): Prom
       layerStart: 0,
       layerEnd: config.numLayers,
       embeds: true,
-      head: true,
+      tail: true,
       backend: options.backend ?? "cpu",
       kvCells:
         options.kvCells ??

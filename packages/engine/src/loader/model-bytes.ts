@@ -24,7 +24,7 @@ export async function loadModelBytes(
   const reads = await shardTensorReads(
     dir,
     config,
-    { layerStart: 0, layerEnd: config.numLayers, embeds: true, head: true },
+    { layerStart: 0, layerEnd: config.numLayers, embeds: true, tail: true },
     signal,
   );
   const layerBytes = new Array<number>(config.numLayers).fill(0);

@@ -50,7 +50,7 @@ export function shardTensorList(config: ModelConfig, range: LayerRange): Wanted[
       if (needed) out.push({ name: layerTensorName(layer, kind), shape, slot: { layer, kind } });
     }
   }
-  if (range.head) {
+  if (range.tail) {
     out.push({ name: FINAL_NORM_TENSOR_NAME, shape: [h], slot: "finalNorm" });
     if (!config.tieWordEmbeddings) {
       out.push({ name: LM_HEAD_TENSOR_NAME, shape: [vocabSize, h], slot: "lmHead" });

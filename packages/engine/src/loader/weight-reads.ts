@@ -208,7 +208,7 @@ export async function streamWeights(
 /** Reads everything into one ShardWeights (the CPU backend keeps it all). */
 export async function collectWeights(
   reads: readonly TensorRead[],
-  range: { layerStart: number; layerEnd: number; embeds: boolean; head: boolean },
+  range: { layerStart: number; layerEnd: number; embeds: boolean; tail: boolean },
   options: LoadWeightsOptions = {},
 ): Promise<ShardWeights> {
   const layers: LayerWeights[] = [];

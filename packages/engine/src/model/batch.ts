@@ -71,8 +71,8 @@ export interface ShardInfo {
   layerEnd: number;
   /** This shard embeds token ids (it is first). */
   embeds: boolean;
-  /** This shard applies the final norm and LM head (it is last). */
-  head: boolean;
+  /** This shard is the tail: it applies the final norm and LM head (it is last). */
+  tail: boolean;
   backend: "cpu" | "webgpu";
   /** Human-readable adapter description ("cpu" for the CPU backend). */
   adapter: string;

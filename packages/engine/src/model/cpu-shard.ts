@@ -25,7 +25,7 @@ export class CpuShard implements LayerShard {
   #destroyed = false;
 
   constructor({ config, weights, spec }: ShardFactoryArgs) {
-    checkWeights(weights, spec.layerStart, spec.layerEnd, spec.embeds, spec.head);
+    checkWeights(weights, spec.layerStart, spec.layerEnd, spec.embeds, spec.tail);
     this.#config = config;
     this.#weights = weights;
     const maxSeqs = spec.maxSeqs ?? DEFAULT_MAX_SEQS;
@@ -37,7 +37,7 @@ export class CpuShard implements LayerShard {
     const topK = spec.topK ?? DEFAULT_TOP_K;
     this.#limits = {
       embeds: spec.embeds,
-      head: spec.head,
+      tail: spec.tail,
       hiddenSize: config.hiddenSize,
       vocabSize: config.vocabSize,
       maxPositions: config.maxPositions,
@@ -47,7 +47,7 @@ export class CpuShard implements LayerShard {
       layerStart: spec.layerStart,
       layerEnd: spec.layerEnd,
       embeds: spec.embeds,
-      head: spec.head,
+      tail: spec.tail,
       backend: "cpu",
       adapter: "cpu",
       hiddenSize: config.hiddenSize,
@@ -102,7 +102,7 @@ export class CpuShard implements LayerShard {
         layerForwardCpu(config, layer, h, rows, rope, kv, claim);
       }
       await this.#checkpoint(signal);
-      if (!this.info.head || w.finalNorm === undefined || w.lmHead === undefined)
+      if (!this.info.tail || w.finalNorm === undefined || w.lmHead === undefined)
         return { hidden: h };
       const outputs = headForwardCpu(
         config,

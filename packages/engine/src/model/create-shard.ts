@@ -83,7 +83,7 @@ export async function loadLayerShard(
 
 /** ShardSpecs that split a model of numLayers into `count` contiguous shards (see splitLayers). */
 export function splitShardSpecs(
-  base: Omit<ShardSpec, "layerStart" | "layerEnd" | "embeds" | "head">,
+  base: Omit<ShardSpec, "layerStart" | "layerEnd" | "embeds" | "tail">,
   numLayers: number,
   count: number,
   boundaries?: readonly number[],

@@ -19,8 +19,8 @@ export interface ShardSpec {
   layerEnd: number;
   /** The shard embeds token ids (it is first). */
   embeds: boolean;
-  /** The shard applies the final norm and LM head (it is last). */
-  head: boolean;
+  /** The shard is the tail: it applies the final norm and LM head (it is last). */
+  tail: boolean;
   backend: ShardBackend;
   /** KV cache cells (tokens of context across all sequences). */
   kvCells: number;
@@ -43,7 +43,8 @@ export interface LayerRange {
   layerStart: number;
   layerEnd: number;
   embeds: boolean;
-  head: boolean;
+  /** The last range (final norm and LM head). */
+  tail: boolean;
 }
 
 /**
@@ -91,7 +92,7 @@ export function splitLayers(
         `boundaries ${cuts.join(",")} leave an empty shard`,
       );
     }
-    ranges.push({ layerStart, layerEnd, embeds: i === 0, head: i === count - 1 });
+    ranges.push({ layerStart, layerEnd, embeds: i === 0, tail: i === count - 1 });
   }
   return ranges;
 }

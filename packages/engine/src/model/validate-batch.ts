@@ -6,7 +6,7 @@ import type { ShardBatch } from "./batch.ts";
 
 export interface BatchLimits {
   embeds: boolean;
-  head: boolean;
+  tail: boolean;
   hiddenSize: number;
   vocabSize: number;
   /** Positions must be < maxPositions. */

@@ -57,7 +57,7 @@ function checkWeights(w: ShardWeights, args: ShardFactoryArgs): void {
     w.layerEnd === spec.layerEnd &&
     w.layers.length === spec.layerEnd - spec.layerStart &&
     (!spec.embeds || w.embed !== undefined) &&
-    (!spec.head || (w.finalNorm !== undefined && w.lmHead !== undefined));
+    (!spec.tail || (w.finalNorm !== undefined && w.lmHead !== undefined));
   if (!ok) {
     throw new EngineError(
       "ERR_INTERNAL",
@@ -113,7 +113,7 @@ export async function createWebGpuShardFromFeed(
       layers.length === spec.layerEnd - spec.layerStart &&
       !layers.some((l) => l === undefined) &&
       (!spec.embeds || embed !== undefined) &&
-      (!spec.head || head !== undefined);
+      (!spec.tail || head !== undefined);
     if (!complete) {
       throw new EngineError(
         "ERR_INTERNAL",
@@ -130,7 +130,7 @@ export async function createWebGpuShardFromFeed(
     layerStart: spec.layerStart,
     layerEnd: spec.layerEnd,
     embeds: spec.embeds,
-    head: spec.head,
+    tail: spec.tail,
     backend: "webgpu",
     adapter: describeAdapter(ctx.adapter),
     hiddenSize: config.hiddenSize,
@@ -145,7 +145,7 @@ export async function createWebGpuShardFromFeed(
     info,
     limits: {
       embeds: spec.embeds,
-      head: spec.head,
+      tail: spec.tail,
       hiddenSize: config.hiddenSize,
       vocabSize: config.vocabSize,
       maxPositions: config.maxPositions,
@@ -182,7 +182,7 @@ export async function createWebGpuShard(
     async (c) => {
       if (spec.embeds && weights.embed !== undefined) await c.embed?.(weights.embed);
       for (const [i, w] of weights.layers.entries()) await c.layer(spec.layerStart + i, w);
-      if (spec.head && weights.finalNorm !== undefined && weights.lmHead !== undefined) {
+      if (spec.tail && weights.finalNorm !== undefined && weights.lmHead !== undefined) {
         await c.head?.(weights.finalNorm, weights.lmHead);
       }
     },

@@ -139,7 +139,7 @@ export class WebGpuShard implements LayerShard {
   ): Promise<ShardResult> {
     const { ctx, config, info } = this.#p;
     const h = config.hiddenSize;
-    const outRows = info.head ? batch.outputRows : new Int32Array(0);
+    const outRows = info.tail ? batch.outputRows : new Int32Array(0);
     const gather = packGather(claim.offsets, claim.cellIdx);
     const plan = this.#planFor({
       rows,
@@ -200,11 +200,11 @@ export class WebGpuShard implements LayerShard {
     const last = encoder;
     errors.push(
       scoped(device, () => {
-        if (info.head && outRows.length === 0) {
+        if (info.tail && outRows.length === 0) {
           // A last shard asked for no outputs (e.g. a prompt chunk that only fills the cache): the layers
           // write K/V and nothing is read back; the run still ends when the GPU has done its work.
           read = () => device.queue.onSubmittedWorkDone().then(() => new ArrayBuffer(0));
-        } else if (info.head && s.logits !== undefined) {
+        } else if (info.tail && s.logits !== undefined) {
           plan.encodeHead(last, outRows, h);
           read = encodeReadback(ctx, last, s.logits, 0, outRows.length * config.vocabSize * 4);
         } else {
@@ -219,7 +219,7 @@ export class WebGpuShard implements LayerShard {
         throw new EngineError("ERR_INTERNAL", `WebGPU error during a run: ${e.message}`);
     }
     ctx.check();
-    if (!info.head) return { hidden: new Float32Array(bytes) };
+    if (!info.tail) return { hidden: new Float32Array(bytes) };
     return {
       outputs: rowOutputs(
         new Float32Array(bytes),

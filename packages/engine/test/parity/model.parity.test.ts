@@ -78,7 +78,7 @@ describe.skipIf(probe.ctx === null)(`WebGPU model parity ${probe.reason}`, () =>
       layerStart: 0,
       layerEnd: config.numLayers,
       embeds: true,
-      head: true,
+      tail: true,
       backend: "webgpu" as const,
       kvCells: 32,
     };

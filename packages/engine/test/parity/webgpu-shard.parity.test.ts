@@ -34,7 +34,7 @@ function spec(layers: number, kvCells = 64) {
     layerStart: 0,
     layerEnd: layers,
     embeds: true,
-    head: true,
+    tail: true,
     backend: "webgpu" as const,
     kvCells,
   };

@@ -36,7 +36,7 @@ const shard = await createNodeShardClient({
   layerStart: 0,
   layerEnd: Number(numLayers),
   embeds: true,
-  head: true,
+  tail: true,
   backend: "webgpu",
   kvCells: 64,
 });

@@ -116,7 +116,7 @@ describe(`the embedded default pair (${pair.name})`, () => {
         layerStart: 0,
         layerEnd: config.numLayers,
         embeds: true,
-        head: true,
+        tail: true,
       });
       expect(weights.layers).toHaveLength(config.numLayers);
     });

@@ -30,7 +30,7 @@ describe("engine API (as the CLI uses it)", () => {
       meta.config.numLayers,
       2,
     );
-    expect(specs.map((s) => [s.layerStart, s.layerEnd, s.embeds, s.head])).toEqual([
+    expect(specs.map((s) => [s.layerStart, s.layerEnd, s.embeds, s.tail])).toEqual([
       [0, 2, true, false],
       [2, 3, false, true],
     ]);
@@ -55,7 +55,7 @@ describe("engine API (as the CLI uses it)", () => {
         layerStart: 0,
         layerEnd: 3,
         embeds: true,
-        head: true,
+        tail: true,
         backend: "cpu",
         kvCells: 16,
       },
@@ -71,7 +71,7 @@ describe("engine API (as the CLI uses it)", () => {
       layerStart: 0,
       layerEnd: 3,
       embeds: true,
-      head: true,
+      tail: true,
       kvCells: 16,
     };
     await expect(loadLayerShard({ ...spec, backend: "cpu" })).rejects.toThrow(

@@ -103,7 +103,7 @@ describe("modelFootprint (float32 arithmetic)", () => {
         layerStart: 0,
         layerEnd: L,
         embeds: false,
-        head: false,
+        tail: false,
       });
       expect(shardWeightBytes(layersOnly)).toBeLessThanOrEqual(L * fp.layerBytes);
       expect(shardWeightBytes(layersOnly)).toBeGreaterThan(0);

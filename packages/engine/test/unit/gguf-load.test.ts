@@ -63,7 +63,7 @@ describe("GGUF shard loading reads only the stage's tensors", () => {
     const config = await loadModelConfig(dir);
     const header = await dir.header();
     const headerReads = reads.length;
-    const range = { layerStart: 1, layerEnd: 2, embeds: false, head: false };
+    const range = { layerStart: 1, layerEnd: 2, embeds: false, tail: false };
     await loadShardWeights(dir, config, range);
     const tensorReads = reads.slice(headerReads);
     // Every read lies inside one of layer 1's tensors, and together they cover each exactly once.
@@ -96,7 +96,7 @@ describe("GGUF shard loading reads only the stage's tensors", () => {
     await streamShardWeights(
       dir,
       config,
-      { layerStart: 0, layerEnd: 2, embeds: true, head: true },
+      { layerStart: 0, layerEnd: 2, embeds: true, tail: true },
       {
         embed: () => {
           seen.push("embed");
@@ -159,7 +159,7 @@ function tinyLlama(edit: (t: GgufWriteTensor[]) => GgufWriteTensor[] = (t) => t)
 async function load(file: Uint8Array): Promise<unknown> {
   const dir = new GgufModelDir(new MemorySource(file, "tiny.gguf"));
   const config = await loadModelConfig(dir);
-  return loadShardWeights(dir, config, { layerStart: 0, layerEnd: 1, embeds: true, head: true });
+  return loadShardWeights(dir, config, { layerStart: 0, layerEnd: 1, embeds: true, tail: true });
 }
 
 describe("malformed GGUF models give coded errors", () => {

@@ -88,7 +88,7 @@ describe("HTTP model directory", () => {
   it("loads a middle shard with the same weights as from disk, transferring only its tensors", async () => {
     const dir = new HttpModelDir(`${base}/plain/models/${fixture}`);
     const config = await loadModelConfig(dir);
-    const range = { layerStart: 1, layerEnd: 3, embeds: false, head: false };
+    const range = { layerStart: 1, layerEnd: 3, embeds: false, tail: false };
     served.length = 0;
     const overHttp = await loadShardWeights(dir, config, range);
     const fromDisk = await loadShardWeights(
@@ -125,7 +125,7 @@ describe("HTTP model directory", () => {
   it("still works when the server ignores Range (one whole-file download)", async () => {
     const dir = new HttpModelDir(`${base}/norange/models/llama-gqa4-bias-f32`);
     const config = await loadModelConfig(dir);
-    const range = { layerStart: 0, layerEnd: 2, embeds: true, head: true };
+    const range = { layerStart: 0, layerEnd: 2, embeds: true, tail: true };
     served.length = 0;
     const w = await loadShardWeights(dir, config, range);
     expect(w).toEqual(

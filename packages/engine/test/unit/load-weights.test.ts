@@ -68,13 +68,13 @@ describe("loadShardWeights reads only the shard's tensors", () => {
       layerStart,
       layerEnd,
       embeds: layerStart === 0,
-      head: layerEnd === config.numLayers,
+      tail: layerEnd === config.numLayers,
     };
     const dir = new CountingDir(new FileModelDir(modelFixtureDir(fixture)));
     const weights = await loadShardWeights(dir, config, range);
     expect(weights.layers).toHaveLength(layerEnd - layerStart);
     expect(weights.embed !== undefined).toBe(range.embeds);
-    expect(weights.lmHead !== undefined).toBe(range.head);
+    expect(weights.lmHead !== undefined).toBe(range.tail);
 
     const wanted = new Set(shardTensorList(config, range).map((w) => w.name));
     const ranges = await tensorRanges(new FileModelDir(modelFixtureDir(fixture)), files, wanted);
@@ -122,7 +122,7 @@ describe("loadShardWeights reads only the shard's tensors", () => {
   it("reports progress up to the shard's tensor bytes", async () => {
     const config = configOf(fixtureFiles(fixture));
     const seen: LoadProgress[] = [];
-    const range = { layerStart: 1, layerEnd: 3, embeds: false, head: false };
+    const range = { layerStart: 1, layerEnd: 3, embeds: false, tail: false };
     const dir = new CountingDir(new FileModelDir(modelFixtureDir(fixture)));
     await loadShardWeights(dir, config, range, { onProgress: (p) => seen.push(p) });
     const last = seen[seen.length - 1]!;
@@ -141,7 +141,7 @@ describe("loadShardWeights reads only the shard's tensors", () => {
       layerStart: 1,
       layerEnd: 2,
       embeds: false,
-      head: true,
+      tail: true,
     });
     expect(head.embed).toBeUndefined();
     expect(head.lmHead).toMatchObject({
@@ -320,7 +320,7 @@ describe("malformed checkpoints fail with coded errors and no tensor data read",
         layerStart: 1,
         layerEnd: 5,
         embeds: false,
-        head: true,
+        tail: true,
       }),
       "ERR_BATCH_INVALID",
     );

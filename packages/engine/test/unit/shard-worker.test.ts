@@ -19,7 +19,7 @@ const spec: ShardSpec = {
   layerStart: 0,
   layerEnd: 3,
   embeds: true,
-  head: true,
+  tail: true,
   backend: "cpu",
   kvCells: 512,
 };
@@ -57,7 +57,7 @@ describe("ShardClient (worker_threads)", () => {
       layerEnd: 3,
       backend: "cpu",
       embeds: true,
-      head: true,
+      tail: true,
     });
     expect(await greedyGenerate([c], golden.prompt, golden.greedy.length)).toEqual(golden.greedy);
     expect(await c.kvUsed()).toBe(golden.prompt.length + golden.greedy.length - 1);

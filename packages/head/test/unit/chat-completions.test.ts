@@ -30,7 +30,7 @@ beforeAll(async () => {
           layerStart: 0,
           layerEnd: s.config.numLayers,
           embeds: true,
-          head: true,
+          tail: true,
           backend: "cpu",
           kvCells: s.kvCells,
           maxSeqs: s.maxSeqs,

@@ -78,7 +78,7 @@ export function stageSpecFor(
     layerStart: s.layerStart,
     layerEnd: s.layerEnd,
     embeds: plan.headId === peerId,
-    head: i === plan.stages.length - 1,
+    tail: i === plan.stages.length - 1,
   };
   if (plan.contextLength !== undefined) spec.contextLength = plan.contextLength;
   if (plan.modelUrl !== undefined) spec.modelUrl = plan.modelUrl;

@@ -6,14 +6,14 @@ import { MeshError } from "../errors.ts";
 import type { StageRunner } from "../ports.ts";
 import type { LayerRange, ModelSource } from "../protocol/messages.ts";
 
-/** What a peer must load: its layer range, and whether it embeds tokens (the head) or holds the LM head. */
+/** What a peer must load: its layer range, whether it embeds tokens (the head) and whether it is the tail. */
 export interface StageLoadSpec extends LayerRange {
   modelId: string;
   layerCount: number;
   /** Embeds token ids (the head's shard). */
   embeds: boolean;
-  /** Applies the final norm and LM head (the tail). */
-  head: boolean;
+  /** The last stage: applies the final norm and LM head. */
+  tail: boolean;
   /** Tokens of context to size the K/V cache for (the room model's); absent: the loader's default. */
   contextLength?: number | undefined;
   /** Where the model's files are (absolute, or a path on the room's server); absent: /models/<id>. */
@@ -38,7 +38,7 @@ export type LoadStage = (
 ) => Promise<LoadedStage>;
 
 export function specKey(s: StageLoadSpec): string {
-  return `${s.modelId}:${s.layerStart}-${s.layerEnd}:${s.embeds ? "e" : ""}${s.head ? "h" : ""}:${s.contextLength ?? ""}`;
+  return `${s.modelId}:${s.layerStart}-${s.layerEnd}:${s.embeds ? "e" : ""}${s.tail ? "t" : ""}:${s.contextLength ?? ""}`;
 }
 
 export class ShardSlot {

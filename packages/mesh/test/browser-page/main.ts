@@ -83,7 +83,7 @@ async function room(): Promise<void> {
       ),
     kv: () => Promise.resolve(),
   });
-  const loadStage: LoadStage = (spec) => Promise.resolve(runner(spec.head));
+  const loadStage: LoadStage = (spec) => Promise.resolve(runner(spec.tail));
   const caps: PeerCapabilities = {
     platform: "browser",
     adapter: { description: "test", limits: {} },

@@ -77,7 +77,7 @@ export async function modelGreedy(req: ModelRequest): Promise<ModelReport> {
       layerStart: 0,
       layerEnd: req.numLayers,
       embeds: true,
-      head: true,
+      tail: true,
       backend: "webgpu" as const,
       kvCells: 64,
     };

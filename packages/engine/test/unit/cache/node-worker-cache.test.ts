@@ -31,7 +31,7 @@ describe("Node shard worker with the weight cache", () => {
       layerStart: 0,
       layerEnd: 2,
       embeds: true,
-      head: false,
+      tail: false,
       backend: "cpu",
       kvCells: 64,
     };

@@ -303,7 +303,7 @@ describe("weight cache (Node store)", () => {
     const fixture = "mistral-sharded-bf16";
     const url = `${server.base}/fs/models/${fixture}`;
     const config = await loadModelConfig(new HttpModelDir(url));
-    const range = { layerStart: 1, layerEnd: 3, embeds: false, head: false };
+    const range = { layerStart: 1, layerEnd: 3, embeds: false, tail: false };
     server.reset();
     const plain = await loadShardWeights(new HttpModelDir(url), config, range);
     const uncachedBytes = server.bodyBytes(".safetensors");
