@@ -5,6 +5,7 @@
 // every point of a generation leaves a cache the conversation continues on exactly, and sampling (where
 // forks stay off) keeps the target's distribution.
 import { describe, expect, it } from "vitest";
+import { requiredSeqIds } from "../../../src/scheduler/config.ts";
 import { chooseForkTip } from "../../../src/scheduler/correction-forks.ts";
 import type { DraftAlternative, DraftNode } from "../../../src/scheduler/draft-tree.ts";
 import type { RunRecord } from "../../../src/scheduler/runs.ts";
@@ -182,6 +183,48 @@ describe("correction forks in the scheduler", () => {
       });
     }
   }
+
+  it("stays within maxInFlightRuns and maxPartitions, frees a partition before reuse, O(B) ops per launch", async () => {
+    for (const [maxInFlightRuns, maxPartitions] of [
+      [2, 8],
+      [6, 3],
+      [4, 12],
+    ] as const) {
+      const h = createHarness({
+        peers: 3,
+        mode: "pipeinfer",
+        draft: "profile",
+        sim: { ...SIM, hopJitterMs: 2, seed: 3 },
+        config: { speculation: { speculateCorrections: true, maxInFlightRuns, maxPartitions } },
+      });
+      const { result } = await h.generate({ newTokens: PROMPT, maxTokens: 60 });
+      expect(result.tokens).toEqual(referenceGreedy(h.model, PROMPT, 60));
+      expect(result.metrics.correctionForksLaunched).toBeGreaterThan(0);
+      const live = new Set<number>();
+      const held = new Set<number>();
+      let maxLive = 0;
+      let copiesSinceLaunch = 0;
+      for (const e of h.sim.log) {
+        if (e.type === "launch" && e.run.kind === "speculative") {
+          expect(copiesSinceLaunch).toBeLessThanOrEqual(3); // one chain copy per branch id at most
+          copiesSinceLaunch = 0;
+          live.add(e.run.runId);
+          maxLive = Math.max(maxLive, live.size);
+          for (const seq of new Set(e.run.seqIds.flat())) {
+            if (seq === 0) continue;
+            expect(seq).toBeLessThan(requiredSeqIds({ maxPartitions, draftBranches: 3 }));
+            expect(held.has(seq)).toBe(false);
+            held.add(seq);
+          }
+        } else if (e.type === "launch") copiesSinceLaunch = 0;
+        else if (e.type === "cancel") e.runIds.forEach((id) => live.delete(id));
+        else if (e.type === "outcome") live.delete(e.runId);
+        else if (e.type === "kv" && e.op.op === "seq_rm" && e.op.seq > 0) held.delete(e.op.seq);
+        else if (e.type === "kv" && e.op.op === "seq_cp" && e.op.dst > 0) copiesSinceLaunch++;
+      }
+      expect(maxLive).toBeLessThanOrEqual(maxInFlightRuns);
+    }
+  });
 
   it("is off by default", async () => {
     const h = createHarness({
