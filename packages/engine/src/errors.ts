@@ -22,6 +22,8 @@ export const ENGINE_ERROR_CODES = [
   "ERR_KERNEL_SHAPE", // kernel wrapper guard: inconsistent shapes
   "ERR_BATCH_INVALID", // a ShardBatch is malformed for this shard
   "ERR_KV_FULL", // no free KV cells left
+  "ERR_NONFINITE", // a shard's output hidden states or logits hold NaN or infinity
+  "ERR_GPU_OOM", // the device ran out of memory (a buffer or pipeline could not be created)
   "ERR_KV_SEQ", // sequence id out of range
   "ERR_CONTEXT_LENGTH", // position beyond the model's or cache's context
   "ERR_ABORTED", // a run was aborted through its AbortSignal

@@ -26,6 +26,8 @@ export const MESH_ERROR_CODES = [
   "ERR_PLAN_IMPOSSIBLE", // no valid layer assignment (no peers, budgets too small)
   "ERR_PLAN_STALE", // the plan changed under a running request
   "ERR_STAGE_FAILED", // a stage's compute failed (wraps the engine error code in the message)
+  "ERR_NONFINITE", // a stage produced (or a link carried) NaN or infinite activations, logits or probabilities
+  "ERR_RESULT_INVALID", // a result that does not fit its run or the model (ids past the vocabulary, rows, lengths, or a run never given)
   "ERR_QUEUE_FULL", // a stage's input queue passed its bound in runs or bytes (the sender ignored backpressure)
   "ERR_NO_DRAFT", // speculative/pipeinfer mode requested without a draft model
   "ERR_CONTEXT_LENGTH", // the conversation no longer fits the context

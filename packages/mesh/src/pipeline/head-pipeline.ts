@@ -1,14 +1,20 @@
 // PipelinePort over WebRTC (or any) links: the head embeds each run with its own StageRunner (embeddings and
 // possibly the first layers), sends activations to stage 1, KV ops down the chain in order, cancels straight
 // to every stage on the control lane, and takes outcomes from the tail in launch order. A stage that vanishes
-// (link closed, or silent past the heartbeat timeout) makes next() reject with ERR_PEER_LOST naming it.
+// (link closed, or silent past the heartbeat timeout) makes next() reject with ERR_PEER_LOST naming it; so
+// does one that stays connected while the oldest run passes its measured deadline (run-deadline.ts). A
+// result is checked against its run and the model before anyone sees it (result-check.ts); one that fails,
+// answers a run it was not given, or a message that fails validation fails the pipeline with its code.
 
 import { MeshError, toMeshErrorCode } from "../errors.ts";
 import type { PipelinePort, RunOutcome, RunSpec, StageKvOp, StageRunner } from "../ports.ts";
 import type { WireDtype } from "../protocol/messages.ts";
-import type { Clock } from "../transport/clock.ts";
+import { systemClock, type Clock } from "../transport/clock.ts";
 import type { Link, LinkMessage } from "../transport/link.ts";
+import { failureCode } from "./finite.ts";
 import { OutcomeQueue } from "./outcomes.ts";
+import { checkResult, type RunAsk } from "./result-check.ts";
+import { RunDeadline } from "./run-deadline.ts";
 import { StageCore, type StageSink } from "./stage-core.ts";
 import { decodeResult, encodeRun } from "./wire.ts";
 
@@ -21,12 +27,25 @@ export interface HeadPipelineOptions {
   clock?: Clock;
   /** Issue a KV `clear` before the first run so no stage keeps another head's cache (default true). */
   clearOnStart?: boolean;
+  /** The model's vocabulary size: result ids at or above it are ERR_RESULT_INVALID. */
+  vocabSize?: number;
+  /** Run deadline: the smallest bound and the multiple of the expected time (default 5000 ms, 3). */
+  stallMinMs?: number;
+  stallFactor?: number;
+  /** Run deadline before any run has been measured (default 120000 ms). */
+  stallUnmeasuredMs?: number;
 }
 
 export class HeadPipeline implements PipelinePort {
   readonly #outcomes = new OutcomeQueue();
   readonly #stages: readonly Link[];
   readonly #core: StageCore;
+  readonly #deadline: RunDeadline;
+  readonly #vocabSize: number | undefined;
+  /** What the head asked of each run that has no outcome yet. */
+  readonly #asks = new Map<number, RunAsk>();
+  /** Runs handed to stage 1 (not skipped at the head) that have no outcome yet, in order. */
+  readonly #sent = new Set<number>();
   #destroyed = false;
 
   constructor(options: HeadPipelineOptions) {
@@ -40,6 +59,16 @@ export class HeadPipeline implements PipelinePort {
       );
     }
     this.#stages = stages;
+    this.#vocabSize = options.vocabSize;
+    this.#deadline = new RunDeadline({
+      clock: options.clock ?? systemClock,
+      ...(options.stallMinMs === undefined ? {} : { minMs: options.stallMinMs }),
+      ...(options.stallFactor === undefined ? {} : { factor: options.stallFactor }),
+      ...(options.stallUnmeasuredMs === undefined
+        ? {}
+        : { unmeasuredMs: options.stallUnmeasuredMs }),
+      onExpire: (x) => this.#stalled(x.runId, x.elapsedMs, x.boundMs),
+    });
     const dtype = options.activationDtype ?? "f32";
     const sink: StageSink = {
       run: async (header, result) => {
@@ -50,6 +79,7 @@ export class HeadPipeline implements PipelinePort {
           );
         }
         const { msg, body } = encodeRun(header, result.hidden, dtype);
+        this.#sent.add(header.runId);
         first.send(msg, body);
         await first.whenWritable();
       },
@@ -70,7 +100,7 @@ export class HeadPipeline implements PipelinePort {
         }
         this.#fail(
           new MeshError(
-            "ERR_STAGE_FAILED",
+            failureCode(error),
             `head${runId === null ? "" : ` run ${runId}`}: ${String(error)}`,
             {
               cause: error,
@@ -83,6 +113,7 @@ export class HeadPipeline implements PipelinePort {
     this.#core = new StageCore({
       runner: options.runner,
       sink,
+      name: "head",
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
     stages.forEach((link, i) => {
@@ -99,6 +130,15 @@ export class HeadPipeline implements PipelinePort {
               },
             ),
           ),
+        rejected: (error) => {
+          if (error.code === "ERR_PROTOCOL_UNKNOWN") return; // a newer peer's message: answered only
+          this.#fail(
+            new MeshError(error.code, `stage ${i + 1} (peer ${link.remoteId}): ${error.message}`, {
+              cause: error,
+              details: { peerId: link.remoteId, stageIndex: i + 1 },
+            }),
+          );
+        },
       });
     });
     if (options.clearOnStart ?? true) this.kv({ op: "clear" });
@@ -111,6 +151,12 @@ export class HeadPipeline implements PipelinePort {
       return;
     }
     this.#outcomes.launched(run.runId, run.kind);
+    this.#asks.set(run.runId, {
+      outputRows: run.outputRows,
+      logitsRows: run.logitsRows,
+      topK: run.topK,
+    });
+    this.#deadline.launched(run.runId, run.positions.length);
     this.#core.push({
       type: "run",
       tokens: run.tokens,
@@ -187,22 +233,42 @@ export class HeadPipeline implements PipelinePort {
   }
 
   #onMessage(link: Link, stageIndex: number, msg: LinkMessage, body: Uint8Array): void {
+    if (this.#outcomes.failed !== null) return; // late messages of a failed pipeline change nothing
     const fromTail = stageIndex === this.#stages.length;
-    if (fromTail && msg.type === "result") {
+    if (fromTail && (msg.type === "result" || msg.type === "skip")) {
+      const who = `stage ${stageIndex} (peer ${link.remoteId})`;
       try {
-        this.#outcomes.deliver(decodeResult(msg, body));
+        const expected = this.#outcomes.awaiting();
+        const ask = this.#asks.get(msg.runId);
+        if (expected !== msg.runId || ask === undefined) {
+          throw new MeshError(
+            "ERR_RESULT_INVALID",
+            `${who} answered run ${msg.runId}, which it was not given (waiting for ${expected ?? "none"})`,
+          );
+        }
+        if (msg.type === "result") {
+          const result = decodeResult(msg, body);
+          checkResult(result, ask, this.#vocabSize, who);
+          this.#settled(msg.runId, result.stageComputeMs);
+          this.#outcomes.deliver(result);
+        } else {
+          this.#settled(msg.runId, null);
+          this.#outcomes.deliver({
+            runId: msg.runId,
+            status: "skipped",
+            stageComputeMs: msg.stageComputeMs,
+            ...(msg.stageTimesMs === undefined ? {} : { stageTimesMs: msg.stageTimesMs }),
+          });
+        }
       } catch (e) {
-        this.#fail(e instanceof MeshError ? e : new MeshError("ERR_PROTOCOL_DECODE", String(e)));
+        const err = e instanceof MeshError ? e : new MeshError("ERR_PROTOCOL_DECODE", String(e));
+        this.#fail(
+          new MeshError(err.code, err.message.replace(/^ERR_[A-Z0-9_]+: /, ""), {
+            cause: err,
+            details: { peerId: link.remoteId, stageIndex, runId: msg.runId },
+          }),
+        );
       }
-      return;
-    }
-    if (fromTail && msg.type === "skip") {
-      this.#outcomes.deliver({
-        runId: msg.runId,
-        status: "skipped",
-        stageComputeMs: msg.stageComputeMs,
-        ...(msg.stageTimesMs === undefined ? {} : { stageTimesMs: msg.stageTimesMs }),
-      });
       return;
     }
     if (msg.type === "error") {
@@ -234,7 +300,40 @@ export class HeadPipeline implements PipelinePort {
     }
   }
 
+  #settled(runId: number, computeMs: number | null): void {
+    this.#asks.delete(runId);
+    this.#sent.delete(runId);
+    this.#deadline.outcome(runId, computeMs);
+  }
+
+  /**
+   * The oldest run passed its deadline while every link stayed up: a stage is alive but stuck. The head's
+   * own shard holds it if it was never sent; stage 1 holds it while its credit says it has not finished
+   * every run sent to it that still awaits an outcome; otherwise one of the later stages does (the first of
+   * them is named, the others listed).
+   */
+  #stalled(runId: number, elapsedMs: number, boundMs: number): void {
+    if (this.#outcomes.failed !== null) return;
+    let stageIndex: number;
+    if (!this.#sent.has(runId)) stageIndex = 0;
+    else if ((this.#stages[0]?.stats.runsOutstanding ?? 0) >= this.#sent.size) stageIndex = 1;
+    else stageIndex = Math.min(2, this.#stages.length);
+    const link = stageIndex === 0 ? null : this.#stages[stageIndex - 1];
+    const peerId = link?.remoteId ?? "head";
+    const suspects =
+      stageIndex >= 2 ? this.#stages.slice(stageIndex - 1).map((l) => l.remoteId) : [peerId];
+    const where = stageIndex === 0 ? "the head's shard" : `stage ${stageIndex} (peer ${peerId})`;
+    this.#fail(
+      new MeshError(
+        "ERR_PEER_LOST",
+        `${where}${suspects.length > 1 ? ` or a stage after it (${suspects.join(", ")})` : ""} is connected but returned nothing for run ${runId} in ${Math.round(elapsedMs)} ms (deadline ${Math.round(boundMs)} ms from measured stage times)`,
+        { details: { peerId, stageIndex, runId, stalled: true, suspects, elapsedMs, boundMs } },
+      ),
+    );
+  }
+
   #fail(error: MeshError): void {
+    this.#deadline.stop();
     this.#outcomes.fail(error);
     this.#core.destroy();
     for (const link of this.#stages) link.destroy(error.code);

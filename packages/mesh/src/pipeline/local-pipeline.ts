@@ -6,6 +6,7 @@ import { MeshError } from "../errors.ts";
 import type { PipelinePort, RunOutcome, RunSpec, StageKvOp, StageRunner } from "../ports.ts";
 import { systemClock, type Clock } from "../transport/clock.ts";
 import { OutcomeQueue } from "./outcomes.ts";
+import { failureCode } from "./finite.ts";
 import { StageCore, type StageInput, type StageSink } from "./stage-core.ts";
 
 export interface LocalPipelineOptions {
@@ -112,7 +113,7 @@ export class LocalPipeline implements PipelinePort {
         failed: (runId, error) => {
           this.#fail(
             new MeshError(
-              "ERR_STAGE_FAILED",
+              failureCode(error),
               `stage ${i}${runId === null ? "" : ` run ${runId}`}: ${String(error)}`,
               {
                 cause: error,
@@ -122,7 +123,7 @@ export class LocalPipeline implements PipelinePort {
           );
         },
       };
-      this.#cores.push(new StageCore({ runner, sink, clock }));
+      this.#cores.push(new StageCore({ runner, sink, clock, name: `stage ${i}` }));
     });
   }
 

@@ -8,7 +8,7 @@ import { systemClock, type Clock } from "../transport/clock.ts";
 import { Link, type LinkOptions } from "../transport/link.ts";
 import { createMemoryChannelPair } from "../transport/memory-link.ts";
 import { shapeChannel, type ShapeOptions } from "../transport/shaped-link.ts";
-import { HeadPipeline } from "./head-pipeline.ts";
+import { HeadPipeline, type HeadPipelineOptions } from "./head-pipeline.ts";
 import { StageServer } from "./stage-server.ts";
 
 export interface MemoryMeshOptions {
@@ -21,6 +21,11 @@ export interface MemoryMeshOptions {
   activationDtype?: WireDtype;
   clock?: Clock;
   link?: Omit<LinkOptions, "localId" | "remoteId" | "clock">;
+  /** Passed to the HeadPipeline: result checks and the run deadline. */
+  head?: Pick<
+    HeadPipelineOptions,
+    "vocabSize" | "stallMinMs" | "stallFactor" | "stallUnmeasuredMs"
+  >;
 }
 
 export interface MemoryMesh {
@@ -81,6 +86,7 @@ export function createMemoryMesh(options: MemoryMeshOptions): MemoryMesh {
     });
   });
   const head = new HeadPipeline({
+    ...options.head,
     runner: options.headRunner,
     stages: headSide,
     clock,

@@ -37,6 +37,11 @@ export class OutcomeQueue {
     return this.#byId.get(runId)?.kind;
   }
 
+  /** The oldest run still waiting for its outcome (the only one an outcome may answer), if any. */
+  awaiting(): number | undefined {
+    return this.#entries.find((x) => x.outcome === null)?.runId;
+  }
+
   launched(runId: number, kind: RunSpec["kind"]): void {
     if (this.#byId.has(runId)) {
       this.fail(new MeshError("ERR_INTERNAL", `run ${runId} launched twice`));

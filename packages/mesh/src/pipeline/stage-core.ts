@@ -1,9 +1,11 @@
 // One stage's ordered work loop, independent of transport: applies runs and KV ops strictly in arrival
 // (= head issue) order through a StageRunner, skips speculative runs cancelled before they start, aborts one
 // that is cancelled mid-run (the runner checks its signal between layers), and hands results, skip markers
-// and KV ops to a sink. Used by the head (embedding), by remote stages and by the in-process pipeline.
+// and KV ops to a sink. Used by the head (embedding), by remote stages and by the in-process pipeline. A
+// runner's output holding NaN or infinity is a failure of this stage (ERR_NONFINITE), never forwarded.
 
 import type { StageBatch, StageKvOp, StageResult, StageRunner, StageTimesMs } from "../ports.ts";
+import { checkFiniteResult } from "./finite.ts";
 import type { RunKind } from "../protocol/messages.ts";
 import { systemClock, type Clock } from "../transport/clock.ts";
 
@@ -50,6 +52,8 @@ export interface StageCoreOptions {
   runner: StageRunner;
   sink: StageSink;
   clock?: Clock;
+  /** How errors name this stage (default "stage"). */
+  name?: string;
   /** Cancelled run ids remembered for runs not seen yet (oldest forgotten first). */
   maxRememberedCancels?: number;
 }
@@ -59,6 +63,7 @@ export class StageCore {
   readonly #sink: StageSink;
   readonly #clock: Clock;
   readonly #maxCancels: number;
+  readonly #name: string;
   readonly #queue: { input: StageInput; atMs: number }[] = [];
   readonly #cancelled = new Set<number>();
   /** The id of the last run (or skip marker) that arrived; runs arrive in increasing id order. */
@@ -76,6 +81,7 @@ export class StageCore {
     this.#sink = options.sink;
     this.#clock = options.clock ?? systemClock;
     this.#maxCancels = options.maxRememberedCancels ?? 4096;
+    this.#name = options.name ?? "stage";
   }
 
   /** Totals for the pipeline view. */
@@ -224,6 +230,7 @@ export class StageCore {
     let result: StageResult;
     try {
       result = await this.#runner.run(batch, abort.signal);
+      if (!abort.signal.aborted) checkFiniteResult(result, `${this.#name} run ${header.runId}`);
     } catch (e) {
       const ms = this.#clock.now() - t0;
       this.#computeMs += ms;

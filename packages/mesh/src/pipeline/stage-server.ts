@@ -13,6 +13,7 @@ import type { StageRunner } from "../ports.ts";
 import type { Unversioned, WireDtype } from "../protocol/messages.ts";
 import type { Clock } from "../transport/clock.ts";
 import type { Link, LinkMessage } from "../transport/link.ts";
+import { failureCode } from "./finite.ts";
 import { StageCore, type StageSink } from "./stage-core.ts";
 import { decodeRun, encodeResult, encodeRun } from "./wire.ts";
 
@@ -112,7 +113,7 @@ export class StageServer {
         const message = `stage ${head.localId}${runId === null ? "" : ` run ${runId}`}: ${error instanceof Error ? error.message : String(error)}`;
         this.#tell({
           type: "error",
-          code: "ERR_STAGE_FAILED",
+          code: failureCode(error),
           message,
           ...(runId === null ? {} : { runId }),
         });
@@ -121,12 +122,14 @@ export class StageServer {
     this.#core = new StageCore({
       runner: options.runner,
       sink,
+      name: `stage ${head.localId}`,
       ...(options.clock === undefined ? {} : { clock: options.clock }),
     });
     for (const link of new Set([upstream, head, ...(downstream === null ? [] : [downstream])])) {
       link.listen({
         message: (msg, body) => this.#onMessage(link, msg, body),
         close: (error) => this.#lost(link, error),
+        rejected: (error) => this.#invalid(link, error),
       });
     }
   }
@@ -157,7 +160,7 @@ export class StageServer {
       switch (msg.type) {
         case "run":
           try {
-            const input = decodeRun(msg, body);
+            const input = decodeRun(msg, body, `stage ${this.#upstream.remoteId}`);
             const bytes = (input.hidden?.byteLength ?? 0) + (input.tokens?.byteLength ?? 0);
             if (this.#queuedTotal + bytes > this.#maxQueuedBytes) {
               this.#overflow(`${this.#maxQueuedBytes} bytes`);
@@ -216,6 +219,17 @@ export class StageServer {
     );
     this.#tell({ type: "error", code: err.code, message: err.message });
     this.#end(err);
+  }
+
+  /**
+   * A neighbour sent something that failed validation (ERR_PROTOCOL_DECODE): the stream is out of step, so
+   * the head hears the code naming that neighbour and the session ends. A newer peer's unknown message type
+   * is only answered (additive protocol changes stay compatible).
+   */
+  #invalid(link: Link, error: MeshError): void {
+    if (this.#closed || error.code === "ERR_PROTOCOL_UNKNOWN") return;
+    this.#tell({ type: "error", code: error.code, message: error.message, peerId: link.remoteId });
+    this.#end(error);
   }
 
   /** A neighbour vanished: tell the head which one (it may still be reachable), then end. */

@@ -1,11 +1,12 @@
 // Conversions between pipeline values (RunHeader + typed arrays, StageRowOutput) and peer messages with
-// binary bodies. Validates what it decodes (row counts, body sizes) and throws MeshError ERR_FRAME /
-// ERR_PROTOCOL_DECODE, so a stage never hands a malformed batch to its runner.
+// binary bodies. Validates what it decodes (row counts, body sizes, finite activations) and throws MeshError
+// ERR_FRAME / ERR_PROTOCOL_DECODE / ERR_NONFINITE, so a stage never hands a malformed batch to its runner.
 
 import { MeshError } from "../errors.ts";
 import type { RunOutcome, StageRowOutput, StageTimesMs } from "../ports.ts";
 import { bytesPerElement, decodeTensor, encodeTensor, FrameError } from "../protocol/frame.ts";
 import type { PeerMessage, Unversioned, WireDtype, WireRowOutput } from "../protocol/messages.ts";
+import { checkFinite } from "./finite.ts";
 import type { RunHeader, StageInput } from "./stage-core.ts";
 
 type RunMsg = Extract<PeerMessage, { type: "run" }>;
@@ -53,9 +54,15 @@ export function encodeRun(
   return { msg, body: encodeTensor(hidden, dtype) };
 }
 
-export function decodeRun(msg: RunMsg, body: Uint8Array): Extract<StageInput, { type: "run" }> {
+/** `from` names the sender in an ERR_NONFINITE (activations that hold NaN or infinity). */
+export function decodeRun(
+  msg: RunMsg,
+  body: Uint8Array,
+  from = "the sender",
+): Extract<StageInput, { type: "run" }> {
   try {
     const hidden = decodeTensor(body, msg.dtype, msg.rows * msg.cols);
+    checkFinite(hidden, `the activations of run ${msg.runId}`, from);
     const header: RunHeader = {
       runId: msg.runId,
       kind: msg.kind,

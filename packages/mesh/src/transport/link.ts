@@ -10,7 +10,7 @@
 // receives runs unmetered, as before. Knows nothing of stages beyond that: the consumer says when it is
 // done with a run (holdRuns / releaseRun), or the link counts a run done once it was handed over.
 
-import { MeshError } from "../errors.ts";
+import { MeshError, toMeshErrorCode } from "../errors.ts";
 import {
   decodeMessage,
   encodeMessage,
@@ -76,6 +76,11 @@ export interface LinkHandlers {
   message(msg: LinkMessage, body: Uint8Array): void;
   /** The link failed or the remote left (never called for a local destroy()). */
   close(error: MeshError): void;
+  /**
+   * A message after the handshake failed validation: it was answered with its code and dropped, and the
+   * link stays up. Consumers that cannot go on without it (a pipeline) fail the link here.
+   */
+  rejected?(error: MeshError): void;
 }
 
 export interface LinkStats {
@@ -472,6 +477,7 @@ export class Link {
             { details: { peerId: this.remoteId } },
           ),
         );
+      else this.#rejected(d.error.code, d.error.message);
       return;
     }
     this.#stats.messagesReceived++;
@@ -505,12 +511,14 @@ export class Link {
     if (body.byteLength > 0 && !BODY_TYPES.has(msg.type)) {
       this.#stats.rejectedMessages++;
       this.#reply("ERR_PROTOCOL_DECODE", `"${msg.type}" messages carry no body`);
+      this.#rejected("ERR_PROTOCOL_DECODE", `"${msg.type}" messages carry no body`);
       return;
     }
     switch (msg.type) {
       case "hello":
         this.#stats.rejectedMessages++;
         this.#reply("ERR_PROTOCOL_DECODE", "duplicate hello");
+        this.#rejected("ERR_PROTOCOL_DECODE", "duplicate hello");
         return;
       case "ping":
         this.#sendRaw({ type: "pong", v: this.#version, t: msg.t }, undefined, "control");
@@ -569,6 +577,17 @@ export class Link {
     this.#resolveReady();
     this.#grant(); // our window, to a peer that understands it
     this.#pump(); // runs held for the hello go now (or wait for the remote's grant)
+  }
+
+  /** Tells the consumer (if it listens for them) about a message dropped after the handshake. */
+  #rejected(code: string, message: string): void {
+    if (this.#closed) return;
+    const error = new MeshError(
+      toMeshErrorCode(code),
+      `${this.remoteId} sent a message that failed validation: ${message}`,
+      { details: { peerId: this.remoteId } },
+    );
+    this.#handlers?.rejected?.(error);
   }
 
   #reply(code: string, message: string): void {

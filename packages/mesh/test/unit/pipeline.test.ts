@@ -221,7 +221,7 @@ describe("HeadPipeline over memory links", () => {
             ? {
                 outputs: [
                   {
-                    row: 0,
+                    row: 3,
                     argmax: Math.round(b.hidden[hidden * 3 + 7] ?? -1),
                     prob: 1,
                     topIds: Int32Array.of(0),
