@@ -19,12 +19,16 @@ class StallingRunner implements StageRunner {
   runs = 0;
   stuckAtMs: number | null = null;
   release: () => void = () => {};
-  constructor(
-    readonly inner: StageRunner,
-    readonly clock: SimClock,
-    readonly stuckAt: number,
-    readonly computeMs = 0,
-  ) {}
+  readonly inner: StageRunner;
+  readonly clock: SimClock;
+  readonly stuckAt: number;
+  readonly computeMs: number;
+  constructor(inner: StageRunner, clock: SimClock, stuckAt: number, computeMs = 0) {
+    this.inner = inner;
+    this.clock = clock;
+    this.stuckAt = stuckAt;
+    this.computeMs = computeMs;
+  }
   async run(batch: StageBatch, signal?: AbortSignal): Promise<StageResult> {
     if (++this.runs === this.stuckAt) {
       this.stuckAtMs = this.clock.now();
