@@ -11,6 +11,7 @@ import {
   type ComputeProbe,
   type ShardBackend,
 } from "@pipemesh/engine";
+import { codeOf, messageOf } from "../errors.ts";
 import { stageCaps } from "../room/caps.ts";
 import { Contributor, type ContributorStatus } from "../room/contributor.ts";
 import type { RoomClient } from "../room/room-client.ts";
@@ -388,9 +389,15 @@ export class ContributeView {
         this.#status.textContent = "Not contributing.";
         break;
       case "error":
-        this.#status.textContent = "Stopped after an error (see above).";
+        // The tab left the room (a lost signaling connection, a lost GPU device, out of memory): say why,
+        // and offer to contribute again, which joins as a new peer with a fresh shard.
+        this.#status.textContent = `Left the room (${codeOf(s.error)}): ${messageOf(s.error)}`;
+        this.#status.dataset["reason"] = codeOf(s.error);
         this.#contributor = null;
-        this.#toggle.textContent = "Start contributing";
+        this.#progress.hidden = true;
+        this.#toggle.textContent = "Contribute again";
+        this.#backendGpu.disabled = this.#probe?.webgpu === null;
+        this.#backendCpu.disabled = false;
         break;
     }
     this.#progress.dataset["fraction"] = String(this.#progress.value);

@@ -1,7 +1,8 @@
 // Contributor: this tab's stage membership ("contribute GPU"): a PeerNode that announces the tab's
 // capabilities, loads the layers the plan assigns it into an engine shard worker (WebGPU or CPU backend)
 // and serves runs. Reports one status (waiting, idle, loading x %, ready, serving, stopped, error) derived
-// from the room's events by contributorStatus(), which is pure and unit-tested. No DOM here.
+// from the room's events by contributorStatus(), which is pure and unit-tested. Leaves the room when the
+// page is hidden for good and when the shard can no longer compute (contributor-lifecycle.ts). No DOM here.
 
 import type { ShardBackend } from "@pipemesh/engine";
 import {
@@ -14,6 +15,7 @@ import {
   type StageLoadSpec,
 } from "@pipemesh/mesh";
 import { stageLoader } from "../wiring.ts";
+import { leaveOnPageHide, watchShard } from "./contributor-lifecycle.ts";
 import { rtcOptions, type RoomClient } from "./room-client.ts";
 
 export interface LayerSpan {
@@ -100,6 +102,7 @@ export class Contributor {
   readonly #snap: ContributorSnapshot;
   readonly #onStatus: (s: ContributorStatus) => void;
   #stopped = false;
+  #unlisten: () => void = () => {};
 
   private constructor(
     node: PeerNode,
@@ -121,6 +124,7 @@ export class Contributor {
       servingVersion: null,
     };
     let self: Contributor | null = null;
+    let fatal: unknown = null;
     const early: RoomEvent[] = [];
     const onEvent = (e: RoomEvent): void => {
       if (self === null) early.push(e);
@@ -131,14 +135,20 @@ export class Contributor {
       roomId: room.roomId,
       secret: room.secret,
       caps: o.caps,
-      loadStage: stageLoader({
-        app: room.app,
-        resolve: (id, signal) => room.model(id, signal),
-        backend: () => o.backend,
-        onLoaded: (shard) => {
-          snap.weightSource = shard.info.weightSource;
+      loadStage: watchShard(
+        stageLoader({
+          app: room.app,
+          resolve: (id, signal) => room.model(id, signal),
+          backend: () => o.backend,
+          onLoaded: (shard) => {
+            snap.weightSource = shard.info.weightSource;
+          },
+        }),
+        (reason) => {
+          if (self === null) fatal = reason;
+          else self.leave(reason);
         },
-      }),
+      ),
       rtc: rtcOptions(room.app),
       link: { peerTimeoutMs: room.app.peerTimeoutMs },
       onEvent,
@@ -147,7 +157,10 @@ export class Contributor {
     snap.state = node.state;
     self = new Contributor(node, snap, o.onStatus);
     for (const e of early) self.#onEvent(e, o.onError);
+    const started = self;
+    started.#unlisten = leaveOnPageHide(() => started.stop());
     self.#report();
+    if (fatal !== null) self.leave(fatal);
     return self;
   }
 
@@ -168,8 +181,21 @@ export class Contributor {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#unlisten();
     this.#node.destroy();
     this.#onStatus({ phase: "stopped" });
+  }
+
+  /**
+   * Leaves the room because this tab cannot serve (its coded `reason`: ERR_GPU_LOST, ERR_GPU_OOM,
+   * ERR_WORKER_DIED): the head re-plans without it at once. Status "error" with that reason. Idempotent.
+   */
+  leave(reason: unknown): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#unlisten();
+    this.#node.destroy();
+    this.#onStatus({ phase: "error", error: reason });
   }
 
   #onEvent(e: RoomEvent, onError: (error: unknown) => void): void {
