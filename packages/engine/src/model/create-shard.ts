@@ -1,6 +1,7 @@
 // loadLayerShard: from a ShardSpec to a running LayerShard. Reads config.json, loads only the tensors of
 // the shard's layer range (plus embeddings / norm + head by role) and builds the CPU or WebGPU backend.
-// The WebGPU backend is imported lazily so CPU-only users never load GPU code.
+// The WebGPU backend is imported lazily so CPU-only users never load GPU code. Every shard's runs check
+// their outputs for NaN and infinity (check-finite.ts).
 
 import type { ModelConfig } from "../config.ts";
 import { EngineError, isEngineError } from "../errors.ts";
@@ -13,6 +14,7 @@ import {
 } from "../loader/load-weights.ts";
 import { loadModelConfig, openUrlModelDir } from "../loader/model-files.ts";
 import type { LayerShard } from "./batch.ts";
+import { withFiniteOutputs } from "./check-finite.ts";
 import { createCpuShard } from "./cpu-shard.ts";
 import { splitLayers, type ShardFactoryArgs, type ShardSpec } from "./shard-spec.ts";
 
@@ -72,13 +74,15 @@ export async function loadLayerShard(
   const loadOptions = { signal, onProgress: options.onProgress };
   if (spec.backend === "webgpu") {
     const factory = await webGpuFactory();
-    return factory(config, spec, options.device, (consumer) =>
-      streamShardWeights(dir, config, spec, consumer, loadOptions),
+    return withFiniteOutputs(
+      await factory(config, spec, options.device, (consumer) =>
+        streamShardWeights(dir, config, spec, consumer, loadOptions),
+      ),
     );
   }
   const weights = await loadShardWeights(dir, config, spec, loadOptions);
   const args: ShardFactoryArgs = { config, weights, spec };
-  return createCpuShard(args);
+  return withFiniteOutputs(await createCpuShard(args));
 }
 
 /** ShardSpecs that split a model of numLayers into `count` contiguous shards (see splitLayers). */
