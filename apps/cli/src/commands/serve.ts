@@ -25,7 +25,14 @@ const USAGE = `usage: pipemesh serve [--model PATH ...] [--port 8787] [--host 12
   --api-key KEY    (better: PIPEMESH_API_KEY) the OpenAI-compatible API under /v1 needs
                    "Authorization: Bearer KEY" (required for a non-loopback --host)
 ${EXPOSURE_USAGE}`;
-const DIST_DIR = fileURLToPath(new URL("../../../../dist/", import.meta.url));
+/**
+ * The built web app: in a clone (this file is the .ts source) the repository's dist/ that `npm run build`
+ * writes, never an older copy; in an installed CLI (built JavaScript) the dist/ of the installed
+ * @pipemesh/web package, which its prepack builds (tools/pack/build-web.mjs).
+ */
+const DIST_DIR = import.meta.url.endsWith(".ts")
+  ? fileURLToPath(new URL("../../../../dist/", import.meta.url))
+  : fileURLToPath(new URL("./dist/", import.meta.resolve("@pipemesh/web/package.json")));
 const PUBLIC_DIR = fileURLToPath(new URL("../", `file://${PUBLIC_MODELS_DIR}`));
 /** The room made here stays open while empty for this long (the printed URL should keep working). */
 const EMPTY_ROOM_TTL_MS = 24 * 60 * 60 * 1000;

@@ -4,9 +4,10 @@
 // there `npx pipemesh generate --backend cpu --json` generates with the embedded model pair the CLI package
 // carries, and the engine and mesh import in plain Node, with no TypeScript loader anywhere in reach; a
 // browser bundle of the installed engine and mesh (Vite, as an app depending on them would build it) holds
-// no Node-only import.
+// no Node-only import; and `pipemesh serve` there serves the built web app (the @pipemesh/web package) and
+// the embedded models.
 
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -51,7 +52,7 @@ describe("packed workspaces install and run without a TypeScript loader", () => 
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
   it(
-    "npm pack -w every workspace, install offline, npx pipemesh generate --backend cpu",
+    "npm pack -w every workspace, install offline, npx pipemesh generate --backend cpu, serve",
     async () => {
       const t0 = Date.now();
       mkdirSync(tarballs);
@@ -165,9 +166,44 @@ describe("packed workspaces install and run without a TypeScript loader", () => 
       expect(json.backend).toBe("cpu");
       expect(json.tokens).toHaveLength(8);
       expect(json.text.length).toBeGreaterThan(0);
+
+      // pipemesh serve: the web app from @pipemesh/web's dist/, the models from the CLI package.
+      // (the installed bin itself, not npx, so that the kill below reaches the server)
+      const serve = spawn(join(installed, "node_modules/.bin/pipemesh"), ["serve", "--port", "0"], {
+        cwd: installed,
+        env: plainEnv(),
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      try {
+        const room = await new Promise<string>((resolve, reject) => {
+          let out = "";
+          const onData = (b: Buffer): void => {
+            out += b.toString();
+            const m = /room for [^:]+: (http:\/\/\S+)/.exec(out);
+            if (m?.[1] !== undefined) resolve(m[1]);
+          };
+          serve.stdout.on("data", onData);
+          serve.stderr.on("data", onData);
+          serve.on("exit", (code) => reject(new Error(`serve exited (${code}): ${out}`)));
+        });
+        expect(room).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+        const origin = new URL(room).origin;
+        const page = await fetch(`${origin}/`);
+        expect(page.status).toBe(200);
+        expect(await page.text()).toMatch(/<script[^>]+src="\/assets\//);
+        const pair = await fetch(`${origin}/models/default.json`);
+        expect(pair.status).toBe(200);
+        expect(((await pair.json()) as { name: string }).name).toBe("pipemesh-tiny");
+      } finally {
+        if (serve.exitCode === null && serve.signalCode === null) {
+          const exited = new Promise((resolve) => serve.once("exit", resolve));
+          serve.kill("SIGTERM");
+          await exited;
+        }
+      }
       const t3 = Date.now();
       console.log(
-        `pack-install: pack ${t1 - t0} ms, offline install ${t2 - t1} ms, checks + generate ${t3 - t2} ms`,
+        `pack-install: pack ${t1 - t0} ms, offline install ${t2 - t1} ms, checks + generate + serve ${t3 - t2} ms`,
       );
     },
     TIMEOUT_MS,
