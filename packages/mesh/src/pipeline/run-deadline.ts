@@ -1,7 +1,8 @@
 // Liveness beyond heartbeats: a deadline for the oldest run still waiting for its outcome, derived from what
 // the pipeline measured. Outcomes return in launch order and nothing runs ahead of the oldest run, so its
-// expected time is its own: compute per row (from the stages' reported compute times) times its rows, plus
-// the transit the pipeline adds on top of compute (the measured gap minus compute). The bound is
+// expected time is its own: its compute, the larger of compute per row (from the stages' reported compute
+// times) times its rows and the compute of a whole run (a one-row run after a batched prefill costs more
+// than its share), plus the transit the pipeline adds on top of compute (the measured gap minus compute). The bound is
 // max(minMs, factor x expected). A stage whose links and heartbeats live on while its work never returns (a
 // stopped process, a frozen tab) passes the bound and the owner treats it like a lost peer. Before anything
 // is measured (the first runs compile shaders and upload weights) only `unmeasuredMs` applies.
@@ -37,6 +38,7 @@ export class RunDeadline {
   readonly #onExpire: RunDeadlineOptions["onExpire"];
   readonly #pending: Pending[] = [];
   #perRowMs: number | null = null;
+  #perRunMs = 0;
   #transitMs = 0;
   #lastOutcomeMs = -Infinity;
   #armed: { runId: number; startMs: number; boundMs: number; cancel: () => void } | null = null;
@@ -52,7 +54,8 @@ export class RunDeadline {
 
   /** The expected time of a run of `rows` rows (null before any measurement). */
   expectedMs(rows: number): number | null {
-    return this.#perRowMs === null ? null : this.#transitMs + this.#perRowMs * Math.max(1, rows);
+    if (this.#perRowMs === null) return null;
+    return this.#transitMs + Math.max(this.#perRunMs, this.#perRowMs * Math.max(1, rows));
   }
 
   /** The bound a run of `rows` rows gets now. */
@@ -80,6 +83,7 @@ export class RunDeadline {
       const perRow = computeMs / Math.max(1, p.rows);
       const transit = Math.max(0, now - startMs - computeMs);
       this.#perRowMs = this.#perRowMs === null ? perRow : track(this.#perRowMs, perRow);
+      this.#perRunMs = track(this.#perRunMs, computeMs);
       this.#transitMs = track(this.#transitMs, transit);
     }
     this.#disarm();
