@@ -22,7 +22,7 @@ import {
   type HubServer,
 } from "../../../packages/engine/test/support/hub-server.ts";
 import { openServedModel, servedModelsHandler } from "../../cli/src/head/served-sources.ts";
-import { generateTokens, startCli } from "../../cli/test/support/run-cli.ts";
+import { generateTokens, goldenArgs, startCli } from "../../cli/test/support/run-cli.ts";
 import { buildApp } from "./support/app-server.ts";
 import { openRoom, startContributing, waitPhase } from "./support/app-page.ts";
 import { launchBrowser, type TestBrowser } from "./support/browser.ts";
@@ -135,19 +135,7 @@ describe.skipIf(!haveChromium)(
       });
       children.push(peer);
       const { tokens } = await generateTokens(
-        [
-          "--room",
-          url,
-          "--min-stages",
-          "2",
-          "--prompt-ids",
-          golden.prompt.join(","),
-          "--max-tokens",
-          String(golden.greedy.length),
-          "--temperature",
-          "0",
-          "--ignore-eos",
-        ],
+        ["--room", url, "--min-stages", "2", ...goldenArgs(golden)],
         env,
       );
       expect(tokens).toEqual(golden.greedy);

@@ -7,25 +7,11 @@ import { describe, expect, it } from "vitest";
 import {
   GGUF_FIXTURES,
   ggufFixturePath,
+  goldenTensorBytes,
   loadGgufGolden,
   type GgufFixture,
 } from "../../../../packages/engine/test/fixtures/gguf-fixtures.ts";
-import { generateTokens } from "../support/run-cli.ts";
-
-/** Bytes and elements per block of the GGUF types the fixtures use (gguf.md, section 5). */
-const BLOCK: Record<string, [number, number]> = {
-  F32: [4, 1],
-  F16: [2, 1],
-  BF16: [2, 1],
-  Q8_0: [34, 32],
-  Q4_0: [18, 32],
-  Q4_1: [20, 32],
-  Q5_0: [22, 32],
-  Q5_1: [24, 32],
-  Q4_K: [144, 256],
-  Q5_K: [176, 256],
-  Q6_K: [210, 256],
-};
+import { generateTokens, goldenArgs } from "../support/run-cli.ts";
 
 interface PlanEntry {
   layerStart: number;
@@ -36,13 +22,9 @@ interface PlanEntry {
 
 /** File bytes of the tensors a stage [layerStart, layerEnd) holds (the tail adds the norm and head). */
 function fileBytesOf(fixture: GgufFixture, s: PlanEntry, tail: boolean): number {
-  const { tensors, config } = loadGgufGolden(fixture);
-  const size = (name: string): number => {
-    const t = tensors[name];
-    if (t === undefined) return 0;
-    const [bytes, elems] = BLOCK[t.type] ?? [NaN, 1];
-    return (t.dims.reduce((a, d) => a * d, 1) / elems) * bytes;
-  };
+  const golden = loadGgufGolden(fixture);
+  const { tensors, config } = golden;
+  const size = (name: string): number => goldenTensorBytes(golden, name);
   let total = 0;
   for (const name of Object.keys(tensors)) {
     const layer = /^blk\.(\d+)\./.exec(name)?.[1];
@@ -57,19 +39,7 @@ function fileBytesOf(fixture: GgufFixture, s: PlanEntry, tail: boolean): number 
 }
 
 function args(fixture: GgufFixture, ...more: string[]): string[] {
-  const g = loadGgufGolden(fixture);
-  return [
-    "--model",
-    ggufFixturePath(fixture),
-    "--prompt-ids",
-    g.prompt.join(","),
-    "--max-tokens",
-    String(g.greedy.length),
-    "--temperature",
-    "0",
-    "--ignore-eos",
-    ...more,
-  ];
+  return ["--model", ggufFixturePath(fixture), ...goldenArgs(loadGgufGolden(fixture)), ...more];
 }
 
 function expectPlanWithinFile(fixture: GgufFixture, plan: unknown, layers: number): void {

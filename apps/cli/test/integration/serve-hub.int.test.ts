@@ -17,35 +17,11 @@ import {
   startHubServer,
   type HubServer,
 } from "../../../../packages/engine/test/support/hub-server.ts";
-import { generateTokens, startCli } from "../support/run-cli.ts";
+import { generateTokens, goldenArgs, startCli, waitForLine } from "../support/run-cli.ts";
 
 const FIXTURE = "llama-q4km-mix";
 const golden = loadGgufGolden(FIXTURE);
 const SPEC = `hf:pipemesh/tiny-gguf/${FIXTURE}.gguf`;
-
-/** Resolves with the first match of `re` in the child's stream; rejects when it exits first. */
-function waitForLine(
-  child: ChildProcess,
-  stream: "stdout" | "stderr",
-  re: RegExp,
-): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = "";
-    const s = child[stream];
-    if (s === null) return reject(new Error(`no ${stream}`));
-    s.setEncoding("utf8");
-    const onData = (d: string): void => {
-      text += d;
-      const m = re.exec(text);
-      if (m !== null) {
-        s.off("data", onData);
-        resolve(m[1] ?? m[0]);
-      }
-    };
-    s.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`exited (${code}) before ${re}:\n${text}`)));
-  });
-}
 
 describe("pipemesh serve --model hf:...", () => {
   const children: ChildProcess[] = [];
@@ -85,19 +61,7 @@ describe("pipemesh serve --model hf:...", () => {
     );
     children.push(...peers);
     const { tokens } = await generateTokens(
-      [
-        "--room",
-        url,
-        "--min-stages",
-        "2",
-        "--prompt-ids",
-        golden.prompt.join(","),
-        "--max-tokens",
-        String(golden.greedy.length),
-        "--temperature",
-        "0",
-        "--ignore-eos",
-      ],
+      ["--room", url, "--min-stages", "2", ...goldenArgs(golden)],
       { ...env, HF_TOKEN: "", PIPEMESH_CACHE_DIR: caches.head },
     );
     for (const p of [...peers, server]) p.kill("SIGTERM");
@@ -151,19 +115,7 @@ describe("pipemesh serve --model hf:...", () => {
       );
       children.push(...peers);
       const { tokens } = await generateTokens(
-        [
-          "--room",
-          url,
-          "--min-stages",
-          "2",
-          "--prompt-ids",
-          golden.prompt.join(","),
-          "--max-tokens",
-          String(golden.greedy.length),
-          "--temperature",
-          "0",
-          "--ignore-eos",
-        ],
+        ["--room", url, "--min-stages", "2", ...goldenArgs(golden)],
         { ...env, HF_TOKEN: "", PIPEMESH_CACHE_DIR: cacheDir() },
       );
       expect(tokens).toEqual(golden.greedy);
@@ -184,20 +136,10 @@ describe("pipemesh serve --model hf:...", () => {
       repos: { "pipemesh/tiny-gguf": { files: { [`${FIXTURE}.gguf`]: ggufFixturePath(FIXTURE) } } },
     });
     try {
-      const { tokens } = await generateTokens(
-        [
-          "--model",
-          SPEC,
-          "--prompt-ids",
-          golden.prompt.join(","),
-          "--max-tokens",
-          String(golden.greedy.length),
-          "--temperature",
-          "0",
-          "--ignore-eos",
-        ],
-        { HF_ENDPOINT: h.url, PIPEMESH_CACHE_DIR: cacheDir() },
-      );
+      const { tokens } = await generateTokens(["--model", SPEC, ...goldenArgs(golden)], {
+        HF_ENDPOINT: h.url,
+        PIPEMESH_CACHE_DIR: cacheDir(),
+      });
       expect(tokens).toEqual(golden.greedy);
     } finally {
       await h.close();

@@ -12,7 +12,14 @@ import {
   ggufFixturePath,
   loadGgufGolden,
 } from "../../../../packages/engine/test/fixtures/gguf-fixtures.ts";
-import { collect, generateTokens, runCli, startCli } from "../support/run-cli.ts";
+import {
+  collect,
+  generateTokens,
+  goldenArgs,
+  runCli,
+  startCli,
+  waitForLine,
+} from "../support/run-cli.ts";
 
 const LAYERS = (
   JSON.parse(readFileSync(join(readDefaultPair().target, "config.json"), "utf8")) as {
@@ -28,32 +35,6 @@ const PROMPT = [
   "0",
   "--ignore-eos",
 ];
-
-/** Resolves with the first match of `re` in the child's stream; rejects when it exits first. */
-function waitForLine(
-  child: ChildProcess,
-  stream: "stdout" | "stderr",
-  re: RegExp,
-): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = "";
-    const s = child[stream];
-    if (s === null) return reject(new Error(`no ${stream}`));
-    s.setEncoding("utf8");
-    const onData = (d: string): void => {
-      text += d;
-      const m = re.exec(text);
-      if (m !== null) {
-        s.off("data", onData);
-        resolve(m[1] ?? m[0]);
-      }
-    };
-    s.on("data", onData);
-    child.once("exit", (code) =>
-      reject(new Error(`exited (${code}) before ${re} appeared:\n${text}`)),
-    );
-  });
-}
 
 describe("pipemesh serve + join + generate --room", () => {
   const children: ChildProcess[] = [];
@@ -107,13 +88,7 @@ describe("pipemesh serve + join + generate --room", () => {
       url,
       "--min-stages",
       "2",
-      "--prompt-ids",
-      golden.prompt.join(","),
-      "--max-tokens",
-      String(golden.greedy.length),
-      "--temperature",
-      "0",
-      "--ignore-eos",
+      ...goldenArgs(golden),
     ]);
     expect(tokens).toEqual(golden.greedy);
     const plan = json["plan"] as { layerStart: number; layerEnd: number; weightBytes: number }[];

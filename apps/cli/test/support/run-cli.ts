@@ -16,11 +16,17 @@ export interface CliResult {
 }
 
 export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, [BIN, ...args], {
+  const child = spawn(process.execPath, [BIN, ...args], {
     cwd: REPO,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  // Keep both pipes flowing even when no test reads them: a full pipe would block the child's writes
+  // (a long-running serve or join logs as it goes). Readers added later (collect, waitForLine) still
+  // see everything written after they attach, which is before the child's first output.
+  child.stdout?.on("data", () => {});
+  child.stderr?.on("data", () => {});
+  return child;
 }
 
 export function collect(child: ChildProcess): Promise<CliResult> {
@@ -58,4 +64,47 @@ export async function generateTokens(
     );
   }
   return { tokens: r.json["tokens"] as number[], json: r.json };
+}
+
+/** Resolves with the first match of `re` (its group 1, else the match) in the child's stream; rejects
+ * when the child exits first. */
+export function waitForLine(
+  child: ChildProcess,
+  stream: "stdout" | "stderr",
+  re: RegExp,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const s = child[stream];
+    if (s === null) return reject(new Error(`no ${stream}`));
+    s.setEncoding("utf8");
+    const onData = (d: string): void => {
+      text += d;
+      const m = re.exec(text);
+      if (m !== null) {
+        s.off("data", onData);
+        resolve(m[1] ?? m[0]);
+      }
+    };
+    s.on("data", onData);
+    child.once("exit", (code) =>
+      reject(new Error(`exited (${code}) before ${re} appeared:\n${text}`)),
+    );
+  });
+}
+
+/** `generate` arguments that reproduce a golden: its prompt ids, its length, greedy, no early stop. */
+export function goldenArgs(golden: {
+  prompt: readonly number[];
+  greedy: readonly number[];
+}): string[] {
+  return [
+    "--prompt-ids",
+    golden.prompt.join(","),
+    "--max-tokens",
+    String(golden.greedy.length),
+    "--temperature",
+    "0",
+    "--ignore-eos",
+  ];
 }

@@ -13,7 +13,12 @@ import { modelFootprint } from "../../src/model/footprint.ts";
 import { shardWeightBytes } from "../../src/model/weights.ts";
 import { FileModelDir, openModelDir } from "../../src/node/file-source.ts";
 import { MODEL_FIXTURES, modelFixtureDir } from "../fixtures/fixtures.ts";
-import { GGUF_FIXTURES, ggufFixturePath, loadGgufGolden } from "../fixtures/gguf-fixtures.ts";
+import {
+  GGUF_FIXTURES,
+  ggufFixturePath,
+  goldenTensorBytes,
+  loadGgufGolden,
+} from "../fixtures/gguf-fixtures.ts";
 
 /** Tensor name -> byte size, from the raw safetensors headers of a directory. */
 function safetensorsSizes(dir: string): Map<string, number> {
@@ -31,21 +36,6 @@ function safetensorsSizes(dir: string): Map<string, number> {
   }
   return sizes;
 }
-
-/** Bytes per block and elements per block of the GGUF types the fixtures use (gguf.md, section 5). */
-const BLOCK: Record<string, [number, number]> = {
-  F32: [4, 1],
-  F16: [2, 1],
-  BF16: [2, 1],
-  Q8_0: [34, 32],
-  Q4_0: [18, 32],
-  Q4_1: [20, 32],
-  Q5_0: [22, 32],
-  Q5_1: [24, 32],
-  Q4_K: [144, 256],
-  Q5_K: [176, 256],
-  Q6_K: [210, 256],
-};
 
 describe("loadModelBytes", () => {
   for (const name of MODEL_FIXTURES) {
@@ -71,12 +61,7 @@ describe("loadModelBytes", () => {
       const golden = loadGgufGolden(name);
       const dir = openModelDir(ggufFixturePath(name));
       const config = await loadModelConfig(dir);
-      const size = (t: string): number => {
-        const info = golden.tensors[t];
-        if (info === undefined) return 0;
-        const [bytes, elems] = BLOCK[info.type] ?? [NaN, 1];
-        return (info.dims.reduce((a, d) => a * d, 1) / elems) * bytes;
-      };
+      const size = (t: string): number => goldenTensorBytes(golden, t);
       const bytes = await loadModelBytes(dir, config);
       for (let l = 0; l < config.numLayers; l++) {
         let want = 0;
