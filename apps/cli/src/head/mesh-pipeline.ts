@@ -172,6 +172,7 @@ export async function joinAsHead(
     url: room.signalUrl,
     roomId: room.roomId,
     secret: room.secret,
+    vocabSize: config.vocabSize,
     caps: {
       platform: "node",
       adapter: { description: "cli head (embeddings only)", limits: {} },

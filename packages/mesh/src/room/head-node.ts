@@ -15,7 +15,10 @@ import { connectionId, memberConnector, planLinkOptions, type Connector } from "
 import { stageSpecFor, type RoomEvent, type RoomPeerOptions } from "./peer-node.ts";
 import { ShardSlot, type LoadedStage, type StageLoadSpec } from "./shard-slot.ts";
 
-export type HeadNodeOptions = RoomPeerOptions;
+export type HeadNodeOptions = RoomPeerOptions & {
+  /** The model's vocabulary size: result ids are checked against it (else only against logits' length). */
+  vocabSize?: number | undefined;
+};
 
 export interface AcquireOptions {
   signal?: AbortSignal;
@@ -291,6 +294,7 @@ export class HeadNode {
         ? {}
         : { activationDtype: this.#o.activationDtype }),
       ...(this.#o.clock === undefined ? {} : { clock: this.#o.clock }),
+      ...(this.#o.vocabSize === undefined ? {} : { vocabSize: this.#o.vocabSize }),
     });
     this.#session = { plan, abort: (e) => pipeline.abort(e) };
     this.#emit({ type: "session", planVersion: plan.version, status: "serving" });
