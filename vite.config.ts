@@ -146,6 +146,12 @@ function modelsNotFound(): Plugin {
         path = "";
       }
       if (!path.startsWith("/models/")) return next();
+      if (path === "/models/served.json") {
+        // The dev server lists no models beyond the default pair (pipemesh serve lists its own).
+        res.setHeader("content-type", "application/json; charset=utf-8");
+        res.end(JSON.stringify({ models: [] }));
+        return;
+      }
       const file = resolve(root, `.${path}`);
       if (file.startsWith(resolve(root)) && existsSync(file) && statSync(file).isFile())
         return next();

@@ -141,5 +141,21 @@ describe.skipIf(!haveChromium)(
       expect(tokens).toEqual(golden.greedy);
       expect(tab.errors).toEqual([]);
     });
+
+    it("the landing page offers a room for the served Hub model, and creates one", async () => {
+      const tab = await browser.newPeer("landing");
+      await tab.page.goto(`${server.httpUrl}/?loopback=1`);
+      const button = await tab.page.waitForSelector(
+        `[data-testid="create-room-for"][data-model="${FIXTURE}.gguf"]`,
+        { timeout: 30_000 },
+      );
+      await button.click();
+      const created = await (
+        await tab.page.waitForSelector('[data-testid="room-url"]', { timeout: 30_000 })
+      ).inputValue();
+      expect(created).toMatch(/\/room\/[A-Za-z0-9]+#/);
+      expect(tab.errors).toEqual([]);
+      await tab.close();
+    });
   },
 );

@@ -30,6 +30,8 @@ export interface StageLoaderOptions {
   backend: (spec: StageLoadSpec) => ShardBackend;
   /** Told about each shard once it is loaded (adapter, bytes). */
   onLoaded?: (shard: ShardClient, spec: StageLoadSpec) => void;
+  /** Told the bytes loaded so far, for progress with a rate and the time left. */
+  onBytes?: (spec: StageLoadSpec, p: LoadProgress) => void;
 }
 
 /** The mesh's LoadStage on the engine: one shard worker per assignment. */
@@ -61,8 +63,10 @@ export function stageLoader(o: StageLoaderOptions): LoadStage {
         },
         {
           signal,
-          onProgress: (p: LoadProgress) =>
-            onProgress(p.totalBytes > 0 ? p.doneBytes / p.totalBytes : 1),
+          onProgress: (p: LoadProgress) => {
+            o.onBytes?.(spec, p);
+            onProgress(p.totalBytes > 0 ? p.doneBytes / p.totalBytes : 1);
+          },
         },
       );
       o.onLoaded?.(shard, spec);

@@ -14,13 +14,19 @@ import { CliError } from "../cli-error.ts";
 import { readDefaultPair, PUBLIC_MODELS_DIR } from "../head/models.ts";
 import { modelInfoFor } from "../head/model-info.ts";
 import { servedModels } from "../head/served-models.ts";
-import { openServedModel, servedModelsHandler, type ServedModel } from "../head/served-sources.ts";
+import {
+  openServedModel,
+  servedModelsHandler,
+  servedSource,
+  type ServedModel,
+} from "../head/served-sources.ts";
 import { EXPOSURE_OPTIONS, EXPOSURE_USAGE, exposureOptions } from "../serve-exposure.ts";
 
 const USAGE = `usage: pipemesh serve [--model PATH ...] [--port 8787] [--host 127.0.0.1] [--ice-servers JSON] [--no-room]
   --model SPEC     a model to serve, one room each (repeatable; default: the embedded pair): a Hugging
                    Face directory, a .gguf file, an http(s) URL, or hf:OWNER/REPO[@REVISION][/FILE.gguf]
                    (through HF_ENDPOINT; files that need HF_TOKEN are passed through this server)
+  --draft SPEC     the draft model of the --model in the same position (its room's heads draft with it)
   --ctx N          context length of the rooms' models in tokens (default: each model's, at most 4096)
   --api-key KEY    (better: PIPEMESH_API_KEY) the OpenAI-compatible API under /v1 needs
                    "Authorization: Bearer KEY" (required for a non-loopback --host)
@@ -48,6 +54,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
         "ice-servers": { type: "string" },
         "no-room": { type: "boolean" },
         model: { type: "string", multiple: true },
+        draft: { type: "string", multiple: true },
         ctx: { type: "string" },
         "api-key": { type: "string" },
         ...EXPOSURE_OPTIONS,
@@ -89,12 +96,28 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
   }
   const local: ServedModel[] = [];
   const taken = new Set<string>();
-  for (const spec of v.model ?? []) {
+  const drafts: ServedModel[] = [];
+  const draftSpecs = v.draft ?? [];
+  if (draftSpecs.length > (v.model ?? []).length) {
+    throw new CliError(
+      "ERR_CLI_USAGE",
+      "each --draft goes with a --model (the i-th draft with the i-th model)",
+    );
+  }
+  for (const [i, spec] of (v.model ?? []).entries()) {
     const m = await openServedModel(spec, taken, ctx);
     taken.add(m.id);
+    const draftSpec = draftSpecs[i];
+    if (draftSpec !== undefined) {
+      const d = await openServedModel(draftSpec, taken, ctx);
+      taken.add(d.id);
+      drafts.push(d);
+      m.info.draft = { id: d.id, source: servedSource(d) };
+    }
     local.push(m);
   }
   const publicModels = await servedModels(PUBLIC_MODELS_DIR);
+  const served = [...local.map((m) => m.info), ...publicModels.filter((p) => !taken.has(p.id))];
   const apiKey = v["api-key"] ?? process.env["PIPEMESH_API_KEY"];
   const api = new OpenAiApi({
     apiKey: apiKey === undefined || apiKey === "" ? undefined : apiKey,
@@ -105,12 +128,12 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     host: v.host ?? "127.0.0.1",
     port,
     iceServers,
-    models: [...local.map((m) => m.info), ...publicModels.filter((p) => !taken.has(p.id))],
-    connectOrigins: connectOriginsOf(local),
+    models: served,
+    connectOrigins: connectOriginsOf([...local, ...drafts]),
     api: { keyed: apiKey !== undefined && apiKey !== "" },
     http: api.handler(
       servedModelsHandler(
-        local,
+        [...local, ...drafts],
         createStaticHandler({ roots: [DIST_DIR, PUBLIC_DIR], spaFallback: "/index.html" }),
       ),
     ),

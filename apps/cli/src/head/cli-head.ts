@@ -24,7 +24,7 @@ export interface OpenCliHeadOptions {
 
 /**
  * The target and draft to open: --model/--draft, or the embedded pair; in a room, the room's model (from
- * its server) unless --model names the same model, with a draft only for the embedded pair's room.
+ * its server) unless --model names the same model, with the room's draft (or the embedded pair's).
  */
 async function modelsFor(
   opts: GenerateOptions,
@@ -45,7 +45,7 @@ async function modelsFor(
   const pair = chooseModels(undefined, opts.draft);
   const name = readDefaultPair().name;
   if (room.info.id === name || room.info.id === `${name}/target`) return { ...pair, contextLength };
-  return { target: room.location, draft: opts.draft, contextLength };
+  return { target: room.location, draft: opts.draft ?? room.draftLocation, contextLength };
 }
 
 /**

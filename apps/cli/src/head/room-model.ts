@@ -13,6 +13,8 @@ export interface RoomModel {
   info: ModelInfo;
   /** Where the room's server serves the model's files. */
   location: string;
+  /** Where the room's draft model is, when the room names one. */
+  draftLocation?: string | undefined;
 }
 
 export async function peekRoomModel(url: string): Promise<RoomModel> {
@@ -37,7 +39,10 @@ export async function peekRoomModel(url: string): Promise<RoomModel> {
       info.source === undefined
         ? modelUrl(room.origin, info.id)
         : new URL(info.source.url, room.origin).href;
-    return { info, location };
+    const draft = info.draft;
+    return draft === undefined
+      ? { info, location }
+      : { info, location, draftLocation: new URL(draft.source.url, room.origin).href };
   } finally {
     client.destroy();
   }

@@ -49,10 +49,13 @@ export async function openServedModel(
     throw new CliError("ERR_MODEL_SOURCE", `--model ${spec}: ${(e as Error).message}`);
   }
   const { resolved, dir } = opened;
-  const base = idOf(resolved.name);
-  let id = base;
-  for (let n = 2; taken.has(id); n++) id = `${base}-${n}`;
   const gguf = resolved.format === "gguf";
+  // A second model of the same name gets a number (before ".gguf": the id must still name a GGUF file).
+  const base = idOf(resolved.name);
+  const [stem, ext] =
+    gguf && /\.gguf$/i.test(base) ? [base.slice(0, -5), base.slice(-5)] : [base, ""];
+  let id = base;
+  for (let n = 2; taken.has(id); n++) id = `${stem}-${n}${ext}`;
   const local = resolved.spec.kind === "dir" || resolved.spec.kind === "gguf-file";
   let info: ModelInfo;
   try {
@@ -174,5 +177,16 @@ export function servedModelsHandler(models: readonly ServedModel[], next: Handle
       return;
     }
     next(req, res);
+  };
+}
+
+/** Where a served model's files are for peers: its remote source, or its path on this server. */
+export function servedSource(m: ServedModel): ModelSource {
+  if (m.info.source !== undefined) return m.info.source;
+  const gguf = m.route.kind === "local" && m.route.gguf;
+  return {
+    format: gguf ? "gguf" : "safetensors",
+    url: gguf ? `/models/${m.id}` : `/models/${m.id}/`,
+    files: [],
   };
 }

@@ -74,10 +74,11 @@ describe("pipemesh serve + join + generate --room", () => {
     expect(r.stderr).toContain("leaving the room");
   }, 240_000);
 
-  it("serve --model FILE.gguf: join peers load their layers by URL, the head takes the model from the room", async () => {
+  it("serve --model FILE.gguf --draft FILE.gguf: join peers load their layers by URL, the head takes the model and draft from the room", async () => {
     const golden = loadGgufGolden("llama-q4km-mix");
     const file = ggufFixturePath("llama-q4km-mix");
-    const server = startCli(["serve", "--port", "0", "--model", file]);
+    // The room carries a draft (here the model itself): its head drafts with it.
+    const server = startCli(["serve", "--port", "0", "--model", file, "--draft", file]);
     children.push(server);
     const url = await waitForLine(server, "stdout", /room for llama-q4km-mix\.gguf: (http\S+)/);
     const peers = ["gguf-a", "gguf-b"].map((name) => startCli(["join", url, "--name", name]));
@@ -91,6 +92,8 @@ describe("pipemesh serve + join + generate --room", () => {
       ...goldenArgs(golden),
     ]);
     expect(tokens).toEqual(golden.greedy);
+    expect(json["drafter"]).toBe("engine");
+    expect(json["mode"]).toBe("pipeinfer");
     const plan = json["plan"] as { layerStart: number; layerEnd: number; weightBytes: number }[];
     expect(plan.map((p) => [p.layerStart, p.layerEnd])).toEqual([
       [0, 1],

@@ -370,7 +370,7 @@ export class ContributeView {
       case "loading":
         this.#progress.hidden = false;
         this.#progress.value = s.fraction;
-        this.#status.textContent = `Loading ${span}: ${Math.round(s.fraction * 100)} %`;
+        this.#status.textContent = `Loading ${span}: ${Math.round(s.fraction * 100)} %${bytesText(s.bytes)}`;
         break;
       case "ready":
         void this.#renderCache();
@@ -422,4 +422,19 @@ function sourceKind(s: { cachedBytes: number; downloadedBytes: number } | undefi
   if (s === undefined) return "";
   if (s.downloadedBytes === 0) return "cache";
   return s.cachedBytes === 0 ? "network" : "mixed";
+}
+
+/** ", 12.3 of 40.0 MB, 3.1 MB/s, 9 s left" for a load in progress. */
+function bytesText(
+  b: { doneBytes: number; totalBytes: number; startedMs: number; nowMs: number } | undefined,
+): string {
+  if (b === undefined || b.totalBytes <= 0) return "";
+  const seconds = (b.nowMs - b.startedMs) / 1000;
+  const rate = seconds > 0 ? b.doneBytes / seconds : 0;
+  const left = rate > 0 ? Math.ceil((b.totalBytes - b.doneBytes) / rate) : undefined;
+  return (
+    ` (${(b.doneBytes / MB).toFixed(1)} of ${(b.totalBytes / MB).toFixed(1)} MB` +
+    `${rate > 0 ? `, ${(rate / MB).toFixed(1)} MB/s` : ""}` +
+    `${left === undefined ? "" : `, ${left} s left`})`
+  );
 }

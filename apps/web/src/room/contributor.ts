@@ -29,11 +29,19 @@ export type ContributorStatus =
   | { phase: "joining" }
   | { phase: "waiting"; reason: string }
   | { phase: "idle"; reason: string }
-  | { phase: "loading"; span: LayerSpan; fraction: number }
+  | { phase: "loading"; span: LayerSpan; fraction: number; bytes?: LoadBytes | undefined }
   | { phase: "ready"; span: LayerSpan; source?: WeightSource | undefined }
   | { phase: "serving"; span: LayerSpan; source?: WeightSource | undefined }
   | { phase: "stopped" }
   | { phase: "error"; error: unknown };
+
+/** Bytes of a load so far, with when it began (for a rate and the time left). */
+export interface LoadBytes {
+  doneBytes: number;
+  totalBytes: number;
+  startedMs: number;
+  nowMs: number;
+}
 
 /** Where the loaded layers' bytes came from: this browser's weight cache, or the network. */
 export interface WeightSource {
@@ -53,6 +61,8 @@ export interface ContributorSnapshot {
   servingVersion: number | null;
   /** Where the last load's weight bytes came from, when it read through the weight cache. */
   weightSource?: WeightSource | undefined;
+  /** Bytes of the load in progress. */
+  loadBytes?: LoadBytes | undefined;
 }
 
 export function spanKey(s: Pick<StageLoadSpec, "layerStart" | "layerEnd" | "tail">): string {
@@ -86,7 +96,7 @@ export function contributorStatus(snap: ContributorSnapshot): ContributorStatus 
     return { phase: "serving", span, source };
   if (snap.loadedKey === key) return { phase: "ready", span, source };
   const fraction = snap.loading?.key === key ? snap.loading.fraction : 0;
-  return { phase: "loading", span, fraction };
+  return { phase: "loading", span, fraction, bytes: snap.loadBytes };
 }
 
 export interface ContributeOptions {

@@ -13,6 +13,7 @@ import { Relay, type RelayOptions } from "../signaling/relay.ts";
 import { ConnectionTable } from "./connection-table.ts";
 import { checkExposure, isLoopbackHost } from "./exposure.ts";
 import { HttpGuard } from "./http-guard.ts";
+import { answerServedIndex } from "./served-index.ts";
 
 export const DEFAULT_SIGNAL_PATH = "/signal";
 
@@ -212,6 +213,7 @@ export async function startSignalingServer(
       res.end(`${refused.reason}\n`);
       return;
     }
+    if (answerServedIndex(req, res, options.models ?? [])) return;
     inner(req, res);
   };
   const serverOptions = { connectionsCheckingInterval: 1000 };
