@@ -157,5 +157,51 @@ describe.skipIf(!haveChromium)(
       expect(tab.errors).toEqual([]);
       await tab.close();
     });
+
+    it("a gated Hub model: the tab loads through the server, which alone holds the token", async () => {
+      const gated = await startHubServer({
+        repos: {
+          "pipemesh/gated-gguf": {
+            files: { [`${FIXTURE}.gguf`]: ggufFixturePath(FIXTURE) },
+            token: "hf_e2e_token",
+          },
+        },
+      });
+      const served = await openServedModel(
+        `hf:pipemesh/gated-gguf/${FIXTURE}.gguf`,
+        new Set(),
+        undefined,
+        { HF_ENDPOINT: gated.url, HF_TOKEN: "hf_e2e_token" },
+      );
+      // The descriptor sends peers to this server, never to the Hub.
+      expect(served.info.source?.url).toBe(`/models/${FIXTURE}.gguf`);
+      const proxy = await startSignalingServer({
+        host: "127.0.0.1",
+        port: 0,
+        models: [served.info],
+        http: servedModelsHandler(
+          [served],
+          createStaticHandler({ roots: [await buildApp()], spaFallback: "/index.html" }),
+        ),
+      });
+      try {
+        const { roomId, secret } = proxy.relay.createRoom(served.info, { emptyTtlMs: 600_000 });
+        const tab = await browser.newPeer("gated-tab");
+        await openRoom(tab.page, roomUrl(proxy.httpUrl, roomId, secret), "contribute");
+        await tab.page.waitForSelector('[data-testid="no-webgpu"]', { timeout: 60_000 });
+        await startContributing(tab.page);
+        expect(await waitPhase(tab.page, ["ready", "serving"])).toBe("ready");
+        // The tab's layers came from the Hub through the server (with its token), not from the tab.
+        expect(gated.requests.filter((r) => /Chrome/.test(r.userAgent ?? ""))).toEqual([]);
+        const answered = gated.requests.filter((r) => r.server === "hub" && r.status < 400);
+        expect(answered.length).toBeGreaterThan(0);
+        for (const r of answered) expect(r.authorization).toBe("Bearer hf_e2e_token");
+        expect(tab.errors).toEqual([]);
+        await tab.close();
+      } finally {
+        await proxy.close();
+        await gated.close();
+      }
+    });
   },
 );

@@ -145,4 +145,31 @@ describe("pipemesh serve --model hf:...", () => {
       await h.close();
     }
   });
+
+  it("serve --model URL (a .gguf file): a joined peer fetches from that URL and gives the golden tokens", async () => {
+    const h = await startHubServer({
+      repos: { "pipemesh/tiny-gguf": { files: { [`${FIXTURE}.gguf`]: ggufFixturePath(FIXTURE) } } },
+    });
+    try {
+      const url = `${h.url}/pipemesh/tiny-gguf/resolve/main/${FIXTURE}.gguf`;
+      const server = startCli(["serve", "--port", "0", "--model", url]);
+      children.push(server);
+      const room = await waitForLine(server, "stdout", /room for \S+: (http\S+)/);
+      const peer = startCli(["join", "--name", "url-peer"], {
+        PIPEMESH_ROOM_URL: room,
+        PIPEMESH_CACHE_DIR: cacheDir(),
+      });
+      children.push(peer);
+      const { tokens } = await generateTokens(
+        ["--room", room, "--min-stages", "1", ...goldenArgs(golden)],
+        { PIPEMESH_CACHE_DIR: cacheDir() },
+      );
+      expect(tokens).toEqual(golden.greedy);
+      // The peer read the layers from the URL (the CDN behind it), not through the room's server.
+      expect(h.bytesServed()).toBeGreaterThan(0.5 * golden.size);
+      for (const p of [peer, server]) p.kill("SIGTERM");
+    } finally {
+      await h.close();
+    }
+  });
 });
