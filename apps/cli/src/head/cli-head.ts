@@ -4,7 +4,8 @@
 // from outside the head.
 
 import { kvCacheBytes, resolveModelSource, type ModelConfig } from "@pipemesh/engine";
-import { createNodeShardClient } from "@pipemesh/engine/node";
+import { createNodeShardClient, defaultCacheDir } from "@pipemesh/engine/node";
+import { LoadMeter } from "../peer/load-meter.ts";
 import { openHead, type Head, type HeadPlatform, type OpenedPipeline } from "@pipemesh/head";
 import { nodePlatform } from "@pipemesh/head/node";
 import { LocalPipeline, type StageRunner } from "@pipemesh/mesh";
@@ -138,6 +139,8 @@ export async function openPipeline(
     const { openMeshPipeline } = await import("./mesh-pipeline.ts");
     return openMeshPipeline(opts, model, config, { log: s.log, signal: s.signal });
   }
+  const meter = new LoadMeter();
+  const cacheDir = defaultCacheDir();
   const shard = await createNodeShardClient(
     {
       model,
@@ -149,7 +152,15 @@ export async function openPipeline(
       kvCells: s.kvCells,
       maxSeqs: s.maxSeqs,
     },
-    { signal: s.signal },
+    {
+      signal: s.signal,
+      // Remote models read through the weight cache; local files are read in place.
+      ...(cacheDir === null ? {} : { cacheDir }),
+      onProgress: (p) => {
+        const line = meter.update(`pipemesh: loading layers 0-${config.numLayers}`, p);
+        if (line !== null) s.log(line);
+      },
+    },
   );
   s.log(`pipemesh: 1 local peer, layers 0-${config.numLayers} on ${shard.info.adapter}`);
   const runner: StageRunner =
