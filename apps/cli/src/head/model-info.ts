@@ -42,7 +42,8 @@ export async function modelInfoOf(
 ): Promise<ModelInfo> {
   const config = await loadModelConfig(dir, signal);
   const bytes = await loadModelBytes(dir, config, signal);
-  const kv = modelFootprint(config).kvBytesPerCellPerLayer * defaultKvCells(config, ctx);
+  const kvPerToken = modelFootprint(config).kvBytesPerCellPerLayer;
+  const kv = kvPerToken * defaultKvCells(config, ctx);
   const sizes = bytes.layerBytes.map((b) => b + kv);
   const mean = Math.ceil(sizes.reduce((a, b) => a + b, 0) / Math.max(1, sizes.length));
   const info: ModelInfo = {
@@ -50,6 +51,7 @@ export async function modelInfoOf(
     layerCount: config.numLayers,
     layerBytes: mean,
     contextLength: contextLength(config, ctx),
+    kvBytesPerToken: kvPerToken,
     embedBytes: bytes.embedBytes,
     headBytes: bytes.headBytes,
     // Peers refuse larger messages: the biggest run or logits block this model can produce.

@@ -34,7 +34,12 @@ export async function peekRoomModel(url: string): Promise<RoomModel> {
         name: "cli-query",
       },
     });
-    const info = joined.state.model;
+    // The plan may name a shorter context than the model's (the members' memory could not hold it).
+    const planned = joined.state.plan?.contextLength;
+    const info =
+      planned === undefined
+        ? joined.state.model
+        : { ...joined.state.model, contextLength: planned };
     const location =
       info.source === undefined
         ? modelUrl(room.origin, info.id)

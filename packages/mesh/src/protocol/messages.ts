@@ -37,6 +37,11 @@ export interface ModelInfo {
    * peers' default for the model.
    */
   contextLength?: number | undefined;
+  /**
+   * K/V bytes per token of context per layer: with it the room may plan a shorter context than
+   * contextLength when the members' memory cannot hold the whole one (the plan then names it).
+   */
+  kvBytesPerToken?: number | undefined;
   /** Token embeddings (held by the head). */
   embedBytes: number;
   /** Final norm + LM head (held by the tail). */

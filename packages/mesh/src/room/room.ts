@@ -4,6 +4,9 @@
 
 import { isMeshError } from "../errors.ts";
 import { computePlan } from "../pipeline/plan.ts";
+
+/** The shortest context the room plans for when memory is short (below it: ERR_PLAN_IMPOSSIBLE). */
+export const MIN_PLANNED_CONTEXT = 256;
 import type {
   LoadedRange,
   MemberInfo,
@@ -189,36 +192,50 @@ export class Room {
         speed: m.caps.matmulGflops,
         memoryBudgetBytes: m.caps.memoryBudgetBytes,
       }));
-    let stages: PlanStage[];
-    let idle: string[];
-    try {
-      ({ stages, idle } = computePlan({
-        layerCount: this.model.layerCount,
-        layerBytes: this.model.layerBytes,
-        layerSizes: this.model.layerSizes,
-        tailExtraBytes: this.model.headBytes,
-        headExtraBytes: this.model.embedBytes,
-        peers,
-        head:
-          head === null
-            ? null
-            : {
-                peerId: head.peerId,
-                speed: head.caps.matmulGflops,
-                memoryBudgetBytes: head.caps.memoryBudgetBytes,
-              },
-      }));
-    } catch (e) {
-      if (!isMeshError(e)) throw e;
-      if (this.#plan !== null || this.#planError === null) this.#version++;
-      this.#plan = null;
-      this.#planError = { code: e.code, message: e.message };
-      return;
+    const headPeer =
+      head === null
+        ? null
+        : {
+            peerId: head.peerId,
+            speed: head.caps.matmulGflops,
+            memoryBudgetBytes: head.caps.memoryBudgetBytes,
+          };
+    let stages: PlanStage[] = [];
+    let idle: string[] = [];
+    let contextLength = this.model.contextLength;
+    // The model's context first; when the members cannot hold its K/V, halve it (not below
+    // MIN_PLANNED_CONTEXT) and say so in the plan: a shorter context beats no pipeline.
+    for (const ctx of this.#contexts()) {
+      const less =
+        ctx === undefined
+          ? 0
+          : ((this.model.contextLength ?? ctx) - ctx) * (this.model.kvBytesPerToken ?? 0);
+      try {
+        ({ stages, idle } = computePlan({
+          layerCount: this.model.layerCount,
+          layerBytes: this.model.layerBytes - less,
+          layerSizes: this.model.layerSizes?.map((b) => b - less),
+          tailExtraBytes: this.model.headBytes,
+          headExtraBytes: this.model.embedBytes,
+          peers,
+          head: headPeer,
+        }));
+        contextLength = ctx;
+        break;
+      } catch (e) {
+        if (!isMeshError(e)) throw e;
+        if (ctx !== this.#contexts().at(-1)) continue;
+        if (this.#plan !== null || this.#planError === null) this.#version++;
+        this.#plan = null;
+        this.#planError = { code: e.code, message: e.message };
+        return;
+      }
     }
     const headId = head?.peerId ?? null;
     const same =
       this.#plan !== null &&
       this.#plan.headId === headId &&
+      this.#plan.contextLength === contextLength &&
       JSON.stringify(this.#plan.stages) === JSON.stringify(stages) &&
       JSON.stringify(this.#plan.idle) === JSON.stringify(idle);
     this.#planError = null;
@@ -232,10 +249,17 @@ export class Room {
       stages,
       idle,
     };
-    if (this.model.contextLength !== undefined) {
-      this.#plan.contextLength = this.model.contextLength;
-    }
+    if (contextLength !== undefined) this.#plan.contextLength = contextLength;
     if (this.model.source !== undefined) this.#plan.modelUrl = this.model.source.url;
+  }
+
+  /** The context lengths to try, longest first (just the model's when it names no K/V size). */
+  #contexts(): (number | undefined)[] {
+    const ctx = this.model.contextLength;
+    if (ctx === undefined || this.model.kvBytesPerToken === undefined) return [ctx];
+    const out = [ctx];
+    for (let c = Math.floor(ctx / 2); c >= MIN_PLANNED_CONTEXT; c = Math.floor(c / 2)) out.push(c);
+    return out;
   }
 
   /** True when a membership change is waiting to be planned (applied when the generation ends). */

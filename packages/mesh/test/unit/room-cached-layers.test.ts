@@ -50,3 +50,34 @@ describe("Room plans with cached layers", () => {
     expect(stages(room)).toBe("returning:0-4 new:4-8");
   });
 });
+
+describe("Room plans a shorter context when memory is short", () => {
+  // 8 layers of 1 MB weights + 4096 tokens x 256 B of K/V (1 MB) each: 2 MB a layer at the full context.
+  const kvModel = {
+    ...model,
+    layerBytes: 2 * MB,
+    contextLength: 4096,
+    kvBytesPerToken: 256,
+  };
+
+  it("keeps the model's context when the budgets hold it", () => {
+    const room = new Room("r", "s", kvModel);
+    room.join("a", "stage", { ...caps(), memoryBudgetBytes: 16 * MB + 2 * MB });
+    expect(room.plan?.contextLength).toBe(4096);
+  });
+
+  it("halves it until the layers fit, and names it in the plan", () => {
+    const room = new Room("r", "s", kvModel);
+    // 12 MB for 8 layers (plus head and table, 2 MB): 1 MB weights + at most 0.25 MB of K/V a layer.
+    room.join("a", "stage", { ...caps(), memoryBudgetBytes: 12 * MB });
+    expect(room.plan?.contextLength).toBe(1024);
+    expect(stages(room)).toBe("a:0-8");
+  });
+
+  it("is ERR_PLAN_IMPOSSIBLE when even the shortest context does not fit", () => {
+    const room = new Room("r", "s", kvModel);
+    room.join("a", "stage", { ...caps(), memoryBudgetBytes: 8 * MB });
+    expect(room.plan).toBeNull();
+    expect(room.state().planError?.code).toBe("ERR_PLAN_IMPOSSIBLE");
+  });
+});
