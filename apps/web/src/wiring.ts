@@ -1,16 +1,12 @@
 // The web app's adapter between the engine and the mesh, its fit checked with `satisfies`: a contributor's
-// and the chat head's loadStage (engine shard in a Web Worker, WebGPU or CPU backend). KV sizing is
-// @pipemesh/head's (the CLI uses the same), with the app's context cap; the chat head is openHead's.
+// and the chat head's loadStage (@pipemesh/head/browser's: engine shard in a Web Worker, WebGPU or CPU
+// backend). KV sizing is @pipemesh/head's (the CLI uses the same), with the app's context cap; the chat head
+// is openRoomHead's.
 
-import {
-  createBrowserShardClient,
-  type LoadProgress,
-  type ModelConfig,
-  type ShardBackend,
-  type ShardClient,
-} from "@pipemesh/engine";
-import { kvSizing as headKvSizing, type KvSizing } from "@pipemesh/head";
-import { MeshError, type LoadedStage, type LoadStage, type StageLoadSpec } from "@pipemesh/mesh";
+import type { LoadProgress, ModelConfig, ShardBackend, ShardClient } from "@pipemesh/engine";
+import { kvSizing as headKvSizing, isHeadError, type KvSizing } from "@pipemesh/head";
+import { browserStageLoader } from "@pipemesh/head/browser";
+import type { LoadStage, StageLoadSpec } from "@pipemesh/mesh";
 import type { AppConfig } from "./config.ts";
 import { AppError } from "./errors.ts";
 import { loadTargetConfig, type ModelSource } from "./model/model-source.ts";
@@ -34,53 +30,20 @@ export interface StageLoaderOptions {
   onBytes?: (spec: StageLoadSpec, p: LoadProgress) => void;
 }
 
-/** The mesh's LoadStage on the engine: one shard worker per assignment. */
+/** The mesh's LoadStage on the engine: one shard worker per assignment (@pipemesh/head/browser's). */
 export function stageLoader(o: StageLoaderOptions): LoadStage {
-  const load = async (
-    spec: StageLoadSpec,
-    onProgress: (fraction: number) => void,
-    signal: AbortSignal,
-  ): Promise<LoadedStage> => {
+  const load = browserStageLoader({
+    ...o,
+    contextCap: o.app.maxContextTokens,
+    loadConfig: loadTargetConfig,
+  });
+  return (async (spec, onProgress, signal) => {
     try {
-      const named = await o.resolve(spec.modelId, signal);
-      // A room whose model lives elsewhere (a URL, a Hub file) says where in its plan.
-      const source =
-        spec.modelUrl === undefined
-          ? named
-          : { ...named, targetUrl: new URL(spec.modelUrl, globalThis.location.href).href };
-      const config = await loadTargetConfig(source, signal);
-      const kv = kvSizing(config, o.app, spec.contextLength);
-      const shard = await createBrowserShardClient(
-        {
-          model: source.targetUrl,
-          layerStart: spec.layerStart,
-          layerEnd: spec.layerEnd,
-          embeds: spec.embeds,
-          tail: spec.tail,
-          backend: o.backend(spec),
-          kvCells: kv.kvCells,
-          maxSeqs: kv.maxSeqs,
-        },
-        {
-          signal,
-          onProgress: (p: LoadProgress) => {
-            o.onBytes?.(spec, p);
-            onProgress(p.totalBytes > 0 ? p.doneBytes / p.totalBytes : 1);
-          },
-        },
-      );
-      o.onLoaded?.(shard, spec);
-      return shard satisfies LoadedStage;
+      return await load(spec, onProgress, signal);
     } catch (e) {
-      if (signal.aborted)
-        throw new MeshError("ERR_ABORTED", "the assignment changed while loading");
-      if (e instanceof AppError) throw e;
-      throw new AppError(
-        "ERR_MODEL_LOAD",
-        `layers ${spec.layerStart}-${spec.layerEnd} of "${spec.modelId}" failed to load: ${String(e)}`,
-        { cause: e },
-      );
+      if (isHeadError(e, "ERR_MODEL_LOAD"))
+        throw new AppError("ERR_MODEL_LOAD", e.message, { cause: e });
+      throw e;
     }
-  };
-  return load satisfies LoadStage;
+  }) satisfies LoadStage;
 }

@@ -14,6 +14,15 @@ export async function cliTokens(
   prompt: string,
   maxTokens: number,
 ): Promise<number[]> {
+  return (await cliResult(model, prompt, maxTokens)).tokens;
+}
+
+/** The CLI's JSON result: generated ids (as cliTokens) and the reply's text. */
+export async function cliResult(
+  model: TestModel,
+  prompt: string,
+  maxTokens: number,
+): Promise<{ tokens: number[]; text: string }> {
   const { stdout } = await run(
     process.execPath,
     [
@@ -37,5 +46,5 @@ export async function cliTokens(
     { cwd: REPO, timeout: 300_000, maxBuffer: 16 << 20 },
   );
   const last = stdout.trim().split("\n").at(-1) ?? "";
-  return (JSON.parse(last) as { tokens: number[] }).tokens;
+  return JSON.parse(last) as { tokens: number[]; text: string };
 }

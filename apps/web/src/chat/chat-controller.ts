@@ -1,11 +1,12 @@
-// ChatController: the chat tab as the room's head, on @pipemesh/head's openHead (model metadata, draft
-// model, KV sizing, scheduler). Its pipeline is the room's generation slot (asked for on the first message,
+// ChatController: the chat tab as the room's head, opened by @pipemesh/head/browser's openRoomHead (the
+// path its in-page client connect() takes too: model metadata, draft model, KV sizing, scheduler). Its pipeline is the room's generation slot (asked for on the first message,
 // waiting in the queue) kept between turns, so a follow-up only prefills its new tokens; streams accepted
 // tokens (drafted ones marked) and records every run for the pipeline view. The slot is given back when
 // someone else queues, after a failure, when the mode changes and on destroy(). No DOM here.
 
 import { StreamDecoder, type TextTokenizer } from "@pipemesh/engine";
-import { browserPlatform, openHead, type Head, type OpenedPipeline } from "@pipemesh/head";
+import { isHeadError, type Head, type OpenedPipeline } from "@pipemesh/head";
+import { openRoomHead } from "@pipemesh/head/browser";
 import {
   isMeshError,
   MeshError,
@@ -21,6 +22,7 @@ import { RecordingPipeline, RunLog } from "../pipeline-view/run-log.ts";
 import { hasUnplannedContributor } from "../room/member-status.ts";
 import type { RoomClient } from "../room/room-client.ts";
 import { Conversation, type TurnTokens } from "./conversation.ts";
+import "./in-page-client.ts";
 
 export interface ReplySettings {
   mode: DecodeMode;
@@ -98,27 +100,20 @@ export class ChatController {
       const source = await this.#room.model(undefined, signal);
       const app = this.#room.app;
       onStatus("loading the tokenizer and the draft model…");
-      const head = await openHead({
-        target: source.targetUrl,
-        draft: source.draftUrl,
+      const head = await openRoomHead({
+        source,
         drafterKind: app.drafterKind === "auto" ? undefined : app.drafterKind,
-        platform: browserPlatform({ draftProvider: app.draftProvider }),
+        draftProvider: app.draftProvider,
         contextCap: app.maxContextTokens,
         signal,
         pipeline: (setup) => this.#acquire(setup.signal),
       }).catch((e: unknown) => {
-        if (typeof (e as { code?: unknown }).code === "string") throw e;
-        throw new AppError(
-          "ERR_MODEL_LOAD",
-          `the tokenizer or config of "${source.id}" failed to load: ${String(e)}`,
-          { cause: e },
-        );
+        if (isHeadError(e, "ERR_MODEL_LOAD"))
+          throw new AppError("ERR_MODEL_LOAD", e.message, { cause: e });
+        throw e;
       });
       const tokenizer = head.tokenizer;
-      if (tokenizer === undefined) {
-        await head.destroy();
-        throw new AppError("ERR_MODEL_LOAD", `"${source.id}" has no tokenizer`);
-      }
+      if (tokenizer === undefined) throw new MeshError("ERR_INTERNAL", "no tokenizer");
       this.#conversation = new Conversation(tokenizer);
       onStatus("");
       return {

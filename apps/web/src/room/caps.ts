@@ -37,16 +37,7 @@ export function stageCaps(i: StageCapsInput): PeerCapabilities {
 }
 
 /** The chat tab: embeddings and the draft model only (zero budget: the planner gives it no layers). */
-export function headCaps(name: string): PeerCapabilities {
-  return {
-    platform: "browser",
-    adapter: { description: "chat: embeddings + draft model", limits: {} },
-    memoryBudgetBytes: 0,
-    matmulGflops: 0,
-    models: [],
-    name: name.slice(0, 128),
-  };
-}
+export { headCaps } from "@pipemesh/head/browser";
 
 /** A short random name for this tab ("tab-3f9a"), shown in peer lists. */
 export function tabName(random: () => number = Math.random): string {

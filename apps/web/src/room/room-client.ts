@@ -6,7 +6,7 @@
 import type { MeshError } from "@pipemesh/mesh";
 import { HeadNode, roomUrl, type RoomEvent, type RoomState, type RtcOptions } from "@pipemesh/mesh";
 import type { AppConfig } from "../config.ts";
-import { resolveModelSource, type ModelSource } from "../model/model-source.ts";
+import { resolveModelSource, roomModelSource, type ModelSource } from "../model/model-source.ts";
 import { stageLoader } from "../wiring.ts";
 import { headCaps } from "./caps.ts";
 
@@ -115,19 +115,14 @@ export class RoomClient {
   model(id: string = this.#state.model.id, signal?: AbortSignal): Promise<ModelSource> {
     let p = this.#models.get(id);
     if (p === undefined) {
-      const room = this.#state.model;
-      const page = globalThis.location.href;
       // A room whose model lives elsewhere (a URL, a Hub file) names where in its descriptor.
-      p =
-        room.id === id && room.source !== undefined
-          ? Promise.resolve({
-              id,
-              name: id,
-              targetUrl: new URL(room.source.url, page).href,
-              draftUrl:
-                room.draft === undefined ? undefined : new URL(room.draft.source.url, page).href,
-            })
-          : resolveModelSource(id, this.app.modelsBaseUrl, signal);
+      p = roomModelSource(
+        this.#state.model,
+        id,
+        this.app.modelsBaseUrl,
+        globalThis.location.href,
+        signal,
+      );
       this.#models.set(id, p);
       p.catch(() => this.#models.delete(id));
     }
