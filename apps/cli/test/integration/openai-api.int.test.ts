@@ -174,12 +174,13 @@ describe("pipemesh serve: OpenAI-compatible API", () => {
         });
     const queued = (n: number) =>
       until(async () => ((await metric("pipemesh_queue_length")) >= n ? true : undefined));
-    // The first runs (its stream has begun); the second and third wait in the room's queue, in order.
+    // The first runs (its stream has begun; long enough to still be running while the others arrive);
+    // the second and third wait in the room's queue, in order.
     const first = await client.chat.completions.create({
       model: "pipemesh-tiny",
       messages: messages(1),
       temperature: 0,
-      max_tokens: 8,
+      max_tokens: 120,
       stream: true,
     });
     const it1 = first[Symbol.asyncIterator]();

@@ -83,14 +83,19 @@ describe("pipemesh serve + join + generate --room", () => {
     const url = await waitForLine(server, "stdout", /room for llama-q4km-mix\.gguf: (http\S+)/);
     const peers = ["gguf-a", "gguf-b"].map((name) => startCli(["join", url, "--name", name]));
     children.push(...peers);
-    // The head takes the model from the room and waits for both stages to load.
-    const { tokens, json } = await generateTokens([
-      "--room",
-      url,
-      "--min-stages",
-      "2",
-      ...goldenArgs(golden),
-    ]);
+    // The head takes the model from the room and waits for both stages to load (bounded below the
+    // test's own timeout, so a failure shows the head's and the peers' last lines).
+    const peerLines = peers.map(() => [] as string[]);
+    peers.forEach((p, i) =>
+      p.stderr?.on("data", (d: Buffer) => peerLines[i]?.push(...String(d).trim().split("\n"))),
+    );
+    const { tokens, json } = await generateTokens(
+      ["--room", url, "--min-stages", "2", ...goldenArgs(golden)],
+      { PIPEMESH_PEERS_TIMEOUT_MS: "90000" },
+    ).catch((e: unknown) => {
+      const tails = peerLines.map((l, i) => `peer ${i}: ${l.slice(-6).join(" / ")}`);
+      throw new Error(`${(e as Error).message}\n${tails.join("\n")}`);
+    });
     expect(tokens).toEqual(golden.greedy);
     expect(json["drafter"]).toBe("engine");
     expect(json["mode"]).toBe("pipeinfer");
