@@ -3,7 +3,7 @@
 // A GGUF file's are its tokenizer.ggml eos/eot/eom ids.
 
 import { EngineError } from "../errors.ts";
-import { ggufStopTokenIds } from "../tokenizer/gguf-tokenizer.ts";
+import { ggufEosTokenIds } from "./gguf/gguf-config.ts";
 import type { ModelDir } from "./byte-source.ts";
 import { isGgufModelDir } from "./gguf-model.ts";
 
@@ -11,7 +11,7 @@ export const GENERATION_CONFIG_FILE = "generation_config.json";
 
 /** eos_token_id from generation_config.json ([] when the file or the field is absent). */
 export async function loadGenerationEosIds(dir: ModelDir, signal?: AbortSignal): Promise<number[]> {
-  if (isGgufModelDir(dir)) return ggufStopTokenIds(await dir.header(signal));
+  if (isGgufModelDir(dir)) return ggufEosTokenIds(await dir.header(signal));
   if (!(await dir.has(GENERATION_CONFIG_FILE, signal))) return [];
   let json: unknown;
   try {

@@ -63,22 +63,22 @@ export function dequantizeRow(
       decodeQ8_0(data, byteOffset, blocks, out, outOffset);
       return;
     case "q4_0":
-      decodeQ4_0(data, byteOffset, blocks, out, outOffset);
+      decodeNibbles(data, byteOffset, blocks, out, outOffset, false, false);
       return;
     case "q4_1":
-      decodeQ4_1(data, byteOffset, blocks, out, outOffset);
+      decodeNibbles(data, byteOffset, blocks, out, outOffset, true, false);
       return;
     case "q5_0":
-      decodeQ5_0(data, byteOffset, blocks, out, outOffset);
+      decodeNibbles(data, byteOffset, blocks, out, outOffset, false, true);
       return;
     case "q5_1":
-      decodeQ5_1(data, byteOffset, blocks, out, outOffset);
+      decodeNibbles(data, byteOffset, blocks, out, outOffset, true, true);
       return;
     case "q4_k":
-      decodeQ4_K(data, byteOffset, blocks, out, outOffset);
+      decodeK45(data, byteOffset, blocks, out, outOffset, false);
       return;
     case "q5_k":
-      decodeQ5_K(data, byteOffset, blocks, out, outOffset);
+      decodeK45(data, byteOffset, blocks, out, outOffset, true);
       return;
     case "q6_k":
       decodeQ6_K(data, byteOffset, blocks, out, outOffset);
@@ -186,46 +186,6 @@ function decodeQ8_0(
   }
 }
 
-/** Q4_0 (18 bytes): d f16 @0, qs u8[16] @2; element i is the low nibble of qs[i], i + 16 the high one.
- *  numpy: d * (nibble - 8). */
-function decodeQ4_0(
-  data: Uint8Array,
-  p: number,
-  blocks: number,
-  out: Float32Array,
-  o: number,
-): void {
-  const half = f16Table();
-  for (let b = 0; b < blocks; b++, p += 18, o += 32) {
-    const d = half[(data[p] ?? 0) | ((data[p + 1] ?? 0) << 8)] ?? 0;
-    for (let i = 0; i < 16; i++) {
-      const byte = data[p + 2 + i] ?? 0;
-      out[o + i] = fround(d * ((byte & 15) - 8));
-      out[o + 16 + i] = fround(d * ((byte >> 4) - 8));
-    }
-  }
-}
-
-/** Q4_1 (20 bytes): d f16 @0, m f16 @2, qs u8[16] @4. numpy: (d * nibble) + m. */
-function decodeQ4_1(
-  data: Uint8Array,
-  p: number,
-  blocks: number,
-  out: Float32Array,
-  o: number,
-): void {
-  const half = f16Table();
-  for (let b = 0; b < blocks; b++, p += 20, o += 32) {
-    const d = half[(data[p] ?? 0) | ((data[p + 1] ?? 0) << 8)] ?? 0;
-    const m = half[(data[p + 2] ?? 0) | ((data[p + 3] ?? 0) << 8)] ?? 0;
-    for (let i = 0; i < 16; i++) {
-      const byte = data[p + 4 + i] ?? 0;
-      out[o + i] = fround(fround(d * (byte & 15)) + m);
-      out[o + 16 + i] = fround(fround(d * (byte >> 4)) + m);
-    }
-  }
-}
-
 /** The little-endian u32 at data[p] (any alignment). */
 function readU32(data: Uint8Array, p: number): number {
   return (
@@ -237,48 +197,41 @@ function readU32(data: Uint8Array, p: number): number {
   );
 }
 
-/** Q5_0 (22 bytes): d f16 @0, qh u32 @2 (bit i = 5th bit of element i), qs u8[16] @6 as in Q4_0.
- *  numpy: d * (q - 16). */
-function decodeQ5_0(
+/**
+ * The 32-element nibble types, whose element i is the low nibble of qs[i] and i + 16 the high one:
+ * Q4_0 (18 bytes: d f16 @0, qs u8[16] @2; numpy d * (q - 8)), Q4_1 (20: d @0, m f16 @2, qs @4; numpy
+ * (d * q) + m), Q5_0 (22: d @0, qh u32 @2 whose bit i is the 5th bit of element i, qs @6; numpy
+ * d * (q - 16)) and Q5_1 (24: d @0, m @2, qh @4, qs @8; numpy (d * q) + m).
+ */
+function decodeNibbles(
   data: Uint8Array,
   p: number,
   blocks: number,
   out: Float32Array,
   o: number,
+  withMin: boolean,
+  fiveBit: boolean,
 ): void {
   const half = f16Table();
-  for (let b = 0; b < blocks; b++, p += 22, o += 32) {
+  const qhAt = withMin ? 4 : 2;
+  const qsAt = qhAt + (fiveBit ? 4 : 0);
+  const blockBytes = qsAt + 16;
+  const offset = fiveBit ? 16 : 8;
+  for (let b = 0; b < blocks; b++, p += blockBytes, o += 32) {
     const d = half[(data[p] ?? 0) | ((data[p + 1] ?? 0) << 8)] ?? 0;
-    const qh = readU32(data, p + 2);
+    const m = withMin ? (half[(data[p + 2] ?? 0) | ((data[p + 3] ?? 0) << 8)] ?? 0) : 0;
+    const qh = fiveBit ? readU32(data, p + qhAt) : 0;
     for (let i = 0; i < 16; i++) {
-      const byte = data[p + 6 + i] ?? 0;
+      const byte = data[p + qsAt + i] ?? 0;
       const lo = (byte & 15) | (((qh >>> i) & 1) << 4);
       const hi = (byte >> 4) | (((qh >>> (i + 16)) & 1) << 4);
-      out[o + i] = fround(d * (lo - 16));
-      out[o + 16 + i] = fround(d * (hi - 16));
-    }
-  }
-}
-
-/** Q5_1 (24 bytes): d f16 @0, m f16 @2, qh u32 @4, qs u8[16] @8. numpy: (d * q) + m. */
-function decodeQ5_1(
-  data: Uint8Array,
-  p: number,
-  blocks: number,
-  out: Float32Array,
-  o: number,
-): void {
-  const half = f16Table();
-  for (let b = 0; b < blocks; b++, p += 24, o += 32) {
-    const d = half[(data[p] ?? 0) | ((data[p + 1] ?? 0) << 8)] ?? 0;
-    const m = half[(data[p + 2] ?? 0) | ((data[p + 3] ?? 0) << 8)] ?? 0;
-    const qh = readU32(data, p + 4);
-    for (let i = 0; i < 16; i++) {
-      const byte = data[p + 8 + i] ?? 0;
-      const lo = (byte & 15) | (((qh >>> i) & 1) << 4);
-      const hi = (byte >> 4) | (((qh >>> (i + 16)) & 1) << 4);
-      out[o + i] = fround(fround(d * lo) + m);
-      out[o + 16 + i] = fround(fround(d * hi) + m);
+      if (withMin) {
+        out[o + i] = fround(fround(d * lo) + m);
+        out[o + 16 + i] = fround(fround(d * hi) + m);
+      } else {
+        out[o + i] = fround(d * (lo - offset));
+        out[o + 16 + i] = fround(d * (hi - offset));
+      }
     }
   }
 }
@@ -299,17 +252,24 @@ function kMin(data: Uint8Array, S: number, s: number): number {
     : ((data[S + s + 4] ?? 0) >> 4) | (((data[S + s] ?? 0) >> 6) << 4);
 }
 
-/** Q4_K (144 bytes): d f16 @0, dmin f16 @2, scales u8[12] @4, qs u8[128] @16. Sub-blocks 2c and 2c+1
- *  are the low and high nibbles of qs[32c .. 32c+32). numpy: dl = d*sc, ml = dmin*mn, then dl*q - ml. */
-function decodeQ4_K(
+/**
+ * Q4_K (144 bytes: d f16 @0, dmin f16 @2, scales u8[12] @4, qs u8[128] @16) and Q5_K (176 bytes: the same
+ * with qh u8[32] @16 and qs @48). Sub-blocks 2c and 2c+1 are the low and high nibbles of qs[32c .. 32c+32);
+ * for Q5_K bit s of qh[l] is the 5th bit of element l of sub-block s. numpy: dl = d*sc, ml = dmin*mn, then
+ * dl*q - ml.
+ */
+function decodeK45(
   data: Uint8Array,
   p: number,
   blocks: number,
   out: Float32Array,
   o: number,
+  fiveBit: boolean,
 ): void {
   const half = f16Table();
-  for (let b = 0; b < blocks; b++, p += 144, o += 256) {
+  const blockBytes = fiveBit ? 176 : 144;
+  const qsAt = fiveBit ? 48 : 16;
+  for (let b = 0; b < blocks; b++, p += blockBytes, o += 256) {
     const d = half[(data[p] ?? 0) | ((data[p + 1] ?? 0) << 8)] ?? 0;
     const dmin = half[(data[p + 2] ?? 0) | ((data[p + 3] ?? 0) << 8)] ?? 0;
     for (let c = 0; c < 4; c++) {
@@ -317,40 +277,11 @@ function decodeQ4_K(
       const ml0 = fround(dmin * kMin(data, p + 4, 2 * c));
       const dl1 = fround(d * kScale(data, p + 4, 2 * c + 1));
       const ml1 = fround(dmin * kMin(data, p + 4, 2 * c + 1));
-      const qs = p + 16 + 32 * c;
+      const qs = p + qsAt + 32 * c;
       const oc = o + 64 * c;
       for (let l = 0; l < 32; l++) {
         const byte = data[qs + l] ?? 0;
-        out[oc + l] = fround(fround(dl0 * (byte & 15)) - ml0);
-        out[oc + 32 + l] = fround(fround(dl1 * (byte >> 4)) - ml1);
-      }
-    }
-  }
-}
-
-/** Q5_K (176 bytes): d @0, dmin @2, scales[12] @4, qh u8[32] @16, qs u8[128] @48. Low 4 bits as in Q4_K;
- *  bit s of qh[l] is the 5th bit of element l of sub-block s. numpy: (d*sc)*q - dmin*mn. */
-function decodeQ5_K(
-  data: Uint8Array,
-  p: number,
-  blocks: number,
-  out: Float32Array,
-  o: number,
-): void {
-  const half = f16Table();
-  for (let b = 0; b < blocks; b++, p += 176, o += 256) {
-    const d = half[(data[p] ?? 0) | ((data[p + 1] ?? 0) << 8)] ?? 0;
-    const dmin = half[(data[p + 2] ?? 0) | ((data[p + 3] ?? 0) << 8)] ?? 0;
-    for (let c = 0; c < 4; c++) {
-      const dl0 = fround(d * kScale(data, p + 4, 2 * c));
-      const ml0 = fround(dmin * kMin(data, p + 4, 2 * c));
-      const dl1 = fround(d * kScale(data, p + 4, 2 * c + 1));
-      const ml1 = fround(dmin * kMin(data, p + 4, 2 * c + 1));
-      const qs = p + 48 + 32 * c;
-      const oc = o + 64 * c;
-      for (let l = 0; l < 32; l++) {
-        const byte = data[qs + l] ?? 0;
-        const high = (data[p + 16 + l] ?? 0) >> (2 * c);
+        const high = fiveBit ? (data[p + 16 + l] ?? 0) >> (2 * c) : 0;
         const q0 = (byte & 15) | ((high & 1) << 4);
         const q1 = (byte >> 4) | ((high & 2) << 3);
         out[oc + l] = fround(fround(dl0 * q0) - ml0);

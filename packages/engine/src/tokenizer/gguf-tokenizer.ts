@@ -412,13 +412,3 @@ export function loadGgufTokenizer(header: GgufHeader): Promise<TextTokenizer> {
     return Promise.reject(e instanceof Error ? e : new Error(String(e)));
   }
 }
-
-/** Token ids that end generation: eos, eot and eom, when present, without repeats. */
-export function ggufStopTokenIds(header: GgufHeader): number[] {
-  const ids: number[] = [];
-  for (const name of ["eos", "eot", "eom"]) {
-    const id = ggufInt(header, `tokenizer.ggml.${name}_token_id`, CODE);
-    if (id !== undefined && !ids.includes(id)) ids.push(id);
-  }
-  return ids;
-}

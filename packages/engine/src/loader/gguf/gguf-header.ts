@@ -614,16 +614,37 @@ function wrongType(
   );
 }
 
+/**
+ * The value at `key` as `cast` reads it: undefined when absent; `code` (naming the key, what it holds and
+ * `want`) when present but `cast` cannot read it.
+ */
+function typed<T>(
+  header: GgufHeader,
+  key: string,
+  code: EngineErrorCode,
+  want: string,
+  cast: (v: GgufValue) => T | undefined,
+): T | undefined {
+  const v = header.metadata.get(key);
+  if (v === undefined) return undefined;
+  const t = cast(v);
+  if (t === undefined) throw wrongType(code, header, key, v, want);
+  return t;
+}
+
+/** A number of a numeric metadata value (bigints converted), or undefined. */
+function numeric(v: GgufValue): number | undefined {
+  const n = typeof v === "bigint" ? Number(v) : v;
+  return typeof n === "number" ? n : undefined;
+}
+
 /** A string value, undefined when absent; `code` when present with another type. */
 export function ggufString(
   header: GgufHeader,
   key: string,
   code: EngineErrorCode = "ERR_WEIGHTS_FORMAT",
 ): string | undefined {
-  const v = header.metadata.get(key);
-  if (v === undefined) return undefined;
-  if (typeof v !== "string") throw wrongType(code, header, key, v, "a string");
-  return v;
+  return typed(header, key, code, "a string", (v) => (typeof v === "string" ? v : undefined));
 }
 
 /** An integer of any integer type (a safe integer), undefined when absent. */
@@ -632,13 +653,10 @@ export function ggufInt(
   key: string,
   code: EngineErrorCode = "ERR_WEIGHTS_FORMAT",
 ): number | undefined {
-  const v = header.metadata.get(key);
-  if (v === undefined) return undefined;
-  const n = typeof v === "bigint" ? Number(v) : v;
-  if (typeof n !== "number" || !Number.isSafeInteger(n)) {
-    throw wrongType(code, header, key, v, "an integer");
-  }
-  return n;
+  return typed(header, key, code, "an integer", (v) => {
+    const n = numeric(v);
+    return n !== undefined && Number.isSafeInteger(n) ? n : undefined;
+  });
 }
 
 /** A number of any numeric type, undefined when absent. */
@@ -647,11 +665,7 @@ export function ggufNumber(
   key: string,
   code: EngineErrorCode = "ERR_WEIGHTS_FORMAT",
 ): number | undefined {
-  const v = header.metadata.get(key);
-  if (v === undefined) return undefined;
-  const n = typeof v === "bigint" ? Number(v) : v;
-  if (typeof n !== "number") throw wrongType(code, header, key, v, "a number");
-  return n;
+  return typed(header, key, code, "a number", numeric);
 }
 
 export function ggufBool(
@@ -659,10 +673,7 @@ export function ggufBool(
   key: string,
   code: EngineErrorCode = "ERR_WEIGHTS_FORMAT",
 ): boolean | undefined {
-  const v = header.metadata.get(key);
-  if (v === undefined) return undefined;
-  if (typeof v !== "boolean") throw wrongType(code, header, key, v, "a bool");
-  return v;
+  return typed(header, key, code, "a bool", (v) => (typeof v === "boolean" ? v : undefined));
 }
 
 /** An array of strings, undefined when absent. */
@@ -671,12 +682,11 @@ export function ggufStringArray(
   key: string,
   code: EngineErrorCode = "ERR_WEIGHTS_FORMAT",
 ): readonly string[] | undefined {
-  const v = header.metadata.get(key);
-  if (v === undefined) return undefined;
-  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) {
-    throw wrongType(code, header, key, v, "an array of strings");
-  }
-  return v;
+  return typed(header, key, code, "an array of strings", (v) =>
+    Array.isArray(v) && v.every((x) => typeof x === "string")
+      ? (v as readonly string[])
+      : undefined,
+  );
 }
 
 /** An array of numbers (any numeric element type), undefined when absent. */
@@ -685,13 +695,10 @@ export function ggufNumberArray(
   key: string,
   code: EngineErrorCode = "ERR_WEIGHTS_FORMAT",
 ): readonly number[] | undefined {
-  const v = header.metadata.get(key);
-  if (v === undefined) return undefined;
-  if (!Array.isArray(v)) throw wrongType(code, header, key, v, "an array of numbers");
-  const arr = v as readonly GgufValue[];
-  if (arr.every((x) => typeof x === "number")) return arr;
-  if (!arr.every((x) => typeof x === "bigint")) {
-    throw wrongType(code, header, key, v, "an array of numbers");
-  }
-  return arr.map((x) => Number(x));
+  return typed(header, key, code, "an array of numbers", (v) => {
+    if (!Array.isArray(v)) return undefined;
+    const arr = v as readonly GgufValue[];
+    if (arr.every((x) => typeof x === "number")) return arr;
+    return arr.every((x) => typeof x === "bigint") ? arr.map((x) => Number(x)) : undefined;
+  });
 }

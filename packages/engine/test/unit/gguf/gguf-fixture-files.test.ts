@@ -9,10 +9,10 @@ import { readSafetensorsHeader } from "../../../src/loader/safetensors.ts";
 import { ggufTensorName, unpermuteQkRows } from "../../../src/loader/gguf/gguf-tensors.ts";
 import { packedMatrix } from "../../../src/quant/tensor-type.ts";
 import { modelFixtureDir } from "../../fixtures/fixtures.ts";
-import { ggufModelConfig } from "../../../src/loader/gguf/gguf-config.ts";
+import { ggufEosTokenIds, ggufModelConfig } from "../../../src/loader/gguf/gguf-config.ts";
 import { ggmlTypeName, readGgufHeader } from "../../../src/loader/gguf/gguf-header.ts";
 import { FileSource } from "../../../src/node/file-source.ts";
-import { ggufStopTokenIds, ggufTextTokenizer } from "../../../src/tokenizer/gguf-tokenizer.ts";
+import { ggufTextTokenizer } from "../../../src/tokenizer/gguf-tokenizer.ts";
 import { GGUF_FIXTURES, ggufFixturePath, loadGgufGolden } from "../../fixtures/gguf-fixtures.ts";
 
 interface RecordedConfig {
@@ -95,7 +95,7 @@ describe.each(GGUF_FIXTURES)("GGUF fixture %s", (name) => {
     }
     const tok = ggufTextTokenizer(h);
     expect(tok.vocabSize).toBe(recorded.vocabSize);
-    if (recorded.eosTokenId !== null) expect(ggufStopTokenIds(h)).toContain(recorded.eosTokenId);
+    if (recorded.eosTokenId !== null) expect(ggufEosTokenIds(h)).toContain(recorded.eosTokenId);
     const cases = (golden as unknown as { tokenizer?: RecordedTokenizer }).tokenizer?.cases ?? [];
     expect(cases.length).toBeGreaterThan(0);
     for (const c of cases) {

@@ -10,12 +10,12 @@ import { MemorySource } from "../../../src/loader/byte-source.ts";
 import { type GgufHeader, readGgufHeader } from "../../../src/loader/gguf/gguf-header.ts";
 import {
   GGUF_TOKEN_TYPE,
-  ggufStopTokenIds,
   ggufTextTokenizer,
   ggufTokenizerParts,
   loadGgufTokenizer,
   mergesFromScores,
 } from "../../../src/tokenizer/gguf-tokenizer.ts";
+import { ggufEosTokenIds } from "../../../src/loader/gguf/gguf-config.ts";
 import {
   loadTokenizerCases,
   tokenizerFixtureDir,
@@ -272,8 +272,8 @@ describe("GGUF tokenizer metadata", () => {
       ["tokenizer.ggml.eot_token_id", gv.u32(7)],
       ["tokenizer.ggml.eom_token_id", gv.u32(5)],
     ]);
-    expect(ggufStopTokenIds(h)).toEqual([5, 7]);
-    expect(ggufStopTokenIds(await header([]))).toEqual([]);
+    expect(ggufEosTokenIds(h)).toEqual([5, 7]);
+    expect(ggufEosTokenIds(await header([]))).toEqual([]);
   });
 
   it("refuses other models, missing pieces and bad ids with ERR_TOKENIZER", async () => {
