@@ -66,7 +66,7 @@ export class StageServer {
     this.#maxQueuedBytes = options.maxQueuedBytes ?? 128 * 1024 * 1024;
     const runs =
       options.runWindow ?? Math.max(1, Math.min(32, Math.floor(this.#maxQueuedItems / 4)));
-    // Before listen(): every run this session is handed holds credit until it leaves the queue.
+    // Before listen(): every run this stage server is handed holds credit until it leaves the queue.
     upstream.holdRuns({ runs, bytes: Math.max(1, Math.floor(this.#maxQueuedBytes / 2)) });
     const activationDtype = options.activationDtype ?? "f32";
     const logitsDtype = options.logitsDtype ?? "f32";

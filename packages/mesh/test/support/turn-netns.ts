@@ -8,6 +8,8 @@
 
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 export const TURN = { user: "pm", password: "pm-turn-test-secret", realm: "pipemesh.test" };
 export const NETNS = { a: "pm-turn-a", b: "pm-turn-b" } as const;
@@ -29,7 +31,7 @@ const NETS = [
     net: "10.78.0.0/24",
   },
 ] as const;
-const PIDFILE = "/tmp/pm-turn-test.pid";
+const PIDFILE = join(tmpdir(), "pm-turn-test.pid");
 const DROPS = [
   ["-s", NETS[0].net, "-d", NETS[1].net, "-j", "DROP"],
   ["-s", NETS[1].net, "-d", NETS[0].net, "-j", "DROP"],
@@ -104,7 +106,7 @@ function removeAll(): void {
 // One run at a time on a machine: the names, subnets and port are fixed, and several test runs (several
 // checkouts, or two vitest invocations) may start together. The lock file holds the holder's pid and its
 // watchdog's pid; it is stale once both are gone.
-const LOCK = "/tmp/pm-turn-test.lock";
+const LOCK = join(tmpdir(), "pm-turn-test.lock");
 let watchdog: ChildProcess | null = null;
 
 async function lock(timeoutMs: number): Promise<void> {
