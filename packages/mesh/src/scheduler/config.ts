@@ -100,6 +100,8 @@ export interface SchedulerConfig {
   maxContextTokens?: number | undefined;
   /** Sequence ids each stage accepts (engine default 64); caps maxPartitions. */
   maxSeqIds?: number | undefined;
+  /** Pipeline replacements one generation may go through (with a recover port; default 8). */
+  maxRecoveries?: number | undefined;
 }
 
 export interface ResolvedConfig {
@@ -108,6 +110,7 @@ export interface ResolvedConfig {
   prefillChunkRows: number;
   maxContextTokens: number;
   maxSeqIds: number;
+  maxRecoveries: number;
 }
 
 /**
@@ -161,12 +164,15 @@ export function resolveConfig(config: SchedulerConfig, hasDraft: boolean): Resol
   checkInt("prefillChunkRows", prefillChunkRows, 1);
   const maxContextTokens = config.maxContextTokens ?? Number.POSITIVE_INFINITY;
   if (!(maxContextTokens >= 2)) throw invalid("maxContextTokens must be >= 2");
+  const maxRecoveries = config.maxRecoveries ?? 8;
+  checkInt("maxRecoveries", maxRecoveries, 0);
   return {
     mode: resolveMode(config.mode, hasDraft),
     speculation: spec,
     prefillChunkRows,
     maxContextTokens,
     maxSeqIds,
+    maxRecoveries,
   };
 }
 

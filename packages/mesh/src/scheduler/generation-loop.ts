@@ -32,6 +32,11 @@ export interface LoopParams {
     pipeline: PipelinePort;
     drafter: Drafter | null;
     clock: { now(): number };
+    /**
+     * The pipeline failed: replace it (the port's pipeline then talks to the replacement, whose stages
+     * hold no KV). Resolves false when nothing can take over; absent: failures end the generation.
+     */
+    recover?: ((error: MeshError) => Promise<boolean>) | undefined;
   };
   /** What the scheduler keeps across generations. */
   shared: {
@@ -60,6 +65,30 @@ export interface LoopParams {
 }
 
 const aborted = (s: AbortSignal | undefined): boolean => s?.aborted === true;
+
+/**
+ * Failures a replacement pipeline can cure: a stage lost, stuck or untrustworthy, or the plan changed.
+ * Not the head's own faults (internal errors, a destroyed scheduler) nor the request's.
+ */
+const RECOVERABLE: readonly string[] = [
+  "ERR_PEER_LOST",
+  "ERR_PEER_DESTROYED",
+  "ERR_PLAN_STALE",
+  "ERR_STAGE_FAILED",
+  "ERR_NONFINITE",
+  "ERR_RESULT_INVALID",
+  "ERR_PROTOCOL_DECODE",
+  "ERR_PROTOCOL_VERSION",
+  "ERR_FRAME",
+  "ERR_QUEUE_FULL",
+  "ERR_MESSAGE_TOO_LARGE",
+  "ERR_PEER_CONNECT",
+  "ERR_TIMEOUT",
+];
+
+function recoverable(e: MeshError): boolean {
+  return RECOVERABLE.includes(e.code);
+}
 
 export class GenerationLoop {
   readonly #p: LoopParams;
@@ -128,30 +157,75 @@ export class GenerationLoop {
     return this.#state.fromDraft;
   }
 
-  /** Runs to a finish reason. Pipeline failures reject; an abort ends with finish = "abort". */
+  /**
+   * Runs to a finish reason. An abort ends with finish = "abort". A pipeline failure is recovered from
+   * when the recover port finds a replacement (at most maxRecoveries times): the runs in flight are
+   * forgotten, the whole sequence so far is replayed into the replacement and decoding goes on from the
+   * same tokens, stop matcher and budgets; otherwise the failure rejects.
+   */
   async run(): Promise<void> {
     this.#metrics.beginGeneration();
     this.#launcher.prefill();
+    const { signal } = this.#p.request;
+    const state = this.#state;
+    let recoveries = 0;
+    for (;;) {
+      try {
+        await this.#decode();
+        break;
+      } catch (e) {
+        if (aborted(signal)) break;
+        const recover = this.#p.ports.recover;
+        const limit = this.#p.shared.config.maxRecoveries;
+        if (!(e instanceof MeshError) || !recoverable(e) || recover === undefined) throw e;
+        if (recoveries >= limit) throw e;
+        recoveries++;
+        const failedMs = this.#p.ports.clock.now();
+        this.#ledger.forgetAll(state);
+        let replaced: boolean;
+        try {
+          replaced = await recover(e);
+        } catch (again) {
+          if (aborted(signal)) break;
+          throw again;
+        }
+        if (!replaced) throw e;
+        if (aborted(signal)) break;
+        const peerId = (e.details as { peerId?: unknown } | undefined)?.peerId;
+        this.#metrics.onRecovered(
+          {
+            code: e.code,
+            ...(typeof peerId === "string" ? { peerId } : {}),
+            atToken: state.tokens.length - state.promptLength,
+            replaceMs: this.#p.ports.clock.now() - failedMs,
+            replayedTokens: state.tokens.length,
+          },
+          failedMs,
+        );
+        this.#launcher.onAcceptance();
+        this.#launcher.prefill(state.tokens, 0);
+      }
+    }
+    if (state.finish === null) state.finish = "abort";
+  }
+
+  /** Processes outcomes and launches micro-batches until the generation finishes or the pipeline fails. */
+  async #decode(): Promise<void> {
     const { pipeline } = this.#p.ports;
     const { signal } = this.#p.request;
     const state = this.#state;
-    try {
-      while (state.finish === null) {
-        if (aborted(signal)) break;
-        if (pipeline.hasOutcome()) {
-          await this.#processNext();
-          continue;
-        }
-        if (this.#launcher.maySpeculate()) {
-          const r = await this.#launcher.speculate();
-          if (r === "launched" || r === "interrupted") continue;
-        }
+    while (state.finish === null) {
+      if (aborted(signal)) return;
+      if (pipeline.hasOutcome()) {
         await this.#processNext();
+        continue;
       }
-    } catch (e) {
-      if (!aborted(signal)) throw e;
+      if (this.#launcher.maySpeculate()) {
+        const r = await this.#launcher.speculate();
+        if (r === "launched" || r === "interrupted") continue;
+      }
+      await this.#processNext();
     }
-    if (state.finish === null) state.finish = "abort";
   }
 
   /**

@@ -95,6 +95,18 @@ export class KvLedger {
     for (const r of state.runs) this.release(r);
   }
 
+  /**
+   * The pipeline failed: every run in flight is gone with it. Frees their partitions without issuing an op
+   * (the replacement's stages start with empty KV) and empties the run table.
+   */
+  forgetAll(state: GenerationState): void {
+    for (const r of state.runs) {
+      if (r.partition !== null) this.#pool.release(r.partition, r.branchCount);
+      r.partition = null;
+    }
+    state.runs.length = 0;
+  }
+
   #cancel(dead: readonly RunRecord[]): void {
     if (dead.length === 0) return;
     for (const r of dead) r.cancelled = true;

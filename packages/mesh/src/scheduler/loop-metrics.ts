@@ -6,7 +6,7 @@
 
 import type { RunOutcome, RunSpec } from "../ports.ts";
 import type { GovernorArm, SpeculationGovernor } from "./governor.ts";
-import type { MetricsRecorder } from "./metrics.ts";
+import type { MetricsRecorder, RecoveryRecord } from "./metrics.ts";
 import { acceptedNodes, type RunRecord } from "./runs.ts";
 
 export class LoopMetrics {
@@ -86,8 +86,15 @@ export class LoopMetrics {
 
   /** A token kept for the caller was accepted now (from the run whose outcome arrived last). */
   onTokenKept(): void {
-    this.#recorder.tokenTimesMs.push(this.#clock.now());
+    this.#recorder.onTokenTime(this.#clock.now());
     this.#recorder.tokenArms.push(this.#arrivedArm);
+  }
+
+  /** The pipeline failed at `failedMs` and a replacement took the replay. */
+  onRecovered(record: Omit<RecoveryRecord, "recoveredMs">, failedMs: number): void {
+    this.#recorder.onRecovered(record, failedMs);
+    this.#armOf.clear();
+    this.#canonicalLaunchMs.clear();
   }
 
   /** A run was verified against the accepted `tokens`: its drafts count as verified, those on the path as accepted. */

@@ -70,6 +70,24 @@ export interface GenerationMetrics {
    * pipeinfer without the governor: "async").
    */
   arms: ArmSpan[];
+  /** Pipelines that failed during the generation and were replaced (see recovery in README.md). */
+  recoveries: RecoveryRecord[];
+}
+
+/** One recovery: what failed, after how many generated tokens, and how long until the replay was launched. */
+export interface RecoveryRecord {
+  /** The failure's code (ERR_PEER_LOST, ERR_NONFINITE, ...). */
+  code: string;
+  /** The peer the failure named, when it named one. */
+  peerId?: string | undefined;
+  /** Generated tokens accepted before the failure (they are kept). */
+  atToken: number;
+  /** From the failure to the replacement pipeline taking the replay (re-plan, loads, connections). */
+  replaceMs: number;
+  /** Context tokens replayed into the new pipeline to rebuild its KV. */
+  replayedTokens: number;
+  /** From the failure to the first token accepted after it (replay included); null if none came. */
+  recoveredMs: number | null;
 }
 
 export class MetricsRecorder {
@@ -89,10 +107,28 @@ export class MetricsRecorder {
   stageComputeMs = 0;
   discardedComputeMs = 0;
   acceptanceEvents = 0;
+  readonly recoveries: RecoveryRecord[] = [];
+  /** Failure times of recoveries still waiting for their first token. */
+  readonly #recoveringSinceMs: number[] = [];
 
   constructor(mode: DecodeMode, startMs: number) {
     this.mode = mode;
     this.startMs = startMs;
+  }
+
+  /** A pipeline failed at `failedMs` and a replacement took the replay (the record is completed later). */
+  onRecovered(record: Omit<RecoveryRecord, "recoveredMs">, failedMs: number): void {
+    this.recoveries.push({ ...record, recoveredMs: null });
+    this.#recoveringSinceMs.push(failedMs);
+  }
+
+  /** A token was accepted at `nowMs`: completes the recoveries waiting for one. */
+  onTokenTime(nowMs: number): void {
+    this.tokenTimesMs.push(nowMs);
+    if (this.#recoveringSinceMs.length === 0) return;
+    const open = this.recoveries.slice(-this.#recoveringSinceMs.length);
+    open.forEach((r, i) => (r.recoveredMs = nowMs - (this.#recoveringSinceMs[i] ?? nowMs)));
+    this.#recoveringSinceMs.length = 0;
   }
 
   onOutcome(stageComputeMs: number, discarded: boolean): void {
@@ -136,6 +172,7 @@ export class MetricsRecorder {
       acceptanceEvents: this.acceptanceEvents,
       elapsedMs: last === undefined ? 0 : last - this.startMs,
       arms: armSpans(this.tokenArms.slice(0, times.length)),
+      recoveries: this.recoveries.map((r) => ({ ...r })),
     };
   }
 }

@@ -60,8 +60,14 @@ export class RunLauncher {
     this.#lastEmptyKey = null;
   }
 
-  prefill(): void {
-    const { context, prefillFrom, config, state } = this.#d;
+  /**
+   * Launches the prefill of `context` from `from` (default: the request's context from its first position
+   * the stages lack) in chunks; the last row of the last chunk gives the next token. After a recovery the
+   * whole sequence so far is replayed this way into the replacement pipeline.
+   */
+  prefill(context: readonly number[] = this.#d.context, from = this.#d.prefillFrom): void {
+    const { config, state } = this.#d;
+    const prefillFrom = from;
     const L = context.length;
     for (let s = prefillFrom; s < L; s += config.prefillChunkRows) {
       const e = Math.min(L, s + config.prefillChunkRows);

@@ -29,6 +29,13 @@ export interface SchedulerPorts {
   clock?: { now(): number } | undefined;
   /** Detokenizer: needed for stop strings; with it events carry text deltas. */
   decode?: ((tokens: readonly number[]) => string) | undefined;
+  /**
+   * Replaces a pipeline that failed mid-generation (a stage lost, stuck or untrustworthy): resolves with
+   * the new pipeline, whose stages hold no KV, or null when nothing can take over (the generation then
+   * fails with the original error and the tokens so far). The scheduler replays the sequence into it and
+   * goes on; later generations use it too. Absent: a failure ends the generation.
+   */
+  recover?: ((error: MeshError, signal: AbortSignal) => Promise<PipelinePort | null>) | undefined;
 }
 
 export interface GenerateRequest {
@@ -80,7 +87,8 @@ let lastRunId = 0;
 
 export class PipeInferScheduler {
   readonly config: ResolvedConfig;
-  readonly #pipeline: PipelinePort;
+  #pipeline: PipelinePort;
+  readonly #recover: SchedulerPorts["recover"];
   readonly #drafter: Drafter | null;
   readonly #clock: { now(): number };
   readonly #decode: ((tokens: readonly number[]) => string) | undefined;
@@ -99,6 +107,7 @@ export class PipeInferScheduler {
   /** Throws ERR_NO_DRAFT when speculative/pipeinfer is asked for without a drafter. */
   constructor(ports: SchedulerPorts, config: SchedulerConfig = {}) {
     this.#pipeline = ports.pipeline;
+    this.#recover = ports.recover;
     this.#drafter = ports.drafter ?? null;
     this.#clock = ports.clock ?? defaultClock;
     this.#decode = ports.decode;
@@ -228,6 +237,8 @@ export class PipeInferScheduler {
   ): Promise<GenerationResult> {
     await this.#idle;
     const pipeline = this.#pipeline;
+    const current = (): PipelinePort => this.#pipeline;
+    const recover = this.#recover;
     if (!this.#kvValid) {
       pipeline.kv(CLEAR_OP);
       this.#kvTokens = [];
@@ -257,15 +268,25 @@ export class PipeInferScheduler {
     const minRunId = lastRunId + 1;
     const loop = new GenerationLoop({
       ports: {
+        // Always the current pipeline: a recovery swaps it under the loop.
         pipeline: {
-          launch: (r) => pipeline.launch(r),
-          kv: (op) => pipeline.kv(op),
-          cancel: (ids) => pipeline.cancel(ids),
-          hasOutcome: () => pipeline.hasOutcome(),
-          next: (s) => nextOwnOutcome(pipeline, minRunId, s),
+          launch: (r) => current().launch(r),
+          kv: (op) => current().kv(op),
+          cancel: (ids) => current().cancel(ids),
+          hasOutcome: () => current().hasOutcome(),
+          next: (s) => nextOwnOutcome(current(), minRunId, s),
         },
         drafter: this.#drafter,
         clock: this.#clock,
+        recover:
+          recover === undefined
+            ? undefined
+            : async (error) => {
+                const next = await recover(error, signal);
+                if (next === null) return false;
+                this.#pipeline = next;
+                return true;
+              },
       },
       shared: {
         config: this.config,
