@@ -17,6 +17,8 @@ export const MESH_ERROR_CODES = [
   "ERR_ROOM_SECRET", // wrong room secret
   "ERR_ROOM_BUSY", // a generation is running; queued (message carries the position)
   "ERR_NOT_IN_ROOM", // action needs room membership
+  "ERR_REPORT_REFUSED", // a report from a member that is not the active head, or about a member that holds no stage of the plan
+  "ERR_EVICTED", // the room removed this member: the active head reported it (the message names the head's code)
   "ERR_SIGNALING_CLOSED", // the signaling connection closed
   "ERR_SIGNALING_TIMEOUT",
   "ERR_PEER_CONNECT", // WebRTC connection could not be established

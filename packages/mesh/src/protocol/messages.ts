@@ -9,6 +9,18 @@ import type { StageKvOp } from "../ports.ts";
 export const PROTOCOL_VERSION = 2;
 export const MIN_SUPPORTED_VERSION = 2;
 
+/**
+ * WebSocket close codes the signaling server sends (with 1001 when it shuts down). A client closed with
+ * `evicted` was removed from its room on the active head's report (its last message was an `error` with
+ * ERR_EVICTED naming the head's code).
+ */
+export const SIGNALING_CLOSE_CODES = {
+  liveness: 4000,
+  version: 4001,
+  slowConsumer: 4002,
+  evicted: 4003,
+} as const;
+
 /** Pick a version both ends speak, or null (then the link or join is refused with ERR_PROTOCOL_VERSION). */
 export function negotiateVersion(
   theirV: number,
@@ -124,6 +136,12 @@ export interface PipelinePlan {
   stages: PlanStage[];
   /** Members that hold no layers in this plan (more peers than layers, or no usable budget). */
   idle: string[];
+  /**
+   * Idle members standing by (v2, optional): each entry is the range of one non-head stage that its
+   * member would take over were that stage lost, and preloads (reporting it with `ready`) without
+   * serving. At most one standby per stage and per member; absent when there is none.
+   */
+  standby?: PlanStage[] | undefined;
 }
 
 /** A loaded layer range with what it holds on its device (both optional: older peers omit them). */
@@ -210,6 +228,11 @@ export type SignalMessage =
   | { type: "granted"; v: number; planVersion: number }
   | { type: "release"; v: number }
   | { type: "leave"; v: number }
+  /**
+   * The active head reports a stage of its plan that failed it (`code`: ERR_PEER_LOST, ERR_NONFINITE,
+   * ERR_RESULT_INVALID, ...): the server evicts that member and repairs the plan (v2, additive).
+   */
+  | { type: "report"; v: number; peerId: string; code: string; message: string }
   | { type: "state"; v: number; state: RoomState }
   /** Client -> server: `to` set; server -> client: `from` set. */
   | {
@@ -482,6 +505,13 @@ function errorCode(o: Record<string, unknown>): string {
   return c;
 }
 
+/** A reported failure's code: a shorter error code (the server quotes it in ERR_EVICTED's message). */
+function reportCode(o: Record<string, unknown>): string {
+  const c = str(o, "code", 44);
+  if (!/^ERR_[A-Z0-9_]{1,40}$/.test(c)) fail("code: not an error code");
+  return c;
+}
+
 function modelInfo(x: unknown): ModelInfo {
   const o = rec(x, "model");
   const layerCount = int(o, "layerCount", 1, 100_000);
@@ -576,6 +606,13 @@ function loadedRange(o: Record<string, unknown>): LoadedRange {
   return r;
 }
 
+function planStages(o: Record<string, unknown>, k: "stages" | "standby"): PlanStage[] {
+  return arr(o, k, 4096).map((s) => {
+    const so = rec(s, `plan.${k}[]`);
+    return { peerId: id(so, "peerId"), ...range(so) };
+  });
+}
+
 function plan(x: unknown): PipelinePlan | null {
   if (x === null) return null;
   const o = rec(x, "plan");
@@ -585,10 +622,7 @@ function plan(x: unknown): PipelinePlan | null {
     modelId: modelId(o, "modelId"),
     layerCount: int(o, "layerCount", 1, 100_000),
     headId,
-    stages: arr(o, "stages", 4096).map((s) => {
-      const so = rec(s, "plan.stages[]");
-      return { peerId: id(so, "peerId"), ...range(so) };
-    }),
+    stages: planStages(o, "stages"),
     idle: idArr(o, "idle"),
   };
   if (o["contextLength"] !== undefined) out.contextLength = int(o, "contextLength", 1, 1 << 24);
@@ -598,6 +632,7 @@ function plan(x: unknown): PipelinePlan | null {
       fail("plan.modelUrl: not an http(s) URL or a path");
     out.modelUrl = url;
   }
+  if (o["standby"] !== undefined) out.standby = planStages(o, "standby");
   return out;
 }
 
@@ -768,6 +803,14 @@ export function decodeSignal(x: unknown): Decoded<SignalMessage> {
       case "release":
       case "leave":
         return { type, v };
+      case "report":
+        return {
+          type,
+          v,
+          peerId: id(o, "peerId"),
+          code: reportCode(o),
+          message: str(o, "message", 1024),
+        };
       case "queued":
         return { type, v, position: int(o, "position", 1) };
       case "granted":

@@ -1,12 +1,14 @@
 // The signaling client: one WebSocket to the server, typed requests (create, join) with timeouts, room
 // notifications (state, queue position, grant, relayed WebRTC signals) as callbacks, and heartbeats. Runs in
 // tabs (the global WebSocket) and in Node (pass a factory built on `ws`, see src/node). Knows no WebRTC.
+// A member the room evicted (on its head's report) ends with ERR_EVICTED through the close path.
 
 import { MeshError, toMeshErrorCode } from "../errors.ts";
 import {
   decodeSignal,
   MIN_SUPPORTED_VERSION,
   PROTOCOL_VERSION,
+  SIGNALING_CLOSE_CODES,
   type IceServer,
   type ModelInfo,
   type PeerCapabilities,
@@ -60,7 +62,9 @@ export interface SignalingHandlers {
   granted?: (planVersion: number) => void;
   /** An error reply that answered no pending request (e.g. a relay to a peer that left). */
   error?: (error: MeshError) => void;
-  /** The connection ended (server gone, liveness timeout, destroy()). Called once. */
+  /**
+   * The connection ended (server gone, liveness timeout, eviction: ERR_EVICTED, destroy()). Called once.
+   */
   close?: (error: MeshError) => void;
 }
 
@@ -219,6 +223,16 @@ export class SignalingClient {
     this.#send({ type: "release" });
   }
 
+  /**
+   * The active head reports a stage of its plan that failed it (`code`: the failure's ERR_ code, e.g.
+   * ERR_PEER_LOST): the server evicts that member and repairs the plan. A refusal (not the active head, not
+   * a stage of the plan) arrives through the `error` handler as ERR_REPORT_REFUSED. Throws the close
+   * error once the connection has ended, as every send does. `message` is cut to 1024 characters.
+   */
+  report(peerId: string, code: string, message: string): void {
+    this.#send({ type: "report", peerId, code, message: message.slice(0, 1024) });
+  }
+
   sendSignal(to: string, connId: string, data: RtcSignal): void {
     this.#send({ type: "signal", to, connId, data });
   }
@@ -239,7 +253,9 @@ export class SignalingClient {
     this.#ws.onmessage = (ev) => this.#onMessage(ev.data);
     this.#ws.onclose = (ev) =>
       this.#end(
-        new MeshError("ERR_SIGNALING_CLOSED", `signaling closed (${ev.code} ${ev.reason})`),
+        ev.code === SIGNALING_CLOSE_CODES.evicted
+          ? new MeshError("ERR_EVICTED", ev.reason || "evicted from the room")
+          : new MeshError("ERR_SIGNALING_CLOSED", `signaling closed (${ev.code} ${ev.reason})`),
       );
     this.#ws.onerror = () =>
       this.#end(new MeshError("ERR_SIGNALING_CLOSED", "signaling socket error"));
@@ -332,6 +348,11 @@ export class SignalingClient {
         this.#settle((p) => p.reply === m.type)?.resolve(m);
         return;
       case "error": {
+        if (m.code === "ERR_EVICTED" && m.ref === undefined) {
+          // The server closes the socket next; end now, with its reason.
+          this.#end(new MeshError("ERR_EVICTED", m.message));
+          return;
+        }
         const err = new MeshError(toMeshErrorCode(m.code), m.message, { details: { ref: m.ref } });
         const p = m.ref === undefined ? undefined : this.#settle((x) => x.ref === m.ref);
         if (p !== undefined) p.reject(err);
@@ -359,6 +380,7 @@ export class SignalingClient {
       case "request":
       case "release":
       case "leave":
+      case "report":
         return;
     }
   }

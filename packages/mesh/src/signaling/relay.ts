@@ -4,13 +4,16 @@
 // Never sees activations or tokens. A bad message gets a coded error reply and is dropped, never a throw.
 // Abuse bounds: room creation goes through CreateGuard (token, quotas, known models); rooms nobody ever
 // joined expire quickly; state broadcasts are coalesced and sent only on change (state-broadcast.ts); a
-// client that stops reading is closed once its send buffer passes a limit.
+// client that stops reading is closed once its send buffer passes a limit. The active head may report a
+// stage of its plan that failed it: that member is evicted (told why, closed with CLOSE_CODES.evicted) and
+// leaves the room as on a disconnect.
 
 import type { MeshErrorCode } from "../errors.ts";
 import {
   decodeSignal,
   negotiateVersion,
   PROTOCOL_VERSION,
+  SIGNALING_CLOSE_CODES,
   type IceServer,
   type ModelInfo,
   type SignalMessage,
@@ -86,11 +89,9 @@ export interface RelayOptions {
   resolveModel?: (model: ModelInfo) => ModelInfo | string;
 }
 
-/** WebSocket close codes the relay uses. */
+/** WebSocket close codes the relay uses (the 4xxx ones are part of the protocol: messages.ts). */
 export const CLOSE_CODES = {
-  liveness: 4000,
-  version: 4001,
-  slowConsumer: 4002,
+  ...SIGNALING_CLOSE_CODES,
   shutdown: 1001,
 } as const;
 
@@ -361,6 +362,7 @@ export class Relay {
       case "request":
       case "release":
       case "signal":
+      case "report":
         this.#member(c, msg);
         return;
       case "created":
@@ -483,7 +485,10 @@ export class Relay {
 
   #member(
     c: Conn,
-    msg: Extract<SignalMessage, { type: "caps" | "ready" | "request" | "release" | "signal" }>,
+    msg: Extract<
+      SignalMessage,
+      { type: "caps" | "ready" | "request" | "release" | "signal" | "report" }
+    >,
   ): void {
     const room = c.room;
     const peerId = c.peerId;
@@ -525,9 +530,43 @@ export class Relay {
         this.#send(to, { type: "signal", from: peerId, connId: msg.connId, data: msg.data });
         return;
       }
+      case "report":
+        this.#report(c, room, peerId, msg);
+        return;
       default:
         assertNever(msg);
     }
+  }
+
+  /**
+   * The active head reports a stage of its plan: that member is told (ERR_EVICTED, naming the head's code),
+   * closed, and leaves the room as on a disconnect (the room repairs the plan). Anything else is refused
+   * with ERR_REPORT_REFUSED and changes nothing.
+   */
+  #report(
+    c: Conn,
+    room: Room,
+    reporter: string,
+    msg: Extract<SignalMessage, { type: "report" }>,
+  ): void {
+    const refusal = room.reportRefusal(reporter, msg.peerId);
+    const target = refusal === null ? this.#connOf(room, msg.peerId) : undefined;
+    if (refusal !== null || target === undefined) {
+      this.#error(
+        c,
+        "ERR_REPORT_REFUSED",
+        refusal ?? `peer ${msg.peerId} is not connected`,
+        "report",
+      );
+      return;
+    }
+    this.#send(target, {
+      type: "error",
+      code: "ERR_EVICTED",
+      message: `the room's head reported ${msg.code}: ${msg.message}`,
+    });
+    this.#drop(target);
+    target.conn.close(CLOSE_CODES.evicted, `ERR_EVICTED: reported ${msg.code}`);
   }
 
   #connOf(room: Room, peerId: string): Conn | undefined {

@@ -81,6 +81,12 @@ put("signal", "granted", {"type": "granted", "v": V, "planVersion": 3})
 put("signal", "release", {"type": "release", "v": V})
 put("signal", "leave", {"type": "leave", "v": V})
 put("signal", "state", {"type": "state", "v": V, "state": state})
+# v2, additive: a plan with an idle member standing by for the tail's range.
+standby_state = dict(state, members=state["members"] + [
+    {"peerId": "st4ndby1", "role": "stage", "caps": caps, "loaded": {"layerStart": 0, "layerEnd": 4}},
+], plan=dict(state["plan"], idle=["st4ndby1"], standby=[{"peerId": "st4ndby1", "layerStart": 0, "layerEnd": 4}]))
+put("signal", "state-standby", {"type": "state", "v": V, "state": standby_state})
+put("signal", "report", {"type": "report", "v": V, "peerId": "st4g3one", "code": "ERR_PEER_LOST", "message": "stage st4g3one: no heartbeat for 2500 ms"})
 put("signal", "signal-offer", {"type": "signal", "v": V, "to": "st4g3one", "connId": "3/h3adp33r/st4g3one",
     "data": {"type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n"}})
 put("signal", "signal-candidate", {"type": "signal", "v": V, "from": "h3adp33r", "connId": "3/h3adp33r/st4g3one",

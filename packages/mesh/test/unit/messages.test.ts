@@ -25,6 +25,40 @@ const run = {
   stageComputeMs: 0,
 };
 
+const report = {
+  type: "report",
+  v: 2,
+  peerId: "st4g3",
+  code: "ERR_PEER_LOST",
+  message: "no heartbeat",
+};
+
+/** A state message whose plan has `extra` fields. */
+function stateWith(extra: Record<string, unknown>): unknown {
+  return {
+    type: "state",
+    v: 2,
+    state: {
+      roomId: "r",
+      model: { id: "m", layerCount: 1, layerBytes: 1, embedBytes: 0, headBytes: 0 },
+      members: [],
+      plan: {
+        version: 1,
+        modelId: "m",
+        layerCount: 1,
+        headId: null,
+        stages: [{ peerId: "a", layerStart: 0, layerEnd: 1 }],
+        idle: ["x"],
+        ...extra,
+      },
+      planError: null,
+      ready: false,
+      active: null,
+      queue: [],
+    },
+  };
+}
+
 function code(d: { ok: true } | { ok: false; error: { code: string } }): string {
   return d.ok ? "ok" : d.error.code;
 }
@@ -174,10 +208,39 @@ describe("decodeSignal", () => {
       "ERR_PROTOCOL_DECODE",
     ],
     ["queued at position 0", { type: "queued", v: 2, position: 0 }, "ERR_PROTOCOL_DECODE"],
+    ["report", { ...report }, "ok"],
+    ["report without a message", { ...report, message: undefined }, "ERR_PROTOCOL_DECODE"],
+    ["report with a long message", { ...report, message: "x".repeat(1025) }, "ERR_PROTOCOL_DECODE"],
+    ["report of a bad peer id", { ...report, peerId: "a b" }, "ERR_PROTOCOL_DECODE"],
+    ["report with a lowercase code", { ...report, code: "ERR_peer" }, "ERR_PROTOCOL_DECODE"],
+    ["report with a bare code", { ...report, code: "ERR_" }, "ERR_PROTOCOL_DECODE"],
+    [
+      "report with a 41-character code",
+      { ...report, code: `ERR_${"A".repeat(41)}` },
+      "ERR_PROTOCOL_DECODE",
+    ],
+    ["report with a 40-character code", { ...report, code: `ERR_${"A".repeat(40)}` }, "ok"],
+    ["state with a bad standby", stateWith({ standby: [{ peerId: "x" }] }), "ERR_PROTOCOL_DECODE"],
+    [
+      "state with a standby",
+      stateWith({ standby: [{ peerId: "x", layerStart: 0, layerEnd: 1 }] }),
+      "ok",
+    ],
     ["request from the future", { type: "request", v: 7 }, "ERR_PROTOCOL_VERSION"],
     ["unknown type", { type: "hack", v: 2 }, "ERR_PROTOCOL_UNKNOWN"],
   ])("%s -> %s", (_, input, expected) => {
     expect(code(decodeSignal(input))).toBe(expected);
+  });
+
+  it("keeps a plan's standby list; a plan without one decodes without it", () => {
+    const d = decodeSignal(stateWith({ standby: [{ peerId: "x", layerStart: 0, layerEnd: 1 }] }));
+    expect(d.ok && d.msg.type === "state" && d.msg.state.plan?.standby).toEqual([
+      { peerId: "x", layerStart: 0, layerEnd: 1 },
+    ]);
+    const without = decodeSignal(stateWith({}));
+    expect(
+      without.ok && without.msg.type === "state" && "standby" in (without.msg.state.plan ?? {}),
+    ).toBe(false);
   });
 
   it("never throws on mutated fixtures (fuzz)", () => {

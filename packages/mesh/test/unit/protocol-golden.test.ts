@@ -28,6 +28,7 @@ const SIGNAL_TYPES = [
   "granted",
   "release",
   "leave",
+  "report",
   "state",
   "signal",
   "ping",

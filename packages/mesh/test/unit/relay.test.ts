@@ -279,8 +279,8 @@ describe("relay: plan and queue", () => {
     expect(next?.stages.map((s) => s.peerId)).toEqual([s1.peerId, s2.peerId]);
   });
 
-  it("re-plans at once when a stage of the running plan leaves", () => {
-    const { room, join, state } = setup();
+  it("repairs the plan at once when a stage of the running plan leaves (the survivor extends)", () => {
+    const { room, join, state, relay } = setup();
     const r = room();
     const s1 = join(r);
     const s2 = join(r);
@@ -297,6 +297,7 @@ describe("relay: plan and queue", () => {
       { peerId: h.peerId, layerStart: 0, layerEnd: 0 },
       { peerId: s1.peerId, layerStart: 0, layerEnd: 4 },
     ]);
+    expect(relay.room(r.roomId)?.lastRepair).toBe("extend");
     expect(state(h).ready).toBe(false);
   });
 
@@ -324,5 +325,108 @@ describe("relay: plan and queue", () => {
     expect(h1.closedWith).toBe(4000);
     expect(state(h2).active).toBe(h2.peerId);
     expect(h2.last("granted").planVersion).toBe(state(h2).plan?.version);
+  });
+});
+
+describe("relay: reports and eviction", () => {
+  /** Two stages (2 layers each), a third that joined during the generation (idle), an active head. */
+  function running() {
+    const t = setup();
+    const r = t.room();
+    const s1 = t.join(r);
+    const s2 = t.join(r);
+    const h = t.join(r, "head");
+    h.send({ type: "request" });
+    s1.send({ type: "ready", layerStart: 0, layerEnd: 2 });
+    s2.send({ type: "ready", layerStart: 2, layerEnd: 4 });
+    h.send({ type: "ready", layerStart: 0, layerEnd: 0 });
+    expect(t.state(h).ready).toBe(true);
+    const idle = t.join(r);
+    return { ...t, r, s1, s2, h, idle };
+  }
+  const report = (peerId: string, code = "ERR_PEER_LOST") => ({
+    type: "report",
+    peerId,
+    code,
+    message: "no heartbeat for 2.5 s",
+  });
+
+  it("evicts the reported stage: it is told why, closed with 4003, and the plan is repaired", () => {
+    const { h, s1, s2, idle, state, relay, r } = running();
+    const before = state(h).plan;
+    h.send(report(s2.peerId));
+    const told = s2.last("error");
+    expect(told.code).toBe("ERR_EVICTED");
+    expect(told.message).toContain("ERR_PEER_LOST");
+    expect(told.message).toContain("no heartbeat");
+    expect(s2.closedWith).toBe(4003);
+    const st = state(h);
+    expect(st.members.map((m) => m.peerId)).not.toContain(s2.peerId);
+    expect(st.plan?.version).toBeGreaterThan(before?.version ?? Infinity);
+    expect(st.plan?.stages).toEqual([
+      { peerId: h.peerId, layerStart: 0, layerEnd: 0 },
+      { peerId: s1.peerId, layerStart: 0, layerEnd: 2 },
+      { peerId: idle.peerId, layerStart: 2, layerEnd: 4 },
+    ]);
+    expect(relay.room(r.roomId)?.lastRepair).toBe("idle");
+    expect(h.errors()).toEqual([]);
+    // The evicted connection is gone: what it sends is not heard.
+    s2.send({ type: "ready", layerStart: 2, layerEnd: 4 });
+    expect(relay.stats().members).toBe(3);
+  });
+
+  it("refuses reports from anyone but the active head, and about anyone but a stage of its plan", () => {
+    const { h, s1, s2, idle, join, r, state } = running();
+    const other = join(r, "head");
+    const plan = state(h).plan;
+    const cases: [typeof h, string][] = [
+      [other, s1.peerId], // a head that is not active
+      [s1, s2.peerId], // a stage
+      [h, h.peerId], // the head itself
+      [h, idle.peerId], // a member without a stage
+      [h, "nobody00"], // not a member
+    ];
+    for (const [from, target] of cases) {
+      from.received.length = 0;
+      from.send(report(target));
+      const refused = from.last("error");
+      expect(refused.code).toBe("ERR_REPORT_REFUSED");
+      expect(refused.ref).toBe("report");
+    }
+    expect(s1.closedWith).toBeNull();
+    expect(s2.closedWith).toBeNull();
+    expect(idle.closedWith).toBeNull();
+    expect(state(idle).plan).toEqual(plan);
+    expect(state(idle).members).toHaveLength(5);
+  });
+
+  it("refuses a report from outside the room, and malformed reports", () => {
+    const { h, s1, connect } = running();
+    const outsider = connect();
+    outsider.send(report(s1.peerId));
+    expect(outsider.errors()).toEqual(["ERR_NOT_IN_ROOM"]);
+    h.send(report(s1.peerId, "PEER_LOST"));
+    h.send(report(s1.peerId, `ERR_${"X".repeat(41)}`));
+    h.send({ ...report(s1.peerId), message: "x".repeat(1025) });
+    h.send({ type: "report", peerId: s1.peerId, code: "ERR_PEER_LOST" });
+    expect(h.errors()).toEqual([
+      "ERR_PROTOCOL_DECODE",
+      "ERR_PROTOCOL_DECODE",
+      "ERR_PROTOCOL_DECODE",
+      "ERR_PROTOCOL_DECODE",
+    ]);
+    expect(s1.closedWith).toBeNull();
+  });
+
+  it("records `ready` from an idle member without counting it towards the plan", () => {
+    const { h, idle, state } = running();
+    idle.send({ type: "ready", layerStart: 2, layerEnd: 4 });
+    const st = state(h);
+    expect(st.members.find((m) => m.peerId === idle.peerId)?.loaded).toEqual({
+      layerStart: 2,
+      layerEnd: 4,
+    });
+    expect(st.ready).toBe(true);
+    expect(idle.errors()).toEqual([]);
   });
 });
