@@ -1,7 +1,9 @@
 // PeerNode: an edge peer or a contributing tab. Joins a room as a stage, announces its capabilities, loads
 // the layer range the plan assigns it (through the app's loadStage), reports ready, and when the pipeline is
-// ready connects to its upstream, downstream and the head and serves runs with a StageServer. Generic over
-// the StageRunner port; decides nothing about runs.
+// ready connects to its upstream, downstream and the head and serves runs with a StageServer. An idle peer
+// the plan names as a standby preloads the range it stands by for the same way and reports it ready, so it
+// can take that stage over without loading when the stage is lost. Generic over the StageRunner port;
+// decides nothing about runs.
 
 import { MeshError } from "../errors.ts";
 import { StageServer } from "../pipeline/stage-server.ts";
@@ -84,6 +86,40 @@ export function stageSpecFor(
   if (plan.modelUrl !== undefined) spec.modelUrl = plan.modelUrl;
   if (model?.source !== undefined && model.id === plan.modelId) spec.source = model.source;
   return spec;
+}
+
+/**
+ * What an idle peer preloads when `plan` names it as a standby: the range it stands by for, loaded exactly
+ * as that stage would be (so taking the stage over finds it loaded). Null when it stands by for nothing.
+ */
+export function standbySpecFor(
+  plan: PipelinePlan,
+  peerId: string,
+  model?: ModelInfo,
+): StageLoadSpec | null {
+  if (plan.stages.some((s) => s.peerId === peerId)) return null;
+  const s = plan.standby?.find((x) => x.peerId === peerId);
+  if (s === undefined) return null;
+  const spec: StageLoadSpec = {
+    modelId: plan.modelId,
+    layerCount: plan.layerCount,
+    layerStart: s.layerStart,
+    layerEnd: s.layerEnd,
+    embeds: false,
+    // Stages cover [0, layerCount) in order, so the tail's range is the one ending at layerCount.
+    tail: s.layerEnd === plan.layerCount,
+  };
+  if (plan.contextLength !== undefined) spec.contextLength = plan.contextLength;
+  if (plan.modelUrl !== undefined) spec.modelUrl = plan.modelUrl;
+  if (model?.source !== undefined && model.id === plan.modelId) spec.source = model.source;
+  return spec;
+}
+
+/** What this peer should have loaded for `state`: its stage, else the range it stands by for, else null. */
+function assignedSpec(state: RoomState, peerId: string): StageLoadSpec | null {
+  const plan = state.plan;
+  if (plan === null) return null;
+  return stageSpecFor(plan, peerId, state.model) ?? standbySpecFor(plan, peerId, state.model);
 }
 
 interface Session {
@@ -202,7 +238,7 @@ export class PeerNode {
     this.#state = state;
     this.#emit({ type: "state", state });
     const plan = state.plan;
-    const spec = plan === null ? null : stageSpecFor(plan, this.peerId, state.model);
+    const spec = assignedSpec(state, this.peerId);
     if (plan === null || spec === null) {
       this.#settling?.cancel();
       this.#settling = null;
@@ -212,6 +248,8 @@ export class PeerNode {
     }
     this.#connector.forgetBefore(plan.version);
     if (this.#session !== null && this.#session.version !== plan.version) this.#endSession(null);
+    // A standby holds its range without serving any pipeline.
+    const standby = !plan.stages.some((s) => s.peerId === this.peerId);
     const runner = this.#slot.loaded(spec);
     if (runner === null) {
       const key = specKey(spec);
@@ -235,6 +273,7 @@ export class PeerNode {
       this.#client.ready(spec.layerStart, spec.layerEnd, runner); // loaded earlier, for an older plan
     }
     if (
+      !standby &&
       plan.headId !== null &&
       state.ready &&
       this.#session === null &&
@@ -244,12 +283,12 @@ export class PeerNode {
     }
   }
 
-  /** Loads an assignment that has stood for the settle time, and reports it ready if it still holds. */
+  /**
+   * Loads an assignment (a stage, or a standby range) that has stood for the settle time, and reports it
+   * ready if it still holds.
+   */
   #load(spec: StageLoadSpec): void {
-    const current =
-      this.#state.plan === null
-        ? null
-        : stageSpecFor(this.#state.plan, this.peerId, this.#state.model);
+    const current = assignedSpec(this.#state, this.peerId);
     const key = specKey(spec);
     if (current === null || specKey(current) !== key) return;
     this.#loadingKey = key;
@@ -261,10 +300,7 @@ export class PeerNode {
         done();
         if (this.#destroyed) return;
         this.#emit({ type: "loaded", spec });
-        const now =
-          this.#state.plan === null
-            ? null
-            : stageSpecFor(this.#state.plan, this.peerId, this.#state.model);
+        const now = assignedSpec(this.#state, this.peerId);
         const loaded = this.#slot.loaded(spec);
         if (now !== null && specKey(now) === specKey(spec) && loaded !== null)
           this.#client.ready(spec.layerStart, spec.layerEnd, loaded);
