@@ -1,10 +1,19 @@
-// What the room page says about each member: its role, assigned layers and status, read off the room
-// state the signaling server broadcasts. Pure functions (unit-tested); the peer list renders them.
+// What the room page says about each member: its role, assigned layers and status (a standby: the range it
+// would take over), read off the room state the signaling server broadcasts. Pure functions
+// (unit-tested); the peer list renders them.
 
-import type { MemberInfo, RoomState } from "@pipemesh/mesh";
+import type { LayerRange, MemberInfo, RoomState } from "@pipemesh/mesh";
 
 export type MemberStatus =
-  "chatting" | "queued" | "viewer" | "serving" | "ready" | "loading" | "idle" | "waiting";
+  | "chatting"
+  | "queued"
+  | "viewer"
+  | "serving"
+  | "ready"
+  | "loading"
+  | "standby"
+  | "idle"
+  | "waiting";
 
 export interface MemberRow {
   peerId: string;
@@ -18,6 +27,30 @@ export interface MemberRow {
   status: MemberStatus;
   /** 1-based queue position for queued heads. */
   queuePosition: number | null;
+  /** The range an idle contributor stands by for (status "standby"), and whether it has loaded it. */
+  standby: (LayerRange & { loaded: boolean }) | null;
+}
+
+const STATUS_TEXT: Record<MemberStatus, string> = {
+  chatting: "chatting",
+  queued: "queued",
+  viewer: "viewing",
+  serving: "serving",
+  ready: "loaded",
+  loading: "loading",
+  standby: "standby",
+  idle: "idle (no layers)",
+  waiting: "waiting for a plan",
+};
+
+/** The status as the room page words it: "standby for layers 2–4" (with "loading" until it has them). */
+export function statusText(row: Pick<MemberRow, "status" | "standby">): string {
+  const s = row.standby;
+  if (row.status === "standby" && s !== null) {
+    const range = `standby for layers ${s.layerStart}–${s.layerEnd}`;
+    return s.loaded ? range : `loading ${range}`;
+  }
+  return STATUS_TEXT[row.status];
 }
 
 export function memberRow(state: RoomState, m: MemberInfo): MemberRow {
@@ -34,11 +67,26 @@ export function memberRow(state: RoomState, m: MemberInfo): MemberRow {
     layers = [range, ...extras].filter((s) => s !== "").join(" + ");
   }
   const queueIndex = state.queue.indexOf(m.peerId);
+  const standsBy =
+    m.role === "stage" && stage === undefined
+      ? plan?.standby?.find((s) => s.peerId === m.peerId)
+      : undefined;
+  const standby =
+    standsBy === undefined
+      ? null
+      : {
+          layerStart: standsBy.layerStart,
+          layerEnd: standsBy.layerEnd,
+          loaded:
+            m.loaded !== null &&
+            m.loaded.layerStart === standsBy.layerStart &&
+            m.loaded.layerEnd === standsBy.layerEnd,
+        };
   let status: MemberStatus;
   if (m.role === "head") {
     status = state.active === m.peerId ? "chatting" : queueIndex >= 0 ? "queued" : "viewer";
   } else if (stage === undefined) {
-    status = plan === null ? "waiting" : "idle";
+    status = plan === null ? "waiting" : standby !== null ? "standby" : "idle";
   } else {
     const loaded =
       m.loaded !== null &&
@@ -56,6 +104,7 @@ export function memberRow(state: RoomState, m: MemberInfo): MemberRow {
     layers,
     status,
     queuePosition: queueIndex >= 0 ? queueIndex + 1 : null,
+    standby,
   };
 }
 

@@ -2,19 +2,8 @@
 // the room state. A table on wide screens; each row stacks into a card under 600 px (styles.css).
 
 import type { RoomState } from "@pipemesh/mesh";
-import { memberRows, type MemberRow } from "../room/member-status.ts";
+import { memberRows, statusText } from "../room/member-status.ts";
 import { fill, formatBytes, h } from "./dom.ts";
-
-const STATUS_TEXT: Record<MemberRow["status"], string> = {
-  chatting: "chatting",
-  queued: "queued",
-  viewer: "viewing",
-  serving: "serving",
-  ready: "loaded",
-  loading: "loading",
-  idle: "idle (no layers)",
-  waiting: "waiting for a plan",
-};
 
 /** Renders the peer list into `table`; `self` are this tab's own peer ids. */
 export function renderPeerList(
@@ -58,7 +47,7 @@ export function renderPeerList(
         h(
           "td",
           { "data-label": "Status" },
-          h("span", { class: `status status-${r.status}` }, STATUS_TEXT[r.status]),
+          h("span", { class: `status status-${r.status}` }, statusText(r)),
           r.queuePosition === null ? null : ` #${r.queuePosition}`,
         ),
         h(

@@ -5,7 +5,12 @@ import type { MemberInfo, PeerCapabilities, RoomState } from "@pipemesh/mesh";
 import { describe, expect, it } from "vitest";
 import { headCaps, stageCaps, tabName } from "../../src/room/caps.ts";
 import { contributorStatus } from "../../src/room/contributor.ts";
-import { hasUnplannedContributor, memberRow, memberRows } from "../../src/room/member-status.ts";
+import {
+  hasUnplannedContributor,
+  memberRow,
+  memberRows,
+  statusText,
+} from "../../src/room/member-status.ts";
 
 const caps = (name: string): PeerCapabilities =>
   stageCaps({
@@ -89,6 +94,49 @@ describe("memberRow", () => {
       planError: { code: "ERR_PLAN_IMPOSSIBLE", message: "too small" },
     });
     expect(memberRow(s, s.members[3]!).status).toBe("waiting");
+  });
+});
+
+describe("standby members", () => {
+  const withStandby = (loaded: MemberInfo["loaded"]): RoomState => {
+    const s = state();
+    const c = s.members.find((m) => m.peerId === "c")!;
+    c.loaded = loaded;
+    s.plan!.standby = [{ peerId: "c", layerStart: 2, layerEnd: 4 }];
+    return s;
+  };
+
+  it('say "standby for layers a–b" once they hold the range, "loading" before', () => {
+    const loading = withStandby(null);
+    const row = memberRow(
+      loading,
+      loading.members.find((m) => m.peerId === "c")!,
+    );
+    expect(row).toMatchObject({
+      status: "standby",
+      layers: "",
+      standby: { layerStart: 2, layerEnd: 4, loaded: false },
+    });
+    expect(statusText(row)).toBe("loading standby for layers 2–4");
+    const held = withStandby({ layerStart: 2, layerEnd: 4 });
+    const heldRow = memberRow(
+      held,
+      held.members.find((m) => m.peerId === "c")!,
+    );
+    expect(statusText(heldRow)).toBe("standby for layers 2–4");
+  });
+
+  it("other statuses keep their words, and idle members without a standby stay idle", () => {
+    const s = state();
+    const rows = memberRows(s);
+    expect(rows.map((r) => statusText(r))).toEqual([
+      "loaded",
+      "loading",
+      "idle (no layers)",
+      "chatting",
+      "queued",
+    ]);
+    expect(rows.every((r) => r.standby === null)).toBe(true);
   });
 });
 
