@@ -1,9 +1,11 @@
 // HeadNode: the peer that generates (a chat tab or the CLI). Joins a room as a head, asks for the generation
 // slot (waiting in the queue, told its position), loads its own shard (embeddings, maybe the first layers),
 // waits until every stage of the plan is ready, connects to each stage and returns a PipelinePort. While a
-// session runs, a plan change or a stage leaving the room fails the pipeline with ERR_PEER_LOST at once.
+// session runs, a plan change or a stage leaving the room fails the pipeline with ERR_PEER_LOST at once;
+// recover() then reports the failed stage, waits for the room's repaired plan and hands over a new session
+// without giving up the generation slot.
 
-import { MeshError } from "../errors.ts";
+import { isMeshError, MeshError } from "../errors.ts";
 import { HeadPipeline } from "../pipeline/head-pipeline.ts";
 import { LocalPipeline } from "../pipeline/local-pipeline.ts";
 import type { PipelinePort } from "../ports.ts";
@@ -56,6 +58,8 @@ export class HeadNode {
   #session: { plan: PipelinePlan; abort: (e: MeshError) => void } | null = null;
   #busy = false;
   #closed: MeshError | null = null;
+  /** How each live session ends: its pipeline destroyed, the slot released unless `keepSlot`. */
+  readonly #endings = new WeakMap<HeadSession, (keepSlot: boolean) => void>();
 
   private constructor(
     o: HeadNodeOptions,
@@ -129,43 +133,124 @@ export class HeadNode {
     const deadlineMs = this.#clock.now() + (options.timeoutMs ?? 10 * 60_000);
     try {
       this.#client.request();
-      for (;;) {
-        const state = await this.#until(
-          (s) =>
-            s.active === this.peerId && (s.plan?.headId === this.peerId || s.planError !== null),
-          options,
-          deadlineMs,
-        );
-        const plan = state.plan;
-        if (plan === null || plan.headId !== this.peerId) {
-          if (options.waitForPeers === false) {
-            throw new MeshError("ERR_PLAN_IMPOSSIBLE", state.planError?.message ?? "no plan", {
-              details: { planError: state.planError },
-            });
-          }
-          await this.#until((s) => s !== state, options, deadlineMs);
-          continue;
-        }
-        const spec = stageSpecFor(plan, this.peerId, state.model);
-        if (spec === null)
-          throw new MeshError("ERR_INTERNAL", "the plan has no stage for its head");
-        const runner = await this.#load(spec);
-        if (this.#state.plan?.version !== plan.version) continue;
-        this.#client.ready(spec.layerStart, spec.layerEnd);
-        const readyState = await this.#until(
-          (s) => s.plan?.version !== plan.version || s.ready,
-          options,
-          deadlineMs,
-        );
-        if (readyState.plan?.version !== plan.version) continue;
-        if (plan.stages.length === 1) return this.#localSession(plan, runner);
-        const session = await this.#connect(plan, runner, options, deadlineMs);
-        if (session !== null) return session;
-      }
+      return await this.#serve(options, deadlineMs, new Set());
     } catch (e) {
       this.#busy = false;
       this.#releaseSlot();
       throw e;
+    }
+  }
+
+  /**
+   * Replaces `session`, whose pipeline failed, keeping the generation slot: reports the stage the failure
+   * names (when it is still a member, the room evicts it), waits for the room's plan without it (survivors
+   * keep their ranges; see the room's repair), and connects the new pipeline. Resolves null when the room
+   * cannot plan without that peer, does not re-plan within `planTimeoutMs`, or the new pipeline cannot be
+   * made before `timeoutMs` (the slot is then released); the caller fails the generation as before.
+   */
+  async recover(
+    session: HeadSession,
+    error: MeshError,
+    options: AcquireOptions & { planTimeoutMs?: number } = {},
+  ): Promise<HeadSession | null> {
+    const end = this.#endings.get(session);
+    if (end === undefined)
+      throw new MeshError("ERR_INTERNAL", "recover() with a session this head does not hold");
+    end(true);
+    if (this.#closed !== null || error.code === "ERR_SIGNALING_CLOSED") {
+      this.#gaveUp();
+      return null;
+    }
+    const suspect = suspectOf(error, session.plan, this.peerId);
+    if (suspect === "head") {
+      this.#gaveUp();
+      return null;
+    }
+    const exclude = new Set(suspect === null ? [] : [suspect]);
+    if (suspect !== null && this.#state.members.some((m) => m.peerId === suspect)) {
+      try {
+        this.#client.report(suspect, error.code, error.message.slice(0, 300));
+      } catch {
+        // signaling gone: the wait below fails
+      }
+    }
+    const now = this.#clock.now();
+    const deadlineMs = now + (options.timeoutMs ?? 10 * 60_000);
+    const planDeadlineMs = Math.min(deadlineMs, now + (options.planTimeoutMs ?? 5000));
+    const members = (s: RoomState): Set<string> => new Set(s.members.map((m) => m.peerId));
+    try {
+      const planned = await this.#until(
+        (s) =>
+          s.planError !== null ||
+          (s.plan !== null &&
+            s.plan.version !== session.plan.version &&
+            s.plan.stages.every((st) => !exclude.has(st.peerId) && members(s).has(st.peerId))),
+        options,
+        planDeadlineMs,
+      );
+      if (planned.plan === null || planned.active !== this.peerId) {
+        this.#gaveUp();
+        return null;
+      }
+      return await this.#serve({ ...options, waitForPeers: false }, deadlineMs, exclude);
+    } catch (e) {
+      this.#gaveUp();
+      if (
+        isMeshError(e, "ERR_PLAN_IMPOSSIBLE") ||
+        isMeshError(e, "ERR_TIMEOUT") ||
+        isMeshError(e, "ERR_PEER_CONNECT")
+      )
+        return null;
+      throw e;
+    }
+  }
+
+  #gaveUp(): void {
+    this.#busy = false;
+    this.#releaseSlot();
+  }
+
+  /**
+   * Holding the slot: waits for a plan of this head (with none of `exclude` in it), loads the head's own
+   * shard, waits for every stage to be ready and connects; starts over when the plan changes meanwhile.
+   */
+  async #serve(
+    options: AcquireOptions,
+    deadlineMs: number,
+    exclude: ReadonlySet<string>,
+  ): Promise<HeadSession> {
+    const usable = (p: PipelinePlan | null): boolean =>
+      p !== null && p.headId === this.peerId && p.stages.every((st) => !exclude.has(st.peerId));
+    for (;;) {
+      const state = await this.#until(
+        (s) => s.active === this.peerId && (usable(s.plan) || s.planError !== null),
+        options,
+        deadlineMs,
+      );
+      const plan = state.plan;
+      if (plan === null || !usable(plan)) {
+        if (options.waitForPeers === false) {
+          throw new MeshError("ERR_PLAN_IMPOSSIBLE", state.planError?.message ?? "no plan", {
+            details: { planError: state.planError },
+          });
+        }
+        await this.#until((s) => s !== state, options, deadlineMs);
+        continue;
+      }
+      const spec = stageSpecFor(plan, this.peerId, state.model);
+      if (spec === null) throw new MeshError("ERR_INTERNAL", "the plan has no stage for its head");
+      const runner = await this.#load(spec);
+      if (this.#state.plan?.version !== plan.version) continue;
+      this.#client.ready(spec.layerStart, spec.layerEnd);
+      const readyState = await this.#until(
+        (s) => s.plan?.version !== plan.version || s.ready,
+        options,
+        deadlineMs,
+      );
+      if (readyState.plan?.version !== plan.version) continue;
+      if (plan.stages.length === 1) return this.#localSession(plan, runner);
+      const session = await this.#connect(plan, runner, options, deadlineMs);
+      if (session !== null) return session;
     }
   }
 
@@ -209,20 +294,22 @@ export class HeadNode {
     });
     this.#emit({ type: "session", planVersion: plan.version, status: "serving" });
     let released = false;
-    return {
+    const end = (keepSlot: boolean): void => {
+      if (released) return;
+      released = true;
+      pipeline.destroy();
+      if (!keepSlot) this.#gaveUp();
+      this.#emit({ type: "session", planVersion: plan.version, status: "ended" });
+    };
+    const session: HeadSession = {
       pipeline,
       plan,
       local: true,
       linkStats: () => [],
-      release: () => {
-        if (released) return;
-        released = true;
-        pipeline.destroy();
-        this.#busy = false;
-        this.#releaseSlot();
-        this.#emit({ type: "session", planVersion: plan.version, status: "ended" });
-      },
+      release: () => end(false),
     };
+    this.#endings.set(session, end);
+    return session;
   }
 
   /** Connects to every remote stage; null when the plan changed meanwhile (the caller starts over). */
@@ -296,24 +383,27 @@ export class HeadNode {
       ...(this.#o.clock === undefined ? {} : { clock: this.#o.clock }),
       ...(this.#o.vocabSize === undefined ? {} : { vocabSize: this.#o.vocabSize }),
     });
-    this.#session = { plan, abort: (e) => pipeline.abort(e) };
+    const current = { plan, abort: (e: MeshError) => pipeline.abort(e) };
+    this.#session = current;
     this.#emit({ type: "session", planVersion: plan.version, status: "serving" });
     let released = false;
-    return {
+    const end = (keepSlot: boolean): void => {
+      if (released) return;
+      released = true;
+      if (this.#session === current) this.#session = null;
+      pipeline.destroy();
+      if (!keepSlot) this.#gaveUp();
+      this.#emit({ type: "session", planVersion: plan.version, status: "ended" });
+    };
+    const session: HeadSession = {
       pipeline,
       plan,
       local: false,
       linkStats: () => pipeline.linkStats(),
-      release: () => {
-        if (released) return;
-        released = true;
-        this.#session = null;
-        pipeline.destroy();
-        this.#busy = false;
-        this.#releaseSlot();
-        this.#emit({ type: "session", planVersion: plan.version, status: "ended" });
-      },
+      release: () => end(false),
     };
+    this.#endings.set(session, end);
+    return session;
   }
 
   #onState(state: RoomState): void {
@@ -389,4 +479,15 @@ export class HeadNode {
       this.#watchers.add(w);
     });
   }
+}
+
+/**
+ * The stage a pipeline failure names (details.peerId, as the pipeline reports it): the string "head" when
+ * it is this head's own shard, null when it names none of the plan's stages (a plan change, a closed room).
+ */
+function suspectOf(error: MeshError, plan: PipelinePlan, headId: string): string | null {
+  const peerId = (error.details as { peerId?: unknown } | undefined)?.peerId;
+  if (typeof peerId !== "string") return null;
+  if (peerId === headId || peerId === "head") return "head";
+  return plan.stages.some((st) => st.peerId === peerId) ? peerId : null;
 }
