@@ -9,6 +9,7 @@ export {
   type PipelineSetup,
   type PlanEntry,
 } from "./open-head.ts";
+export { planEntries, roomPipeline, type RoomPipelineOptions } from "./room-pipeline.ts";
 export { openDrafter, type OpenDrafterOptions, type OpenedDrafter } from "./drafter.ts";
 export {
   contextLength,

@@ -16,6 +16,7 @@ import {
   EventQueue,
   isMeshError,
   PipeInferScheduler,
+  type MeshError,
   resolveConfig,
   type DecodeMode,
   type Generation,
@@ -52,9 +53,20 @@ export interface PipelineSetup {
 }
 
 export interface OpenedPipeline {
-  pipeline: PipelinePort;
-  plan: PlanEntry[];
+  /** The pipeline (after a recovery: the replacement). */
+  readonly pipeline: PipelinePort;
+  /** Its stages (after a recovery: the replacement's). */
+  readonly plan: PlanEntry[];
   destroy(): Promise<void>;
+  /**
+   * Replaces the pipeline after it failed mid-generation (a stage lost, stuck or untrustworthy): resolves
+   * with the replacement, whose stages hold no KV, or null when nothing can take over. Absent: a failure
+   * ends the generation (a pipeline in this process has nothing to fail over to).
+   */
+  recover?(
+    error: MeshError,
+    signal: AbortSignal,
+  ): Promise<{ pipeline: PipelinePort; plan: PlanEntry[] } | null>;
 }
 
 /** Opens the pipeline the head's generations run on (called again after a pipeline failed). */
@@ -79,6 +91,11 @@ export interface OpenHeadOptions {
   contextCap?: number | undefined;
   /** KV cells per stage, overriding the sizing (benchmarks). */
   kvCells?: number | undefined;
+  /**
+   * Recover from a failed pipeline mid-generation when the opener can replace it (default true). False:
+   * a lost stage ends the generation with ERR_PEER_LOST and the tokens so far.
+   */
+  recovery?: boolean | undefined;
   /** Open without a tokenizer when the model has none (token-id prompts only). */
   tokenizerOptional?: boolean | undefined;
   signal?: AbortSignal | undefined;
@@ -189,11 +206,18 @@ export async function openHead(o: OpenHeadOptions): Promise<Head> {
         maxSeqs: kv.maxSeqs,
         signal: sig,
       });
+      const recover = o.recovery === false ? undefined : pipe.recover?.bind(pipe);
       const scheduler = new PipeInferScheduler(
         {
           pipeline: pipe.pipeline,
           drafter: drafter?.drafter ?? null,
           ...(tokenizer === undefined ? {} : { decode: (ids) => tokenizer.decode(ids) }),
+          ...(recover === undefined
+            ? {}
+            : {
+                recover: async (error: MeshError, s: AbortSignal) =>
+                  (await recover(error, s))?.pipeline ?? null,
+              }),
         },
         { mode, speculation, maxContextTokens, maxSeqIds: kv.maxSeqs },
       );

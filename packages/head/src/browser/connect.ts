@@ -17,6 +17,7 @@ import type { ChatCompletions } from "../openai/chat-completions.ts";
 import type { TextCompletions } from "../openai/completions.ts";
 import type { Head } from "../open-head.ts";
 import { roomModelSource } from "./model-source.ts";
+import { roomPipeline } from "../room-pipeline.ts";
 import { openRoomHead } from "./room-head.ts";
 import { browserStageLoader } from "./stage-loader.ts";
 
@@ -102,15 +103,13 @@ export async function connect(roomUrl: string, o: ConnectOptions = {}): Promise<
           timeoutMs: o.slotTimeoutMs ?? 60 * 60_000,
         });
         held = session;
-        return {
-          pipeline: session.pipeline,
-          plan: [],
-          destroy: () => {
-            if (held === session) held = null;
-            session.release();
-            return Promise.resolve();
+        return roomPipeline(joined, session, {
+          onRecovered: (next) => (held = next),
+          release: (s) => {
+            if (held === s) held = null;
+            s.release();
           },
-        };
+        });
       },
     });
   } catch (e) {
