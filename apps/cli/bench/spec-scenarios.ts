@@ -1,4 +1,4 @@
-// The bench:spec scenarios (issue 5): four with real compute on the embedded pair and the modelled `paper`
+// The bench:spec scenarios: four with real compute on the embedded pair and the modelled `paper`
 // setting (a 70B target on a CPU cluster with a much smaller draft, as in the PipeInfer paper).
 
 export interface Scenario {

@@ -53,6 +53,8 @@ export interface GenerateOptions {
   modelledStageMs: number;
   modelledRowMs: number;
   modelledDraftMs: number;
+  /** Recover from a lost or failed stage mid-generation (default true; --no-recovery turns it off). */
+  recovery: boolean;
   json: boolean;
 }
 
@@ -76,6 +78,8 @@ export const GENERATE_USAGE = `usage: pipemesh generate [--model DIR] [--draft D
   --governor on|off       pipeinfer: turn speculation off where it measures slower than plain (default on)
   --calibrate on|off      gate speculation on the draft's calibrated confidence (default on) or its raw probability
   --link-latency-ms MS, --link-bandwidth-mbps MBPS   shape every hop (benchmarks)
+  --no-recovery           a stage lost mid-generation ends it (ERR_PEER_LOST and the tokens so far)
+                          instead of moving its layers to the other peers and going on
   --kv-cells N            KV cache cells per peer
   --modelled-stage-ms MS, --modelled-row-ms MS, --modelled-draft-ms MS
                           benchmarks only: each stage is busy MS per run (+ per extra row) before computing,
@@ -187,6 +191,7 @@ export function parseGenerateArgs(argv: readonly string[], io?: RoomUrlIo): Gene
         "modelled-stage-ms": { type: "string" },
         "modelled-row-ms": { type: "string" },
         "modelled-draft-ms": { type: "string" },
+        "no-recovery": { type: "boolean" },
         json: { type: "boolean" },
       },
     });
@@ -258,6 +263,7 @@ export function parseGenerateArgs(argv: readonly string[], io?: RoomUrlIo): Gene
     modelledStageMs: num("modelled-stage-ms", v["modelled-stage-ms"], 0, 60_000) ?? 0,
     modelledRowMs: num("modelled-row-ms", v["modelled-row-ms"], 0, 60_000) ?? 0,
     modelledDraftMs: num("modelled-draft-ms", v["modelled-draft-ms"], 0, 60_000) ?? 0,
+    recovery: v["no-recovery"] !== true,
     json: v.json ?? false,
   };
 }

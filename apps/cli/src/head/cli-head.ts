@@ -89,6 +89,7 @@ export async function openCliHead(opts: GenerateOptions, o: OpenCliHeadOptions):
     speculation: speculationOf(opts),
     contextLength: opts.ctx ?? models.contextLength,
     kvCells: opts.kvCells,
+    recovery: opts.recovery,
     tokenizerOptional: opts.promptIds !== undefined,
     signal: o.signal,
     pipeline: (setup) => openPipeline(opts, models.target, setup.config, { ...setup, log: o.log }),

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ModelConfig } from "@pipemesh/engine";
-import type { OpenedPipeline } from "@pipemesh/head";
+import { roomPipeline, type OpenedPipeline, type PlanEntry } from "@pipemesh/head";
 import { isGgufLocation, modelFootprint, probeCompute } from "@pipemesh/engine";
 import {
   HeadNode,
@@ -15,6 +15,7 @@ import {
   parseRoomUrl,
   roomUrl,
   SignalingClient,
+  type HeadSession,
   type MemberInfo,
   type RoomState,
 } from "@pipemesh/mesh";
@@ -98,6 +99,7 @@ async function stopPeer(p: PeerProcess): Promise<void> {
   if (p.child.exitCode !== null || p.child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => p.child.once("exit", () => resolve()));
   p.child.kill("SIGTERM");
+  p.child.kill("SIGCONT"); // a stopped child (frozen, planned out) takes its SIGTERM now, not never
   const timer = setTimeout(() => p.child.kill("SIGKILL"), 3000);
   await exited;
   clearTimeout(timer);
@@ -125,14 +127,34 @@ export async function openMeshPipeline(
     const { matmulGflops } = await probeCompute({ backend: "cpu", budgetMs: 100 });
     for (let i = 0; i < opts.peers; i++) peers.push(spawnPeer(url, i, opts, matmulGflops));
 
-    const session = await joinAsHead(url, config, opts, s, {
-      expectedStages: opts.peers,
-      peers,
-    });
+    const alive = (p: PeerProcess): boolean =>
+      p.child.exitCode === null && p.child.signalCode === null;
+    const opened = await joinAsHead(
+      url,
+      config,
+      opts,
+      s,
+      { expectedStages: opts.peers, peers },
+      {
+        // After a recovery, children that died are replaced by fresh `pipemesh join` processes: they join
+        // as spare members for the next fault (a join never disturbs a running generation).
+        onRecovered: () => {
+          const missing = opts.peers - peers.filter(alive).length;
+          for (let i = 0; i < missing; i++)
+            peers.push(spawnPeer(url, peers.length, opts, matmulGflops));
+        },
+      },
+    );
     return {
-      ...session,
+      get pipeline() {
+        return opened.pipeline;
+      },
+      get plan() {
+        return opened.plan;
+      },
+      recover: (error, signal) => opened.recover?.(error, signal) ?? Promise.resolve(null),
       destroy: async () => {
-        await session.destroy();
+        await opened.destroy();
         await destroyPipeline();
       },
     };
@@ -160,10 +182,13 @@ export async function joinAsHead(
   opts: Pick<GenerateOptions, "linkLatencyMs" | "linkBandwidthMbps" | "minStages">,
   s: { log: (message: string) => void; signal: AbortSignal },
   wait: { expectedStages: number; peers: readonly PeerProcess[] } | null,
+  hooks: { onFailure?: (error: MeshError) => void; onRecovered?: () => void } = {},
 ): Promise<OpenedPipeline> {
   const room = parseRoomUrl(url);
   let stages = 0;
   let members: readonly MemberInfo[] = [];
+  /** Every member's name as last seen (a failed stage has left the room by the time it is named). */
+  const names = new Map<string, string>();
   let loadedStages = 0;
   let mismatch: string | null = null;
   let stagesChanged: () => void = () => {};
@@ -199,6 +224,7 @@ export async function joinAsHead(
         s.log(`room: ${m.join(" ")} plan ${JSON.stringify(e.state.plan?.stages ?? null)}`);
       }
       members = e.state.members;
+      for (const m of members) if (m.caps.name !== undefined) names.set(m.peerId, m.caps.name);
       stages = members.filter((m) => m.role === "stage").length;
       loadedStages = loadedStageCount(e.state);
       stagesChanged();
@@ -231,30 +257,50 @@ export async function joinAsHead(
       );
     }
     const session = await head.acquire({ signal: s.signal, timeoutMs: PEERS_TIMEOUT_MS });
-    const loaded = new Map(members.map((m) => [m.peerId, m.loaded]));
-    const plan = session.plan.stages
-      .filter((st) => st.layerEnd > st.layerStart)
-      .map((st) => {
-        const l = loaded.get(st.peerId);
-        const same = l?.layerStart === st.layerStart && l.layerEnd === st.layerEnd;
-        return {
-          peerId: st.peerId,
-          layerStart: st.layerStart,
-          layerEnd: st.layerEnd,
-          weightBytes: same ? (l.weightBytes ?? null) : null,
-          kvBytes: same ? (l.kvBytes ?? null) : null,
-        };
-      });
-    s.log(`pipemesh: pipeline ${plan.map((p) => `${p.layerStart}-${p.layerEnd}`).join(" | ")}`);
-    return {
-      pipeline: session.pipeline,
-      plan,
-      destroy: () => {
-        session.release();
-        head.destroy();
-        return Promise.resolve();
-      },
+    const planOf = (x: HeadSession): PlanEntry[] => {
+      const loaded = new Map(members.map((m) => [m.peerId, m.loaded]));
+      return x.plan.stages
+        .filter((st) => st.layerEnd > st.layerStart)
+        .map((st) => {
+          const l = loaded.get(st.peerId);
+          const same = l?.layerStart === st.layerStart && l.layerEnd === st.layerEnd;
+          return {
+            peerId: st.peerId,
+            layerStart: st.layerStart,
+            layerEnd: st.layerEnd,
+            weightBytes: same ? (l.weightBytes ?? null) : null,
+            kvBytes: same ? (l.kvBytes ?? null) : null,
+          };
+        });
     };
+    const describePlan = (plan: readonly PlanEntry[]): string =>
+      plan.map((p) => `${p.layerStart}-${p.layerEnd}`).join(" | ");
+    const nameOf = (peerId: unknown): string => {
+      const id = typeof peerId === "string" ? peerId : "?";
+      const name = names.get(id);
+      return name === undefined ? `peer ${id}` : `${name} (${id})`;
+    };
+    let failedAt = 0;
+    const opened = roomPipeline(head, session, {
+      planOf,
+      recoverTimeoutMs: PEERS_TIMEOUT_MS,
+      onFailure: (e) => {
+        failedAt = performance.now();
+        const peerId = (e.details as { peerId?: unknown } | undefined)?.peerId;
+        const why = e.message.replace(/^(ERR_[A-Z0-9_]+: )+/, "");
+        s.log(`pipemesh: ${nameOf(peerId)} failed (${e.code}: ${why}); recovering`);
+        hooks.onFailure?.(e);
+      },
+      onRecovered: (next) => {
+        s.log(
+          `pipemesh: recovered in ${Math.round(performance.now() - failedAt)} ms; pipeline ${describePlan(planOf(next))}`,
+        );
+        hooks.onRecovered?.();
+      },
+      onDestroy: () => head.destroy(),
+    });
+    s.log(`pipemesh: pipeline ${describePlan(opened.plan)}`);
+    return opened;
   } catch (e) {
     head.destroy();
     throw e;

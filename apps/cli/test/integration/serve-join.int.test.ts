@@ -1,4 +1,4 @@
-// Issue 4 across separate processes: `pipemesh serve` prints a room URL for the embedded default model,
+// Across separate processes: `pipemesh serve` prints a room URL for the embedded default model,
 // two `pipemesh join ROOM_URL` edge peers contribute their layers, and `pipemesh generate --room ROOM_URL`
 // (the head, holding no layers) returns the same greedy tokens as one local peer; a joined peer leaves
 // cleanly on SIGINT.

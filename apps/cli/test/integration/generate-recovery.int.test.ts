@@ -1,0 +1,145 @@
+// A generation survives its peers: `generate --peers 4` with one stage process killed (SIGKILL) at a
+// seeded random moment, or stopped (SIGSTOP, then resumed while the generation goes on), still exits 0
+// with exactly the tokens of an uninterrupted run (one local peer, no mesh), and says how long the
+// recovery took; with --no-recovery the same kill ends the run with ERR_PEER_LOST and the tokens so far.
+
+import { execFileSync } from "node:child_process";
+import { beforeAll, describe, expect, it } from "vitest";
+import { collect, generateTokens, startCli, type CliResult } from "../support/run-cli.ts";
+
+// The embedded pair (8 layers, 2 per peer), 20 ms per hop so a 48-token reply lasts seconds.
+const ARGS = ["--prompt", "Once upon a time", "--max-tokens", "48", "--ignore-eos"];
+const PEERS = ["--peers", "4", "--backend", "cpu", "--link-latency-ms", "20"];
+
+/** Deterministic draws for the trials (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The `pipemesh join` children of a generate process, in spawn order. */
+function joinChildren(pid: number): number[] {
+  const out = execFileSync("pgrep", ["-P", String(pid), "-f", "join"], { encoding: "utf8" });
+  return out
+    .trim()
+    .split("\n")
+    .filter((l) => l !== "")
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+interface Fault {
+  signal: "SIGKILL" | "SIGSTOP";
+  /** Which of the 4 join processes. */
+  victim: number;
+  /** After the pipeline is up. */
+  delayMs: number;
+}
+
+async function faulted(
+  extra: readonly string[],
+  fault: Fault,
+): Promise<{ r: CliResult; stderr: () => string; victimPid: number }> {
+  const child = startCli(["generate", ...ARGS, ...PEERS, ...extra, "--json"]);
+  const done = collect(child);
+  let stderr = "";
+  child.stderr?.on("data", (d: string) => (stderr += d));
+  await expect
+    .poll(() => stderr.includes("pipemesh: pipeline"), { timeout: 120_000, interval: 100 })
+    .toBe(true);
+  await new Promise((r) => setTimeout(r, fault.delayMs));
+  const kids = joinChildren(child.pid ?? 0);
+  expect(kids).toHaveLength(4);
+  const victimPid = kids[fault.victim] ?? 0;
+  process.kill(victimPid, fault.signal);
+  if (fault.signal === "SIGSTOP") {
+    // Resume the stopped process once the head has planned it out, while the generation goes on: it
+    // must not disturb anything (its room membership and links are gone).
+    await expect
+      .poll(() => stderr.includes("pipemesh: recovered") || child.exitCode !== null, {
+        timeout: 60_000,
+        interval: 50,
+      })
+      .toBe(true);
+    process.kill(victimPid, "SIGCONT");
+  }
+  return { r: await done, stderr: () => stderr, victimPid };
+}
+
+describe("generate --peers 4 survives a lost stage", () => {
+  let reference: number[] = [];
+  beforeAll(async () => {
+    // The uninterrupted run: one local peer, no mesh at all.
+    reference = (await generateTokens([...ARGS, "--peers", "1", "--backend", "cpu"])).tokens;
+    expect(reference).toHaveLength(48);
+  }, 120_000);
+
+  const trials: { seed: number; mode: string[] }[] = [
+    { seed: 1, mode: ["--mode", "plain"] },
+    { seed: 2, mode: [] }, // pipeinfer with the embedded draft
+    { seed: 3, mode: ["--mode", "speculative"] },
+  ];
+  for (const { seed, mode } of trials) {
+    it(`SIGKILL of a seeded random stage at a seeded random moment (seed ${seed}): same tokens, exit 0`, async () => {
+      const draw = rng(seed);
+      const fault: Fault = {
+        signal: "SIGKILL",
+        victim: Math.floor(draw() * 4),
+        delayMs: Math.round(200 + draw() * 2000),
+      };
+      const { r } = await faulted(mode, fault);
+      expect(r.code, r.stderr).toBe(0);
+      const json = r.json as {
+        tokens: number[];
+        plan: { layerStart: number; layerEnd: number }[];
+        metrics: { recoveries: { code: string; replaceMs: number; recoveredMs: number | null }[] };
+      };
+      expect(json.tokens).toEqual(reference);
+      // Killed before the reply ended: one recovery, timed, and the plan now has 3 stages covering 0-8.
+      const rec = json.metrics.recoveries;
+      expect(rec, r.stderr).toHaveLength(1);
+      expect(rec[0]?.code).toBe("ERR_PEER_LOST");
+      expect(r.stderr).toMatch(/pipemesh: recovered in \d+ ms/);
+      expect(json.plan).toHaveLength(3);
+      expect(json.plan.at(-1)?.layerEnd).toBe(8);
+    }, 240_000);
+  }
+
+  it("SIGSTOP of a stage: detected, recovered, the resumed process changes nothing", async () => {
+    const { r } = await faulted([], { signal: "SIGSTOP", victim: 1, delayMs: 800 });
+    expect(r.code, r.stderr).toBe(0);
+    const json = r.json as { tokens: number[]; metrics: { recoveries: { code: string }[] } };
+    expect(json.tokens).toEqual(reference);
+    expect(json.metrics.recoveries).toHaveLength(1);
+    expect(json.metrics.recoveries[0]?.code).toBe("ERR_PEER_LOST");
+    expect(r.stderr).toMatch(/silent for \d+ ms|returned nothing for run/);
+  }, 240_000);
+
+  it("--no-recovery: a killed stage ends the run with ERR_PEER_LOST within 5 s, tokens so far kept", async () => {
+    const child = startCli(["generate", ...ARGS, ...PEERS, "--no-recovery", "--json"]);
+    const done = collect(child);
+    let stderr = "";
+    child.stderr?.on("data", (d: string) => (stderr += d));
+    await expect
+      .poll(() => stderr.includes("pipemesh: pipeline"), { timeout: 120_000, interval: 100 })
+      .toBe(true);
+    await new Promise((r) => setTimeout(r, 1200));
+    const kids = joinChildren(child.pid ?? 0);
+    const killedAt = Date.now();
+    process.kill(kids[2] ?? 0, "SIGKILL");
+    const r = await done;
+    expect(Date.now() - killedAt).toBeLessThan(5000);
+    expect(r.code).not.toBe(0);
+    const json = r.json as { error: { code: string }; tokens: number[] };
+    expect(json.error.code).toBe("ERR_PEER_LOST");
+    expect(json.tokens.length).toBeGreaterThan(0);
+    expect(json.tokens.length).toBeLessThan(48);
+    expect(json.tokens).toEqual(reference.slice(0, json.tokens.length));
+  }, 240_000);
+});
