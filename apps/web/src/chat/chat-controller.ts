@@ -5,7 +5,7 @@
 // someone else queues, after a failure, when the mode changes and on destroy(). No DOM here.
 
 import { StreamDecoder, type TextTokenizer } from "@pipemesh/engine";
-import { isHeadError, type Head, type OpenedPipeline } from "@pipemesh/head";
+import { isHeadError, roomPipeline, type Head, type OpenedPipeline } from "@pipemesh/head";
 import { openRoomHead } from "@pipemesh/head/browser";
 import {
   isMeshError,
@@ -272,19 +272,22 @@ export class ChatController {
   async #acquire(signal: AbortSignal): Promise<OpenedPipeline> {
     this.#events?.onStatus("asking the room for the pipeline…");
     const session = await this.#room.head.acquire({ signal, timeoutMs: 60 * 60_000 });
-    const pipeline = new RecordingPipeline(session.pipeline, this.log);
-    const held = { session, pipeline };
-    this.#session = held;
-    this.log.reset(stageLabels(session.plan, this.#room.state, this.#room.peerId));
-    return {
-      pipeline,
-      plan: [],
-      destroy: () => {
-        if (this.#session === held) this.#session = null;
-        session.release();
-        return Promise.resolve();
+    // A stage lost mid-reply: the room plans it out and the reply goes on on the replacement.
+    return roomPipeline(this.#room.head, session, {
+      wrap: (s) => {
+        const pipeline = new RecordingPipeline(s.pipeline, this.log);
+        this.#session = { session: s, pipeline };
+        this.log.reset(stageLabels(s.plan, this.#room.state, this.#room.peerId));
+        return pipeline;
       },
-    };
+      onFailure: (e) =>
+        this.#events?.onStatus(`a contributor failed (${e.code}); moving its layers…`),
+      onRecovered: () => this.#events?.onStatus("recovered; continuing the reply"),
+      release: (s) => {
+        if (this.#session?.session === s) this.#session = null;
+        s.release();
+      },
+    });
   }
 
   /** Gives the slot back now (the head reopens a pipeline for the next message). */

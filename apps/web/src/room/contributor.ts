@@ -84,6 +84,17 @@ export function contributorStatus(snap: ContributorSnapshot): ContributorStatus 
   }
   const spec = stageSpecFor(plan, snap.peerId);
   if (spec === null) {
+    const standby = plan.standby?.find((st) => st.peerId === snap.peerId);
+    if (standby !== undefined) {
+      const layers = `${standby.layerStart}–${standby.layerEnd}`;
+      const held = snap.loadedKey?.startsWith(`${standby.layerStart}-${standby.layerEnd}`) === true;
+      return {
+        phase: "idle",
+        reason: held
+          ? `standing by with layers ${layers} loaded: takes over at once if their stage leaves`
+          : `standing by for layers ${layers} (loading them)`,
+      };
+    }
     return {
       phase: "idle",
       reason: "no layers for this tab in the current plan (the other peers hold them all)",
@@ -230,7 +241,8 @@ export class Contributor {
         break;
       case "error":
         onError(causeToShow(e.error));
-        if (/^ERR_SIGNALING_(CLOSED|TIMEOUT)$/.test(e.error.code)) {
+        // The room is gone, or it evicted this tab (its head found the shard's results wrong or saw it stall).
+        if (/^ERR_(SIGNALING_CLOSED|SIGNALING_TIMEOUT|EVICTED)$/.test(e.error.code)) {
           this.#stopped = true;
           this.#onStatus({ phase: "error", error: e.error });
           return;

@@ -22,6 +22,11 @@ export function describeJoinError(e: unknown): { code: string; message: string }
         code,
         message: "the room is full (it takes at most 32 peers). Try again when someone leaves.",
       };
+    case "ERR_EVICTED":
+      return {
+        code,
+        message: `the room's head took this tab's layers away (${messageOf(e)}). Contribute again to rejoin.`,
+      };
     case "ERR_SIGNALING_CLOSED":
     case "ERR_SIGNALING_TIMEOUT":
       return {

@@ -145,7 +145,8 @@ export class RoomClient {
     }
     if (e.type === "queued") this.#queuePosition = e.position;
     this.#emit(e);
-    const closed = e.type === "error" && /^ERR_SIGNALING_(CLOSED|TIMEOUT)$/.test(e.error.code);
+    const closed =
+      e.type === "error" && /^ERR_(SIGNALING_CLOSED|SIGNALING_TIMEOUT|EVICTED)$/.test(e.error.code);
     if (closed && e.type === "error" && !this.#left) {
       this.#left = true;
       this.#emit({ type: "left", error: e.error });

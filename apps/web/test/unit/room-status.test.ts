@@ -178,6 +178,21 @@ describe("contributorStatus", () => {
     expect(snap({ loadedKey: "2-4h", servingVersion: 2 })).toMatchObject({ phase: "ready" });
   });
 
+  it("an idle tab named as a standby says which layers it stands by for, and when it holds them", () => {
+    const base = state();
+    const plan = { ...base.plan!, standby: [{ peerId: "c", layerStart: 2, layerEnd: 4 }] };
+    const standing = (loadedKey: string | null) =>
+      snap({ peerId: "c", state: { ...base, plan }, loadedKey });
+    expect(standing(null)).toEqual({
+      phase: "idle",
+      reason: "standing by for layers 2–4 (loading them)",
+    });
+    expect(standing("2-4h")).toMatchObject({
+      phase: "idle",
+      reason: expect.stringMatching(/^standing by with layers 2–4 loaded/),
+    });
+  });
+
   it("is idle without layers and waiting without a plan", () => {
     expect(snap({ peerId: "c" })).toMatchObject({ phase: "idle" });
     expect(
