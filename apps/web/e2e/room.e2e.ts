@@ -246,6 +246,7 @@ describe.skipIf(!haveChromium)(
         ...(reply.stopTokenId === undefined ? [] : [reply.stopTokenId]),
       ];
       expect(page).toEqual(await recoveryReference);
+      expect(reply.stats).toMatch(/recovered from 1 lost contributor/);
       expect(await errorCodes(teller.page)).toEqual([]);
       await screenshot(teller.page, "chat-recovered-desktop");
       for (const p of [teller, contributors[0]!, spare]) expect(p.errors).toEqual([]);

@@ -129,6 +129,8 @@ export async function joinCommand(argv: readonly string[]): Promise<number> {
     process.stderr.write(`pipemesh join: ${line}\n`);
   };
   const meters = new Map<string, LoadMeter>();
+  let early: Error | null = null;
+  let ended: (error: Error) => void = (error) => (early = error);
   const peer = await PeerNode.join({
     url: room.signalUrl,
     roomId: room.roomId,
@@ -151,14 +153,26 @@ export async function joinCommand(argv: readonly string[]): Promise<number> {
     onEvent: (e) => {
       const line = describe(e);
       if (line !== null) log(line);
+      // The room closed this peer (evicted by the room's head, or the server went away): nothing to serve.
+      if (
+        e.type === "error" &&
+        /^ERR_(EVICTED|SIGNALING_CLOSED|SIGNALING_TIMEOUT)$/.test(e.error.code)
+      )
+        ended(e.error);
     },
   });
   log(`joined room ${room.roomId} as ${peer.peerId} (${caps.adapter.description})`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => resolve();
+  const closedBy = await new Promise<Error | null>((resolve) => {
+    const stop = (): void => resolve(null);
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
+    ended = resolve;
+    if (early !== null) resolve(early);
   });
+  if (closedBy !== null) {
+    peer.destroy();
+    throw closedBy;
+  }
   log("leaving the room");
   peer.destroy();
   return 0;

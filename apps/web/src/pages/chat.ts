@@ -290,6 +290,11 @@ function statsLine(m: GenerationMetrics): string {
     `${m.runsCancelled} cancelled runs`,
     `first token ${Math.round(m.ttftMs)} ms`,
     m.reusedTokens > 0 ? `${m.reusedTokens} context tokens reused` : null,
+    m.recoveries.length === 0
+      ? null
+      : `recovered from ${m.recoveries.length} lost contributor${m.recoveries.length > 1 ? "s" : ""} (${m.recoveries
+          .map((r) => `${Math.round((r.recoveredMs ?? r.replaceMs) / 100) / 10} s`)
+          .join(", ")})`,
     m.mode,
   ];
   return parts.filter((p) => p !== null).join(" · ");
