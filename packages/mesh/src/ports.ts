@@ -45,7 +45,7 @@ export interface DraftPrediction {
   topIds: Int32Array;
   /** [k] their probabilities (softmax at temperature 1). */
   topProbs: Float32Array;
-  /** [vocab] full probabilities, only when asked (speculative sampling at temperature > 0). */
+  /** [vocab] full probabilities, only when asked (sampled drafting at temperature > 0). */
   probs?: Float32Array | undefined;
 }
 

@@ -1,7 +1,7 @@
 // A draft model whose vocabulary differs from the target's only in trailing ids, seen through the target's
 // vocabulary: contexts' ids the draft does not have become id 0 (only the draft's guesses get worse), and
 // predictions drop ids the target does not have, with full distributions cut or zero-padded to the
-// target's size and renormalised (speculative sampling stays exact for any proposal it samples from).
+// target's size and renormalised (sampled decoding stays exact whatever the draft proposes).
 // Not the vocabulary check (vocab-check.ts).
 
 import type { DraftModel, DraftOptions, DraftPrediction } from "./draft-model.ts";

@@ -1,23 +1,17 @@
 // Acceptance as one pure function: given a verified run's target outputs, which tokens are accepted.
 // Greedy: walk the drafted tree from the anchor row along the target's argmax (the longest matching path),
 // then the target's token after it (the correction, or the bonus when the path reaches a leaf). Sampling:
-// the same walk with lossless speculative sampling at each position (keep the draft d with probability
-// min(1, p(d)/q(d)), else resample from norm(max(0, p - q)); with no draft there, sample p), uniforms keyed
-// by (seed, position). It does not stop at stop tokens or budgets (the caller truncates), touches no KV,
+// the same walk, the target's token at each position being its shared-noise sample (sampling.ts sampleAt:
+// a function of the seed, the position and the target's filtered distribution only, so exactly the
+// target's law whatever was drafted, and the same token whichever run verifies the position); a drafted
+// token is kept when it is that token. It does not stop at stop tokens or budgets (the caller truncates), touches no KV,
 // metrics or pipeline, and mutates nothing.
 
 import { MeshError } from "../errors.ts";
 import type { StageRowOutput } from "../ports.ts";
 import { at } from "./at.ts";
 import { draftsAt, type RunRecord } from "./runs.ts";
-import {
-  RNG_STREAM,
-  sampleIndex,
-  speculativeSample,
-  targetProbs,
-  uniformAt,
-  type ResolvedSampling,
-} from "./sampling.ts";
+import { sampleAt, targetProbs, type ResolvedSampling } from "./sampling.ts";
 
 /** Where the verification starts: the accepted tokens, the run's row at the frontier, other live runs. */
 export interface AcceptanceFrontier {
@@ -35,7 +29,7 @@ export interface AcceptanceFrontier {
 export interface Acceptance {
   /** Accepted tokens in order; the last is the correction or bonus token. */
   tokens: number[];
-  /** Per token: some run had drafted it at its position (and, at T > 0, its proposal was kept). */
+  /** Per token: some run had drafted it at its position. */
   fromDraft: boolean[];
   /** The run's drafted nodes whose tokens were accepted, in order (tokens[i] = node path[i], i < path.length). */
   path: number[];
@@ -45,7 +39,6 @@ export interface Acceptance {
 
 interface Proposal {
   token: number;
-  q?: Float64Array | undefined;
 }
 
 /** Greedy when sampling is absent or its temperature is 0. */
@@ -72,7 +65,7 @@ export function acceptFromRun(
       for (const i of draftsAt(r, accepted)) proposals.push(at(r.nodes, i));
     const pick = greedy
       ? { token: out.argmax, fromDraft: proposals.some((c) => c.token === out.argmax) }
-      : sampleAt(out, proposals, sampling, accepted.length);
+      : sampleHere(out, proposals, sampling, accepted.length);
     tokens.push(pick.token);
     fromDraft.push(pick.fromDraft);
     accepted.push(pick.token);
@@ -96,7 +89,7 @@ export function truncateAcceptance(a: Acceptance, count: number): Acceptance {
   };
 }
 
-function sampleAt(
+function sampleHere(
   out: StageRowOutput,
   proposals: readonly Proposal[],
   s: ResolvedSampling,
@@ -104,19 +97,6 @@ function sampleAt(
 ): { token: number; fromDraft: boolean } {
   if (out.logits === undefined)
     throw new MeshError("ERR_INTERNAL", `row ${out.row}: full logits missing for sampling`);
-  const p = targetProbs(out.logits, s);
-  // The proposal tested is the first drafted token with its q (a token not drawn from q, such as a
-  // correction fork's root, can never be the proposal: that would bias the result).
-  const d = proposals.find((c) => c.q !== undefined);
-  if (d?.q !== undefined) {
-    const r = speculativeSample(
-      p,
-      d.q,
-      d.token,
-      uniformAt(s.seed, pos, RNG_STREAM.accept),
-      uniformAt(s.seed, pos, RNG_STREAM.sample),
-    );
-    return { token: r.token, fromDraft: r.accepted };
-  }
-  return { token: sampleIndex(p, uniformAt(s.seed, pos, RNG_STREAM.sample)), fromDraft: false };
+  const token = sampleAt(targetProbs(out.logits, s), s.seed, pos);
+  return { token, fromDraft: proposals.some((c) => c.token === token) };
 }

@@ -2,18 +2,13 @@
 // with the reference's adaptive cutoffs applied to the draft's confidence (a branch stops when its top-1's
 // confidence < pAccept + pAdjust; a candidate opens a branch when its confidence > pSplit + pAdjust; the
 // confidence is the calibrated P(target agrees), or the raw probability without calibration) and a cap on
-// rows and branches. At temperature > 0 it drafts a single chain by sampling from the filtered draft
-// distribution (what lossless verification needs). Knows nothing of runs, KV or the pipeline.
+// rows and branches. At temperature > 0 it drafts a single chain of the draft's shared-noise samples
+// (sampling.ts), which name the target's own sampled token whenever the two agree. Knows nothing of runs,
+// KV or the pipeline.
 
 import type { Drafter } from "../ports.ts";
 import { at } from "./at.ts";
-import {
-  draftProbs,
-  RNG_STREAM,
-  sampleIndex,
-  uniformAt,
-  type ResolvedSampling,
-} from "./sampling.ts";
+import { draftProbs, sampleAt, type ResolvedSampling } from "./sampling.ts";
 
 /** One drafted token = one row of a speculative run. Nodes are in row order (parents first). */
 export interface DraftNode {
@@ -33,8 +28,6 @@ export interface DraftNode {
    * calibrated estimate (greedy) or the raw probability (sampling, or calibration off). 1 for a canonical row.
    */
   conf: number;
-  /** Sampling only: the filtered draft distribution this token was drawn from. */
-  q?: Float64Array | undefined;
   /**
    * Greedy only: the draft's other candidates at this position (after the same path) that did not open a
    * branch of this tree, most likely first; where the target may take one of them instead.
@@ -112,29 +105,24 @@ export async function draftTree(p: DraftTreeParams): Promise<DraftTree> {
       b.drafting = false;
       if (pred === undefined || nodes.length >= p.maxNodes) return;
       const parent = b.path.length === 0 ? -1 : at(b.path, b.path.length - 1);
-      const add = (
-        token: number,
-        rank: number,
-        prob: number,
-        c: number,
-        q?: Float64Array,
-      ): number => {
-        nodes.push({ token, pos, parent, children: [], branches: [], prob, rank, conf: c, q });
+      const add = (token: number, rank: number, prob: number, c: number): number => {
+        nodes.push({ token, pos, parent, children: [], branches: [], prob, rank, conf: c });
         if (parent >= 0) at(nodes, parent).children.push(nodes.length - 1);
         return nodes.length - 1;
       };
       if (p.sampling !== undefined) {
         if (pred.probs === undefined) throw new Error("drafter returned no probabilities");
         const q = draftProbs(pred.probs, p.sampling);
-        // Stop on the top-1 of q, never on the sampled token's own probability: a stop rule that
-        // looked at the sampled value would bias which drafts reach verification.
+        // The draft's shared-noise sample: the target's own token whenever their races agree. What is
+        // drafted never changes the target's token (acceptance samples it from p alone), so any stop rule
+        // is exact; stopping on the top-1 of q keeps the chain as long as the draft is sure of anything.
         const top = Math.max(...q);
         if (conf(0, top) < p.cutoffAccept) return;
-        const token = sampleIndex(q, uniformAt(p.sampling.seed, pos, RNG_STREAM.draft));
+        const token = sampleAt(q, p.sampling.seed, pos);
         const prob = q[token] ?? 0;
         let rank = 0;
         for (const x of q) if (x > prob) rank++;
-        b.path.push(add(token, rank, prob, conf(rank, prob), q));
+        b.path.push(add(token, rank, prob, conf(rank, prob)));
         b.drafting = true;
         return;
       }

@@ -1,7 +1,9 @@
-// Sampling maths for the scheduler: position-keyed uniforms from a seed, the filtered target distribution
-// (temperature, top-k, top-p), the draft's filtered proposal, and lossless speculative sampling
-// (accept a draft token d ~ q with probability min(1, p(d)/q(d)), else resample from norm(max(0, p - q))).
-// Pure functions; no scheduling, no I/O.
+// Sampling maths for the scheduler: noise keyed by (seed, position, token), the filtered target
+// distribution (temperature, top-k, top-p), the draft's filtered proposal, and shared-noise sampling: the
+// token at a position is the winner of an exponential race, argmin over tokens of E_i / p_i with
+// E_i = -ln u(seed, position, i), which is distributed exactly as p (the Gumbel-max trick) and depends on
+// nothing but the seed, the position and p. The draft samples from its own q with the same noise, so it
+// names the target's token whenever the two races agree. Pure functions; no scheduling, no I/O.
 
 import { invalidOption } from "./config.ts";
 
@@ -24,9 +26,6 @@ export interface ResolvedSampling {
   seed: number;
 }
 
-/** Independent uniform streams per position: one for drafting, one for the accept test, one for sampling. */
-export const RNG_STREAM = { draft: 1, accept: 2, sample: 3 } as const;
-
 function fmix32(x: number): number {
   let h = x >>> 0;
   h ^= h >>> 16;
@@ -38,15 +37,38 @@ function fmix32(x: number): number {
 }
 
 /**
- * A uniform in [0, 1) that depends only on (seed, position, stream). Keying randomness by position (not by
- * call order) makes a seeded generation independent of network timing and of which run verified a token.
+ * A uniform in [0, 1) that depends only on (seed, position, token). Keying randomness by position and
+ * token (not by call order, nor by which run verified a position) makes a seeded generation a function of
+ * its seed and context: independent of network timing, of the decoding mode and of recoveries.
  */
-export function uniformAt(seed: number, position: number, stream: number): number {
+export function uniformAt(seed: number, position: number, token: number): number {
   const a = fmix32(
-    fmix32(seed ^ 0x3c6ef372) ^ Math.imul(position + 1, 0x9e3779b1) ^ (stream * 0x85ebca77),
+    fmix32(seed ^ 0x3c6ef372) ^
+      Math.imul(position + 1, 0x9e3779b1) ^
+      Math.imul(token + 1, 0x85ebca77),
   );
-  const b = fmix32(a ^ 0x27d4eb2f ^ Math.imul(stream + 7, 0x165667b1));
+  const b = fmix32(a ^ 0x27d4eb2f ^ Math.imul(token + 7, 0x165667b1));
   return (a * 2 ** 21 + (b >>> 11)) / 2 ** 53;
+}
+
+/**
+ * The token a seeded generation takes at `position` when the next-token law is `probs`: the winner of the
+ * exponential race argmin_i (-ln u_i) / p_i over p_i > 0, u_i = uniformAt(seed, position, i). Distributed
+ * exactly as `probs` (it is Gumbel-max sampling); the same noise for a draft's q couples the two choices.
+ */
+export function sampleAt(probs: ArrayLike<number>, seed: number, position: number): number {
+  let best = -1;
+  let bestKey = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < probs.length; i++) {
+    const p = probs[i] ?? 0;
+    if (!(p > 0)) continue;
+    const key = -Math.log(1 - uniformAt(seed, position, i)) / p; // 1 - u in (0, 1]: key finite
+    if (key < bestKey || best < 0) {
+      bestKey = key;
+      best = i;
+    }
+  }
+  return Math.max(0, best);
 }
 
 /** The distribution to preserve: softmax(logits / T) restricted by top-k then top-p, renormalised. */
@@ -90,43 +112,6 @@ function filtered(scaled: readonly number[], s: ResolvedSampling): Float64Array 
   const p = new Float64Array(n);
   for (let r = 0; r < cut; r++) p[keep[r] ?? 0] = (weights[r] ?? 0) / sum;
   return p;
-}
-
-/** Inverse-CDF sample in index order; never returns a zero-probability index. */
-export function sampleIndex(probs: ArrayLike<number>, u: number): number {
-  const list = Array.from(probs);
-  const total = list.reduce((a, b) => a + b, 0);
-  const target = u * total;
-  let acc = 0;
-  let last = 0;
-  for (let i = 0; i < list.length; i++) {
-    const p = list[i] ?? 0;
-    if (p <= 0) continue;
-    last = i;
-    acc += p;
-    if (target < acc) return i;
-  }
-  return last;
-}
-
-/**
- * One step of speculative sampling (Leviathan et al. / Chen et al.): with d ~ q, keep d with probability
- * min(1, p(d)/q(d)); otherwise draw from norm(max(0, p - q)). The result is distributed exactly as p.
- */
-export function speculativeSample(
-  p: ArrayLike<number>,
-  q: ArrayLike<number>,
-  draft: number,
-  uAccept: number,
-  uResample: number,
-): { token: number; accepted: boolean } {
-  const pd = p[draft] ?? 0;
-  const qd = q[draft] ?? 0;
-  if (qd > 0 && uAccept < Math.min(1, pd / qd)) return { token: draft, accepted: true };
-  const residual = Array.from(p, (pi, i) => Math.max(0, pi - (q[i] ?? 0)));
-  const mass = residual.reduce((a, b) => a + b, 0);
-  // mass is 0 only when p == q, where the draft is always kept; guard rounding by falling back to p.
-  return { token: sampleIndex(mass > 1e-12 ? residual : p, uResample), accepted: false };
 }
 
 /** Validates and fills sampling options (seed drawn at random when absent). */

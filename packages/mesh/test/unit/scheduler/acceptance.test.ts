@@ -1,25 +1,20 @@
 // acceptFromRun on literal trees: greedy takes the longest path matching the target's argmax plus the
 // target's next token (correction or bonus) and names the deepest accepted node; drafts offered by other
 // runs count as drafts; truncation keeps the path consistent; at temperature > 0 the accepted tokens follow
-// the target's distribution (chi-square over seeds, drafts sampled from a disagreeing q).
+// the target's distribution (chi-square over seeds, drafts from a disagreeing q with the same noise) and do
+// not depend on what was drafted.
 import { describe, expect, it } from "vitest";
 import type { StageRowOutput } from "../../../src/ports.ts";
 import { acceptFromRun, truncateAcceptance } from "../../../src/scheduler/acceptance.ts";
 import type { DraftNode } from "../../../src/scheduler/draft-tree.ts";
 import type { RunRecord } from "../../../src/scheduler/runs.ts";
-import {
-  RNG_STREAM,
-  sampleIndex,
-  targetProbs,
-  uniformAt,
-  type ResolvedSampling,
-} from "../../../src/scheduler/sampling.ts";
+import { sampleAt, targetProbs, type ResolvedSampling } from "../../../src/scheduler/sampling.ts";
 import { chiSquare, chiSquareCritical } from "../../support/sim-stats.ts";
 
 type Lit = [token: number, parent: number, branches: number[]];
 
 /** A speculative run whose nodes are drafted rows 0..n-1 from rootPos (positions follow depth). */
-function run(rootPos: number, lits: Lit[], runId = 1, q?: (i: number) => Float64Array): RunRecord {
+function run(rootPos: number, lits: Lit[], runId = 1): RunRecord {
   const nodes: DraftNode[] = [];
   lits.forEach(([token, parent, branches], i) => {
     const pos = parent < 0 ? rootPos : nodes[parent]!.pos + 1;
@@ -32,7 +27,6 @@ function run(rootPos: number, lits: Lit[], runId = 1, q?: (i: number) => Float64
       prob: 0.5,
       rank: 0,
       conf: 0.5,
-      q: q?.(i),
     });
     if (parent >= 0) nodes[parent]!.children.push(i);
   });
@@ -219,15 +213,13 @@ describe("acceptFromRun, sampled", () => {
         const sampling = { ...s, seed };
         const q3 = draftQ(3, sampling);
         const q4 = draftQ(4, sampling);
-        const d3 = sampleIndex(q3, uniformAt(seed, 3, RNG_STREAM.draft));
-        const d4 = sampleIndex(q4, uniformAt(seed, 4, RNG_STREAM.draft));
+        const d3 = sampleAt(q3, seed, 3);
+        const d4 = sampleAt(q4, seed, 4);
         // canonical root 7 at 2, drafts d3 at 3, d4 at 4
         const r = withCanonicalRoot(7, 2, [
           [d3, -1, [0]],
           [d4, 0, [0]],
         ]);
-        r.nodes[1]!.q = q3;
-        r.nodes[2]!.q = q4;
         const a = acceptFromRun(r, [out(0, 3), out(1, 4), out(2, 5)], sampling, {
           accepted: [7, 7, 7],
           anchor: 0,
@@ -237,7 +229,7 @@ describe("acceptFromRun, sampled", () => {
         let second = a.tokens[1];
         if (second === undefined) {
           // rejected at 3: the next token would come from the next canonical run (no draft there)
-          second = sampleIndex(p4, uniformAt(seed, 4, RNG_STREAM.sample));
+          second = sampleAt(p4, seed, 4);
         }
         counts[a.tokens[0]! * V + second]!++;
         keptDrafts += a.fromDraft.filter(Boolean).length;
@@ -253,13 +245,22 @@ describe("acceptFromRun, sampled", () => {
   it("is a function of (seed, position): the same inputs give the same tokens", () => {
     const s = { temperature: 1, topK: 0, topP: 1, seed: 9 };
     const q = draftQ(3, s);
-    const r = run(3, [[sampleIndex(q, uniformAt(9, 3, RNG_STREAM.draft)), -1, [0]]], 1, () => q);
+    const r = run(3, [[sampleAt(q, 9, 3), -1, [0]]], 1);
     const accepted = [1, 2, 3, r.nodes[0]!.token]; // the root's token is accepted: its row gives position 4
     const a = acceptFromRun(r, [out(0, 4)], s, { accepted, anchor: 0 });
     expect(acceptFromRun(r, [out(0, 4)], s, { accepted, anchor: 0 })).toEqual(a);
-    expect(a.tokens).toEqual([
-      sampleIndex(targetProbs(logitsAt(4), s), uniformAt(9, 4, RNG_STREAM.sample)),
-    ]);
+    expect(a.tokens).toEqual([sampleAt(targetProbs(logitsAt(4), s), 9, 4)]);
+    // What was drafted at 4 never changes the token taken there: every draft gives the same first token.
+    const t4 = a.tokens[0]!;
+    for (let d = 0; d < V; d++) {
+      const drafted = run(3, [
+        [r.nodes[0]!.token, -1, [0]],
+        [d, 0, [0]],
+      ]);
+      const b = acceptFromRun(drafted, [out(0, 4), out(1, 5)], s, { accepted, anchor: 0 });
+      expect(b.tokens[0]).toBe(t4);
+      expect(b.fromDraft[0]).toBe(d === t4);
+    }
   });
 
   it("needs full logits at temperature > 0", () => {

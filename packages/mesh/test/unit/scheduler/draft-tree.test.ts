@@ -97,12 +97,13 @@ describe("draftTree", () => {
     expect(d.calls).toHaveLength(1);
   });
 
-  it("at temperature > 0 samples one chain from the filtered draft distribution, keyed by position", async () => {
+  it("at temperature > 0 drafts one chain of the draft's shared-noise samples, keyed by position", async () => {
     const sampling = resolveSampling({ temperature: 1, seed: 3 });
     const a = await draftTree(params(scripted(table), { sampling }));
     const b = await draftTree(params(scripted(table), { sampling }));
     expect(a.branchCount).toBe(1);
-    expect(a.nodes.every((n) => n.q !== undefined && n.branches.join() === "0")).toBe(true);
+    expect(a.nodes.length).toBeGreaterThan(0);
+    expect(a.nodes.every((n) => n.branches.join() === "0")).toBe(true);
     expect(a.nodes.map((n) => n.token)).toEqual(b.nodes.map((n) => n.token));
   });
 });

@@ -1,6 +1,7 @@
-// Temperature > 0 through the whole scheduler: a fixed seed reproduces the output, and over many seeds the
-// joint distribution of the first two tokens matches the target's filtered distribution (chi-square), in
-// pipeinfer and synchronous speculative mode with a draft that disagrees with the target.
+// Temperature > 0 through the whole scheduler: a fixed seed reproduces the output (the same in every mode,
+// pipeline shape and timing), and over many seeds the joint distribution of the first two tokens matches
+// the target's filtered distribution (chi-square), in pipeinfer and synchronous speculative mode with a
+// draft that disagrees with the target.
 import { describe, expect, it } from "vitest";
 import type { DecodeMode } from "../../../src/scheduler/config.ts";
 import { targetProbs, type ResolvedSampling } from "../../../src/scheduler/sampling.ts";
@@ -33,6 +34,31 @@ describe("sampling at temperature > 0", () => {
       const a = await gen(42);
       expect(await gen(42)).toEqual(a);
       expect(await gen(43)).not.toEqual(a);
+    }
+  });
+
+  it("a seed gives the same tokens in every mode, on any number of peers, at any hop latency", async () => {
+    // The token at each position depends on (seed, position, context) only: not on which run verified
+    // it, what was drafted or cancelled, or how the network timed things.
+    let first: number[] | null = null;
+    for (const mode of ["plain", "speculative", "pipeinfer"] as const) {
+      for (const peers of [1, 3]) {
+        for (const hopMs of [0.2, 7]) {
+          const h = createHarness({
+            peers,
+            mode,
+            ...(mode === "plain" ? {} : { draft: "aligned" as const }),
+            sim: { ...SIM, hopMs },
+          });
+          const { result } = await h.generate({
+            newTokens: PROMPT,
+            maxTokens: 30,
+            sampling: { temperature: 0.9, topP: 0.95, seed: 77 },
+          });
+          first ??= result.tokens;
+          expect(result.tokens, `${mode}, ${peers} peers, ${hopMs} ms hops`).toEqual(first);
+        }
+      }
     }
   });
 

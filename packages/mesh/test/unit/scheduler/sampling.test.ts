@@ -1,13 +1,12 @@
-// Sampling maths: filters, position-keyed uniforms, and lossless speculative sampling. The chi-square test
-// runs the real rule and two broken variants (negative controls) against the same threshold, which proves
-// the test would catch a broken rule.
+// Sampling maths: filters, noise keyed by (seed, position, token), and shared-noise sampling: exact in law
+// (chi-square; a broken variant, the negative control, fails the same threshold), a pure function of
+// (seed, position, p), and a draft using the same noise names the target's token as often as the coupling
+// promises.
 import { describe, expect, it } from "vitest";
 import {
   draftProbs,
-  RNG_STREAM,
   resolveSampling,
-  sampleIndex,
-  speculativeSample,
+  sampleAt,
   targetProbs,
   uniformAt,
 } from "../../../src/scheduler/sampling.ts";
@@ -45,18 +44,21 @@ describe("filters", () => {
     for (let i = 0; i < logits.length; i++) expect(q[i]).toBeCloseTo(expected[i]!, 6);
   });
 
-  it("sampleIndex is inverse-CDF and never picks a zero-probability token", () => {
+  it("sampleAt never picks a zero-probability token and is a function of (seed, position, p)", () => {
     const p = [0, 0.5, 0, 0.5];
-    expect(sampleIndex(p, 0)).toBe(1);
-    expect(sampleIndex(p, 0.49)).toBe(1);
-    expect(sampleIndex(p, 0.51)).toBe(3);
-    expect(sampleIndex(p, 0.999999)).toBe(3);
+    for (let seed = 0; seed < 200; seed++) {
+      const t = sampleAt(p, seed, 3);
+      expect([1, 3]).toContain(t);
+      expect(sampleAt(p, seed, 3)).toBe(t);
+    }
+    expect(sampleAt([0, 0, 1], 5, 9)).toBe(2);
   });
 
-  it("uniforms depend only on (seed, position, stream)", () => {
-    expect(uniformAt(7, 12, RNG_STREAM.accept)).toBe(uniformAt(7, 12, RNG_STREAM.accept));
-    expect(uniformAt(7, 12, RNG_STREAM.accept)).not.toBe(uniformAt(7, 12, RNG_STREAM.sample));
+  it("noise depends only on (seed, position, token)", () => {
+    expect(uniformAt(7, 12, 3)).toBe(uniformAt(7, 12, 3));
+    expect(uniformAt(7, 12, 3)).not.toBe(uniformAt(7, 12, 4));
     expect(uniformAt(7, 12, 1)).not.toBe(uniformAt(8, 12, 1));
+    expect(uniformAt(7, 12, 1)).not.toBe(uniformAt(7, 13, 1));
     const us = Array.from({ length: 10000 }, (_, i) => uniformAt(3, i, 1));
     expect(Math.min(...us)).toBeGreaterThanOrEqual(0);
     expect(Math.max(...us)).toBeLessThan(1);
@@ -70,43 +72,51 @@ describe("filters", () => {
   });
 });
 
-describe("speculative sampling is lossless", () => {
+describe("shared-noise sampling is exact and couples the draft to the target", () => {
   // A target and a draft that disagree a lot.
   const p = targetProbs(Float32Array.from([1.5, 0.2, -0.5, 2.2, 0.1, -1, 0.8, 0]), s());
   const q = targetProbs(Float32Array.from([-0.5, 2.0, 1.0, 0.3, -1, 1.2, 0.1, 0.4]), s());
   const N = 30000;
+  const crit = chiSquareCritical(p.length - 1);
 
   function histogram(step: (seed: number) => number): number[] {
     const h = new Array<number>(p.length).fill(0);
     for (let i = 0; i < N; i++) h[step(i)]!++;
     return h;
   }
-  const draftOf = (i: number): number => sampleIndex(q, uniformAt(i, 0, RNG_STREAM.draft));
-  const uA = (i: number): number => uniformAt(i, 0, RNG_STREAM.accept);
-  const uS = (i: number): number => uniformAt(i, 0, RNG_STREAM.sample);
-  const crit = chiSquareCritical(p.length - 1);
 
-  it("the accepted-or-resampled token follows p (chi-square)", () => {
-    const h = histogram((i) => speculativeSample(p, q, draftOf(i), uA(i), uS(i)).token);
-    const { stat } = chiSquare(h, [...p]);
-    expect(stat).toBeLessThan(crit);
+  it("the sampled token follows p over seeds and over positions (chi-square)", () => {
+    expect(
+      chiSquare(
+        histogram((i) => sampleAt(p, i, 0)),
+        [...p],
+      ).stat,
+    ).toBeLessThan(crit);
+    expect(
+      chiSquare(
+        histogram((i) => sampleAt(p, 1, i)),
+        [...p],
+      ).stat,
+    ).toBeLessThan(crit);
   });
 
-  it("negative controls: always keeping the draft, or resampling from p, fail the same test", () => {
-    const keep = histogram((i) => draftOf(i));
-    expect(chiSquare(keep, [...p]).stat).toBeGreaterThan(crit);
-    const wrongResample = histogram((i) => {
-      const d = draftOf(i);
-      return uA(i) < Math.min(1, p[d]! / q[d]!) ? d : sampleIndex(p, uS(i));
-    });
-    expect(chiSquare(wrongResample, [...p]).stat).toBeGreaterThan(crit);
+  it("negative control: keeping the draft's sample fails the same test", () => {
+    expect(
+      chiSquare(
+        histogram((i) => sampleAt(q, i, 0)),
+        [...p],
+      ).stat,
+    ).toBeGreaterThan(crit);
   });
 
-  it("keeps the draft with probability sum(min(p, q))", () => {
-    let kept = 0;
-    for (let i = 0; i < N; i++)
-      if (speculativeSample(p, q, draftOf(i), uA(i), uS(i)).accepted) kept++;
-    const expected = [...p].reduce((a, pi, j) => a + Math.min(pi, q[j]!), 0);
-    expect(kept / N).toBeCloseTo(expected, 1);
+  it("the draft names the target's token with at least the coupling's (1 - TV) / (1 + TV), at most 1 - TV", () => {
+    let same = 0;
+    for (let i = 0; i < N; i++) if (sampleAt(p, i, 0) === sampleAt(q, i, 0)) same++;
+    const tv = [...p].reduce((a, pi, j) => a + Math.abs(pi - q[j]!), 0) / 2;
+    const rate = same / N;
+    expect(rate).toBeGreaterThan((1 - tv) / (1 + tv) - 0.01);
+    expect(rate).toBeLessThan(1 - tv + 0.01);
+    // identical laws always agree
+    for (let i = 0; i < 1000; i++) expect(sampleAt(p, i, 4)).toBe(sampleAt([...p], i, 4));
   });
 });
