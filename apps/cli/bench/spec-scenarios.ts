@@ -12,6 +12,8 @@ export interface Scenario {
   weakDraft: boolean;
   /** Modelled compute (labelled "modelled" in every output), or null for real compute. */
   modelled: { stageMs: number; rowMs: number; draftMs: number } | null;
+  /** Tokens per prompt in the default run when not the bench's 128 (--max-tokens overrides all). */
+  benchTokens?: number;
 }
 
 export const SCENARIOS: readonly Scenario[] = [

@@ -1,0 +1,159 @@
+// bench:spec --tune: tunes synchronous speculation and PipeInfer separately in each scenario, so that the
+// measured run compares each mode at its own best settings. Coordinate descent from the scheduler's
+// defaults over a small grid per knob; a candidate's score is its end-to-end tokens/s (prompt in to last
+// token out) over a few held-out prompts. Writes the chosen knobs (and every trial) to spec-defaults.json,
+// keeping the scenarios it did not tune.
+
+import { cpus } from "node:os";
+import {
+  closeScheduler,
+  generateOnce,
+  openScenario,
+  schedulerFor,
+  WARMUP_TOKENS,
+  type BenchEnv,
+  type OpenedScenario,
+} from "./spec-harness.ts";
+import type { Scenario } from "./spec-scenarios.ts";
+import {
+  formatKnobs,
+  readSettings,
+  untunedKnobs,
+  writeSettings,
+  type Knobs,
+  type SettingsFile,
+  type TuneTrial,
+} from "./spec-settings.ts";
+
+type TunedMode = "speculative" | "pipeinfer";
+
+/**
+ * The values tried per knob, in the order the knobs are visited. Speculative: the draft tree's depth,
+ * width and stopping threshold. PipeInfer: the governor, how many micro-batches fly at once, their depth
+ * (first of a chain and later) and the stopping threshold.
+ */
+export const SEARCH: Record<TunedMode, [keyof Knobs, readonly (number | boolean)[]][]> = {
+  speculative: [
+    ["draftMax", [2, 3, 4, 6]],
+    ["draftBranches", [1, 2, 3]],
+    ["pAccept", [0.02, 0.05, 0.1, 0.2, 0.4]],
+  ],
+  pipeinfer: [
+    ["governor", [true, false]],
+    ["maxInFlightRuns", [2, 3, 4, 6]],
+    ["draftMax", [2, 3, 4, 6]],
+    ["firstDraftMax", [1, 2, 3, 4]],
+    ["pAccept", [0.02, 0.05, 0.1, 0.2, 0.4]],
+  ],
+};
+
+/** A challenger must beat the incumbent by this much to replace it (the box's noise is several %). */
+const MARGIN = 0.03;
+
+export interface TuneOptions {
+  scenarios: readonly Scenario[];
+  drafterKind: "ort" | "engine";
+  prompts: readonly (readonly number[])[];
+  warmup: readonly number[];
+  maxTokens: number;
+  passes: number;
+  extraArgs: readonly string[];
+  env: BenchEnv;
+  settingsFile: URL | string;
+}
+
+export async function tune(o: TuneOptions): Promise<SettingsFile> {
+  const log = o.env.log;
+  const file: SettingsFile = readSettings(o.settingsFile) ?? {
+    about: "",
+    tuned: null,
+    scenarios: {},
+    trials: {},
+  };
+  file.about =
+    "bench:spec per-mode knobs, chosen by `npm run bench:spec -- --tune` (apps/cli/bench/spec-tune.ts); " +
+    "the default bench run reads them. Plain decoding has no knobs.";
+  const wallMs: Record<string, number> = { ...(file.tuned?.wallMs ?? {}) };
+  let drafterName = o.drafterKind as string;
+  for (const sc of o.scenarios) {
+    const t0 = performance.now();
+    log(`== tune ${sc.name}: ${sc.about}`);
+    const os = await openScenario(sc, [o.drafterKind], o.env);
+    try {
+      drafterName = os.drafters[0]?.name ?? drafterName;
+      const speculative = await descend(os, "speculative", o);
+      const pipeinfer = await descend(os, "pipeinfer", o);
+      file.scenarios[sc.name] = { speculative: speculative.best, pipeinfer: pipeinfer.best };
+      file.trials[sc.name] = { speculative: speculative.trials, pipeinfer: pipeinfer.trials };
+    } finally {
+      await os.destroy();
+    }
+    wallMs[sc.name] = Math.round(performance.now() - t0);
+    log(`   ${sc.name} tuned in ${(wallMs[sc.name]! / 60_000).toFixed(1)} min`);
+    file.tuned = {
+      date: new Date().toISOString(),
+      machine: `${cpus().length} x ${cpus()[0]?.model ?? "unknown"}, Node ${process.version}, ${o.env.backend} stages`,
+      drafter: drafterName,
+      prompts: o.prompts.length,
+      maxTokens: o.maxTokens,
+      objective:
+        "end-to-end tokens/s (generated tokens / request start to last token), summed over the prompts",
+      wallMs,
+    };
+    writeSettings(file, o.settingsFile); // after every scenario, so an interrupted run keeps what it finished
+  }
+  return file;
+}
+
+async function descend(
+  os: OpenedScenario,
+  mode: TunedMode,
+  o: TuneOptions,
+): Promise<{ best: Knobs; trials: TuneTrial[] }> {
+  const drafter = os.drafters[0] ?? null;
+  const trials: TuneTrial[] = [];
+  const measure = async (knobs: Knobs): Promise<number> => {
+    const s = schedulerFor(os, mode, drafter, knobs, o.extraArgs, o.env.log);
+    try {
+      await generateOnce(s, o.warmup, WARMUP_TOKENS);
+      let tokens = 0;
+      let ms = 0;
+      for (const p of o.prompts) {
+        const m = (await generateOnce(s, p, o.maxTokens)).metrics;
+        tokens += m.generatedTokens;
+        ms += m.elapsedMs;
+      }
+      const tps = ms > 0 ? (tokens * 1000) / ms : 0;
+      trials.push({ knobs: { ...knobs }, e2eTokensPerSecond: Number(tps.toFixed(3)) });
+      o.env.log(`   ${mode.padEnd(11)} ${tps.toFixed(2).padStart(6)} tok/s  ${formatKnobs(knobs)}`);
+      return tps;
+    } finally {
+      await closeScheduler(s);
+    }
+  };
+  let best = untunedKnobs(mode);
+  for (let pass = 0; pass < o.passes; pass++) {
+    let moved = false;
+    for (const [knob, values] of SEARCH[mode]) {
+      // The incumbent is measured again beside its challengers, so a drift in the box's load between
+      // knobs does not favour whichever was measured in a quiet moment.
+      let bestScore = await measure(best);
+      let winner = best;
+      for (const v of values) {
+        if (v === best[knob]) continue;
+        const cand: Knobs = { ...best, [knob]: v };
+        if ((cand.firstDraftMax ?? 0) > (cand.draftMax ?? Infinity)) continue;
+        const score = await measure(cand);
+        if (score > bestScore * (1 + MARGIN)) {
+          bestScore = score;
+          winner = cand;
+        }
+      }
+      if (winner !== best) moved = true;
+      best = winner;
+    }
+    if (!moved) break;
+  }
+  o.env.log(`   ${mode} chosen: ${formatKnobs(best)}`);
+  return { best, trials };
+}
