@@ -1,4 +1,4 @@
-// Speculating the correction (pipeinfer, greedy): where a live run drafted a token the target may well
+// Speculating the correction (pipeinfer; greedy, or sampled with the draft's race order): where a live run drafted a token the target may well
 // reject, a sibling micro-batch rooted at one of the draft's other candidates at that position (and
 // drafted on from there) is ready when the target takes that candidate, so the chain goes on without a
 // round trip. This picks the best such fork: over every drafted node past the frontier whose path agrees

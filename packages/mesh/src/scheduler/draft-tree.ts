@@ -2,13 +2,13 @@
 // with the reference's adaptive cutoffs applied to the draft's confidence (a branch stops when its top-1's
 // confidence < pAccept + pAdjust; a candidate opens a branch when its confidence > pSplit + pAdjust; the
 // confidence is the calibrated P(target agrees), or the raw probability without calibration) and a cap on
-// rows and branches. At temperature > 0 it drafts a single chain of the draft's shared-noise samples
-// (sampling.ts), which name the target's own sampled token whenever the two agree. Knows nothing of runs,
-// KV or the pipeline.
+// rows and branches. At temperature > 0 the candidates are the draft's race order under the target's
+// shared noise (sampling.ts), whose winner names the target's own sampled token whenever the two agree.
+// Knows nothing of runs, KV or the pipeline.
 
 import type { Drafter } from "../ports.ts";
 import { at } from "./at.ts";
-import { draftProbs, sampleAt, type ResolvedSampling } from "./sampling.ts";
+import { draftProbs, raceOrder, type ResolvedSampling } from "./sampling.ts";
 
 /** One drafted token = one row of a speculative run. Nodes are in row order (parents first). */
 export interface DraftNode {
@@ -29,7 +29,7 @@ export interface DraftNode {
    */
   conf: number;
   /**
-   * Greedy only: the draft's other candidates at this position (after the same path) that did not open a
+   * The draft's other candidates at this position (after the same path) that did not open a
    * branch of this tree, most likely first; where the target may take one of them instead.
    */
   alternatives?: DraftAlternative[] | undefined;
@@ -64,7 +64,7 @@ export interface DraftTreeParams {
   topK: number;
   /** Confidence of the rank-r candidate of raw probability p (default: p itself). */
   confidence?: ((rank: number, prob: number) => number) | undefined;
-  /** Present at temperature > 0: draft a chain by sampling (uniforms keyed by position). */
+  /** Present at temperature > 0: candidates in the draft's race order under the shared noise. */
   sampling?: ResolvedSampling | undefined;
   /** Checked between levels: true stops drafting (an outcome is waiting). */
   shouldYield: () => boolean;
@@ -80,7 +80,7 @@ export async function draftTree(p: DraftTreeParams): Promise<DraftTree> {
   const firstPos = p.base.length;
   const nodes: DraftNode[] = [];
   const branches: Branch[] = [{ path: [], drafting: true }];
-  const maxBranches = p.sampling === undefined ? p.maxBranches : 1;
+  const maxBranches = p.maxBranches;
   const conf = p.confidence ?? ((_rank: number, prob: number): number => prob);
   let interrupted = false;
   for (let depth = 0; nodes.length < p.maxNodes; depth++) {
@@ -95,11 +95,7 @@ export async function draftTree(p: DraftTreeParams): Promise<DraftTree> {
       Int32Array.from([...p.base, ...b.path.map((i) => at(nodes, i).token)]),
     );
     const wantProbs = p.sampling !== undefined;
-    const preds = await p.drafter.predict(
-      contexts,
-      { topK: wantProbs ? 1 : p.topK, wantProbs },
-      p.signal,
-    );
+    const preds = await p.drafter.predict(contexts, { topK: p.topK, wantProbs }, p.signal);
     active.forEach((b, k) => {
       const pred = preds[k];
       b.drafting = false;
@@ -110,41 +106,38 @@ export async function draftTree(p: DraftTreeParams): Promise<DraftTree> {
         if (parent >= 0) at(nodes, parent).children.push(nodes.length - 1);
         return nodes.length - 1;
       };
+      // At T > 0 the candidates are the draft's race order with the target's noise (sampling.ts): its
+      // winner names the target's own token whenever their races agree, and the runners-up are the
+      // likeliest other picks. What is drafted never changes the target's token, so the same cutoffs,
+      // branches and alternatives as greedy apply.
+      let topIds: ArrayLike<number> = pred.topIds;
+      let topProbs: ArrayLike<number> = pred.topProbs;
       if (p.sampling !== undefined) {
         if (pred.probs === undefined) throw new Error("drafter returned no probabilities");
         const q = draftProbs(pred.probs, p.sampling);
-        // The draft's shared-noise sample: the target's own token whenever their races agree. What is
-        // drafted never changes the target's token (acceptance samples it from p alone), so any stop rule
-        // is exact; stopping on the top-1 of q keeps the chain as long as the draft is sure of anything.
-        const top = Math.max(...q);
-        if (conf(0, top) < p.cutoffAccept) return;
-        const token = sampleAt(q, p.sampling.seed, pos);
-        const prob = q[token] ?? 0;
-        let rank = 0;
-        for (const x of q) if (x > prob) rank++;
-        b.path.push(add(token, rank, prob, conf(rank, prob)));
-        b.drafting = true;
-        return;
+        const order = raceOrder(q, p.sampling.seed, pos, p.topK);
+        topIds = order;
+        topProbs = order.map((i) => q[i] ?? 0);
       }
-      const p0 = pred.topProbs[0] ?? 0;
+      const p0 = topProbs[0] ?? 0;
       const c0 = conf(0, p0);
       if (c0 < p.cutoffAccept) return;
       const prefix = b.path.slice();
-      const top = add(pred.topIds[0] ?? 0, 0, p0, c0);
+      const top = add(topIds[0] ?? 0, 0, p0, c0);
       b.path.push(top);
       b.drafting = true;
       let f = 1;
-      for (; f < pred.topIds.length; f++) {
+      for (; f < topIds.length; f++) {
         if (branches.length >= maxBranches || nodes.length >= p.maxNodes) break;
-        const pf = pred.topProbs[f] ?? 0;
+        const pf = topProbs[f] ?? 0;
         const cf = conf(f, pf);
         if (cf <= p.cutoffSplit) break;
-        branches.push({ path: [...prefix, add(pred.topIds[f] ?? 0, f, pf, cf)], drafting: true });
+        branches.push({ path: [...prefix, add(topIds[f] ?? 0, f, pf, cf)], drafting: true });
       }
       const alternatives: DraftAlternative[] = [];
-      for (; f < pred.topIds.length; f++) {
-        const pf = pred.topProbs[f] ?? 0;
-        alternatives.push({ token: pred.topIds[f] ?? 0, prob: pf, rank: f, conf: conf(f, pf) });
+      for (; f < topIds.length; f++) {
+        const pf = topProbs[f] ?? 0;
+        alternatives.push({ token: topIds[f] ?? 0, prob: pf, rank: f, conf: conf(f, pf) });
       }
       at(nodes, top).alternatives = alternatives;
     });

@@ -198,7 +198,7 @@ export class RunLauncher {
   #bestTip(): ChainTip | null {
     const { state, config } = this.#d;
     const tip = chooseTip(state.runs, state.tokens, state.maxPos);
-    if (!config.speculation.speculateCorrections || !state.greedy) return tip;
+    if (!config.speculation.speculateCorrections) return tip;
     const fork = chooseForkTip(state.runs, state.tokens, state.maxPos, this.#forks);
     return fork !== null && (tip === null || fork.score > tip.score) ? fork : tip;
   }

@@ -52,17 +52,35 @@ export function uniformAt(seed: number, position: number, token: number): number
 }
 
 /**
- * The token a seeded generation takes at `position` when the next-token law is `probs`: the winner of the
- * exponential race argmin_i (-ln u_i) / p_i over p_i > 0, u_i = uniformAt(seed, position, i). Distributed
- * exactly as `probs` (it is Gumbel-max sampling); the same noise for a draft's q couples the two choices.
+ * The `count` first finishers of the exponential race at `position` over `probs`: argmin_i (-ln u_i) / p_i
+ * over p_i > 0, u_i = uniformAt(seed, position, i), then the runners-up in order. The winner is distributed
+ * exactly as `probs` (Gumbel-max sampling); racing a draft's q with the same noise couples its picks to the
+ * target's.
  */
+export function raceOrder(
+  probs: ArrayLike<number>,
+  seed: number,
+  position: number,
+  count: number,
+): number[] {
+  const keys: [number, number][] = [];
+  for (let i = 0; i < probs.length; i++) {
+    const p = probs[i] ?? 0;
+    if (!(p > 0)) continue;
+    keys.push([-Math.log(1 - uniformAt(seed, position, i)) / p, i]); // 1 - u in (0, 1]: finite
+  }
+  keys.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  return keys.slice(0, Math.max(1, count)).map(([, i]) => i);
+}
+
+/** The token a seeded generation takes at `position` when the next-token law is `probs`: the race's winner. */
 export function sampleAt(probs: ArrayLike<number>, seed: number, position: number): number {
   let best = -1;
   let bestKey = Number.POSITIVE_INFINITY;
   for (let i = 0; i < probs.length; i++) {
     const p = probs[i] ?? 0;
     if (!(p > 0)) continue;
-    const key = -Math.log(1 - uniformAt(seed, position, i)) / p; // 1 - u in (0, 1]: key finite
+    const key = -Math.log(1 - uniformAt(seed, position, i)) / p;
     if (key < bestKey || best < 0) {
       bestKey = key;
       best = i;

@@ -2,8 +2,8 @@
 // tree or an earlier fork covers, only past the frontier on the accepted path, chained from the right
 // branch); and through the scheduler with speculateCorrections on: greedy output exact on 1 to 4 peers with
 // several drafts, forks really launched, runs cancelled mid-shard leave only canonical KV, an abort at
-// every point of a generation leaves a cache the conversation continues on exactly, and sampling (where
-// forks stay off) keeps the target's distribution.
+// every point of a generation leaves a cache the conversation continues on exactly, and sampling (forks
+// rooted at the draft's race runners-up) keeps the target's distribution.
 import { describe, expect, it } from "vitest";
 import { requiredSeqIds } from "../../../src/scheduler/config.ts";
 import { chooseForkTip } from "../../../src/scheduler/correction-forks.ts";
@@ -297,7 +297,7 @@ describe("correction forks and sampling", () => {
   const MODEL = { vocabSize: 6, layers: 2, logitScale: 4, logitPower: 1.5 };
   const SIM = { hopMs: 1, compute: { baseMs: 2, perExtraRowMs: 0.2 } };
 
-  it("leaves T > 0 lossless: the first two tokens follow the target (forks stay off)", async () => {
+  it("at T > 0 forks launch and the first two tokens still follow the target", async () => {
     const s = { temperature: 1, topK: 0, topP: 1, seed: 0 };
     const ref = new ToyReference(new ToyModel(MODEL));
     const V = MODEL.vocabSize;
@@ -309,6 +309,7 @@ describe("correction forks and sampling", () => {
     }
     const N = 600;
     const counts = new Array<number>(V * V).fill(0);
+    let forks = 0;
     for (let seed = 1; seed <= N; seed++) {
       const h = createHarness({
         peers: 1,
@@ -324,8 +325,9 @@ describe("correction forks and sampling", () => {
         sampling: { ...s, seed },
       });
       counts[result.tokens[0]! * V + result.tokens[1]!]!++;
-      expect(result.metrics.correctionForksLaunched).toBe(0);
+      forks += result.metrics.correctionForksLaunched;
     }
+    expect(forks).toBeGreaterThan(0);
     const { stat, dof } = chiSquare(counts, joint);
     expect(stat).toBeLessThan(chiSquareCritical(dof));
   });

@@ -1,9 +1,9 @@
 // Drafting one micro-batch: caps on rows and branches, the accept/split cutoffs, yielding between levels,
-// and the sampled chain at temperature > 0.
+// and at temperature > 0 the draft's race order under the seed's noise.
 import { describe, expect, it } from "vitest";
 import type { DraftPrediction, Drafter } from "../../../src/ports.ts";
 import { draftTree, type DraftTreeParams } from "../../../src/scheduler/draft-tree.ts";
-import { resolveSampling } from "../../../src/scheduler/sampling.ts";
+import { draftProbs, raceOrder, resolveSampling } from "../../../src/scheduler/sampling.ts";
 
 /** A drafter whose next-token candidates depend only on the context's last token: table[last]. */
 function scripted(
@@ -97,13 +97,31 @@ describe("draftTree", () => {
     expect(d.calls).toHaveLength(1);
   });
 
-  it("at temperature > 0 drafts one chain of the draft's shared-noise samples, keyed by position", async () => {
+  it("at temperature > 0 drafts the draft's race order under the seed's noise, branches included", async () => {
     const sampling = resolveSampling({ temperature: 1, seed: 3 });
     const a = await draftTree(params(scripted(table), { sampling }));
     const b = await draftTree(params(scripted(table), { sampling }));
-    expect(a.branchCount).toBe(1);
-    expect(a.nodes.length).toBeGreaterThan(0);
-    expect(a.nodes.every((n) => n.branches.join() === "0")).toBe(true);
     expect(a.nodes.map((n) => n.token)).toEqual(b.nodes.map((n) => n.token));
+    // The first level: the race winner of the draft's filtered q after [5, 5], then its runner-up as a
+    // sibling branch when its probability clears the split cutoff.
+    const probs = new Float32Array(8);
+    for (const [id, p] of table[5]!) probs[id] = p;
+    const q = draftProbs(probs, sampling);
+    const order = raceOrder(q, 3, 2, 8);
+    const first = a.nodes.filter((n) => n.pos === 2);
+    expect(first[0]?.token).toBe(order[0]);
+    const runnerUp = order[1]!;
+    if ((q[runnerUp] ?? 0) > 0.3) expect(first.map((n) => n.token)).toContain(runnerUp);
+    // Across seeds the winner follows q: both likely candidates lead sometimes; the unlikely one (0.05,
+    // under the accept cutoff) ends the draft when it wins.
+    const winners = new Set<number>();
+    for (let seed = 0; seed < 40; seed++) {
+      const t = await draftTree(
+        params(scripted(table), { sampling: resolveSampling({ temperature: 1, seed }) }),
+      );
+      winners.add(t.nodes[0]?.token ?? -1);
+    }
+    expect(winners.has(1) && winners.has(2)).toBe(true);
+    expect([...winners].every((w) => [1, 2, -1].includes(w))).toBe(true);
   });
 });
