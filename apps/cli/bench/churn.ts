@@ -7,7 +7,6 @@
 // Usage: npm run bench:churn -- [--kills 20] [--freezes 20] [--every 40] [--long-tokens 160]
 //        [--repeats 3] [--seed 1] [--mode pipeinfer|plain|speculative] [--json]
 
-import { execFileSync } from "node:child_process";
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import type { Head } from "@pipemesh/head";
@@ -15,6 +14,7 @@ import type { GenerationResult } from "@pipemesh/mesh";
 import { parseGenerateArgs } from "../src/args.ts";
 import { openCliHead } from "../src/head/cli-head.ts";
 import { promptTokens } from "../src/head/prompt.ts";
+import { joinChildren, seededRandom as rng } from "../test/support/fault-injection.ts";
 
 const PROMPT = "Once upon a time";
 const TRIAL_TOKENS = 48;
@@ -36,17 +36,6 @@ interface Trial {
   error?: string;
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -59,22 +48,6 @@ function percentile(xs: readonly number[], q: number): number {
   return s.length === 0
     ? Number.NaN
     : (s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] ?? 0);
-}
-
-/** The live `pipemesh join` children of this process, oldest first. */
-function stageProcesses(): number[] {
-  let out = "";
-  try {
-    out = execFileSync("pgrep", ["-P", String(process.pid), "-f", "join"], { encoding: "utf8" });
-  } catch {
-    return [];
-  }
-  return out
-    .trim()
-    .split("\n")
-    .filter((l) => l !== "")
-    .map(Number)
-    .sort((a, b) => a - b);
 }
 
 interface Fault {
@@ -134,7 +107,7 @@ async function generation(
       count += ev.tokens.length;
       while (fault !== null && pending.length > 0 && count >= (pending[0] ?? Infinity)) {
         pending.shift();
-        const stages = stageProcesses();
+        const stages = joinChildren(process.pid);
         const victim = stages[fault.pick(stages.length)];
         if (victim === undefined) continue;
         faultAt.push(performance.now());

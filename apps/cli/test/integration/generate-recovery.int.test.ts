@@ -3,36 +3,13 @@
 // with exactly the tokens of an uninterrupted run (one local peer, no mesh), and says how long the
 // recovery took; with --no-recovery the same kill ends the run with ERR_PEER_LOST and the tokens so far.
 
-import { execFileSync } from "node:child_process";
 import { beforeAll, describe, expect, it } from "vitest";
+import { joinChildren, seededRandom as rng } from "../support/fault-injection.ts";
 import { collect, generateTokens, startCli, type CliResult } from "../support/run-cli.ts";
 
 // The embedded pair (8 layers, 2 per peer), 20 ms per hop so a 48-token reply lasts seconds.
 const ARGS = ["--prompt", "Once upon a time", "--max-tokens", "48", "--ignore-eos"];
 const PEERS = ["--peers", "4", "--backend", "cpu", "--link-latency-ms", "20"];
-
-/** Deterministic draws for the trials (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** The `pipemesh join` children of a generate process, in spawn order. */
-function joinChildren(pid: number): number[] {
-  const out = execFileSync("pgrep", ["-P", String(pid), "-f", "join"], { encoding: "utf8" });
-  return out
-    .trim()
-    .split("\n")
-    .filter((l) => l !== "")
-    .map(Number)
-    .sort((a, b) => a - b);
-}
 
 interface Fault {
   signal: "SIGKILL" | "SIGSTOP";
@@ -42,10 +19,11 @@ interface Fault {
   delayMs: number;
 }
 
+/** Starts `generate` with a fault and returns its result; the fault lands `delayMs` after the pipeline is up. */
 async function faulted(
   extra: readonly string[],
   fault: Fault,
-): Promise<{ r: CliResult; stderr: () => string; victimPid: number }> {
+): Promise<{ r: CliResult; faultAt: number }> {
   const child = startCli(["generate", ...ARGS, ...PEERS, ...extra, "--json"]);
   const done = collect(child);
   let stderr = "";
@@ -57,6 +35,7 @@ async function faulted(
   const kids = joinChildren(child.pid ?? 0);
   expect(kids).toHaveLength(4);
   const victimPid = kids[fault.victim] ?? 0;
+  const faultAt = Date.now();
   process.kill(victimPid, fault.signal);
   if (fault.signal === "SIGSTOP") {
     // Resume the stopped process once the head has planned it out, while the generation goes on: it
@@ -69,7 +48,7 @@ async function faulted(
       .toBe(true);
     process.kill(victimPid, "SIGCONT");
   }
-  return { r: await done, stderr: () => stderr, victimPid };
+  return { r: await done, faultAt };
 }
 
 describe("generate --peers 4 survives a lost stage", () => {
@@ -122,19 +101,12 @@ describe("generate --peers 4 survives a lost stage", () => {
   }, 240_000);
 
   it("--no-recovery: a killed stage ends the run with ERR_PEER_LOST within 5 s, tokens so far kept", async () => {
-    const child = startCli(["generate", ...ARGS, ...PEERS, "--no-recovery", "--json"]);
-    const done = collect(child);
-    let stderr = "";
-    child.stderr?.on("data", (d: string) => (stderr += d));
-    await expect
-      .poll(() => stderr.includes("pipemesh: pipeline"), { timeout: 120_000, interval: 100 })
-      .toBe(true);
-    await new Promise((r) => setTimeout(r, 1200));
-    const kids = joinChildren(child.pid ?? 0);
-    const killedAt = Date.now();
-    process.kill(kids[2] ?? 0, "SIGKILL");
-    const r = await done;
-    expect(Date.now() - killedAt).toBeLessThan(5000);
+    const { r, faultAt } = await faulted(["--no-recovery"], {
+      signal: "SIGKILL",
+      victim: 2,
+      delayMs: 1200,
+    });
+    expect(Date.now() - faultAt).toBeLessThan(5000);
     expect(r.code).not.toBe(0);
     const json = r.json as { error: { code: string }; tokens: number[] };
     expect(json.error.code).toBe("ERR_PEER_LOST");

@@ -74,13 +74,24 @@ export function stageSpecFor(
   const i = plan.stages.findIndex((s) => s.peerId === peerId);
   const s = plan.stages[i];
   if (s === undefined) return null;
+  return loadSpec(plan, s, plan.headId === peerId, i === plan.stages.length - 1, model);
+}
+
+/** The load spec of `range` in `plan`: the model, the plan's context and where the weights come from. */
+function loadSpec(
+  plan: PipelinePlan,
+  range: { layerStart: number; layerEnd: number },
+  embeds: boolean,
+  tail: boolean,
+  model: ModelInfo | undefined,
+): StageLoadSpec {
   const spec: StageLoadSpec = {
     modelId: plan.modelId,
     layerCount: plan.layerCount,
-    layerStart: s.layerStart,
-    layerEnd: s.layerEnd,
-    embeds: plan.headId === peerId,
-    tail: i === plan.stages.length - 1,
+    layerStart: range.layerStart,
+    layerEnd: range.layerEnd,
+    embeds,
+    tail,
   };
   if (plan.contextLength !== undefined) spec.contextLength = plan.contextLength;
   if (plan.modelUrl !== undefined) spec.modelUrl = plan.modelUrl;
@@ -100,19 +111,8 @@ export function standbySpecFor(
   if (plan.stages.some((s) => s.peerId === peerId)) return null;
   const s = plan.standby?.find((x) => x.peerId === peerId);
   if (s === undefined) return null;
-  const spec: StageLoadSpec = {
-    modelId: plan.modelId,
-    layerCount: plan.layerCount,
-    layerStart: s.layerStart,
-    layerEnd: s.layerEnd,
-    embeds: false,
-    // Stages cover [0, layerCount) in order, so the tail's range is the one ending at layerCount.
-    tail: s.layerEnd === plan.layerCount,
-  };
-  if (plan.contextLength !== undefined) spec.contextLength = plan.contextLength;
-  if (plan.modelUrl !== undefined) spec.modelUrl = plan.modelUrl;
-  if (model?.source !== undefined && model.id === plan.modelId) spec.source = model.source;
-  return spec;
+  // Stages cover [0, layerCount) in order, so the tail's range is the one ending at layerCount.
+  return loadSpec(plan, s, false, s.layerEnd === plan.layerCount, model);
 }
 
 /** What this peer should have loaded for `state`: its stage, else the range it stands by for, else null. */

@@ -6,20 +6,14 @@
 // Every test is bounded in time, so a hang fails it.
 import { afterEach, describe, expect, it } from "vitest";
 import { isMeshError, type MeshError } from "../../src/errors.ts";
-import type {
-  PipelinePort,
-  StageBatch,
-  StageKvOp,
-  StageResult,
-  StageRunner,
-} from "../../src/ports.ts";
+import type { PipelinePort, StageResult } from "../../src/ports.ts";
 import { HeadNode, type HeadSession } from "../../src/room/head-node.ts";
 import type { PeerNode } from "../../src/room/peer-node.ts";
 import type { LoadStage } from "../../src/room/shard-slot.ts";
 import { PipeInferScheduler } from "../../src/scheduler/scheduler.ts";
 import { referenceGreedy } from "../support/sim-harness.ts";
 import { ToyModel } from "../support/toy-model.ts";
-import { toyRemoteStage } from "../support/toy-remote.ts";
+import { tamper, toyRemoteStage } from "../support/toy-remote.ts";
 import { peerOptions, startToyRoom, toyLoader, TOY_SPEC } from "../support/toy-room.ts";
 import { PeerNode as Peer } from "../../src/room/peer-node.ts";
 
@@ -35,18 +29,8 @@ afterEach(async () => {
 
 /** A loader whose shards rewrite their results from their `fromRun`-th run on. */
 function lyingLoader(fromRun: number, edit: (r: StageResult) => StageResult): LoadStage {
-  return (spec) => {
-    const inner = toyRemoteStage(model, spec.layerStart, spec.layerEnd);
-    let n = 0;
-    const runner: StageRunner = {
-      async run(batch: StageBatch, signal?: AbortSignal): Promise<StageResult> {
-        const r = await inner.run(batch, signal);
-        return ++n >= fromRun ? edit(r) : r;
-      },
-      kv: (op: StageKvOp) => inner.kv(op),
-    };
-    return Promise.resolve(runner);
-  };
+  return (spec) =>
+    Promise.resolve(tamper(toyRemoteStage(model, spec.layerStart, spec.layerEnd), fromRun, edit));
 }
 
 /**

@@ -1,6 +1,7 @@
 // Test/bench harness: wires a ToyModel split over N stages, a SimPipeline, an optional ToyDrafter and a
 // PipeInferScheduler onto one SimClock, and runs generations in virtual time. Test support only.
 
+import { expect } from "vitest";
 import type { DecodeMode, SchedulerConfig } from "../../src/scheduler/config.ts";
 import type { TokenEvent } from "../../src/scheduler/generation-loop.ts";
 import {
@@ -106,4 +107,15 @@ export function referenceGreedy(
     ctx.push(best);
   }
   return out;
+}
+
+/** Every stage holds exactly the canonical context: one seq-0 cell per position, nothing else. */
+export function expectCanonicalOnly(h: Harness, length: number): void {
+  for (const stage of h.sim.stages) {
+    const cells = stage.cache.entries();
+    expect(cells.every((c) => c.seqs.length === 1 && c.seqs[0] === 0)).toBe(true);
+    expect(cells.map((c) => c.pos).sort((a, b) => a - b)).toEqual(
+      Array.from({ length }, (_, i) => i),
+    );
+  }
 }

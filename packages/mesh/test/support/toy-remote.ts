@@ -1,7 +1,9 @@
 // Toy stages for a head that embeds: the head holds a ToyStage over layers [0, 0) (embedding only), and
 // remote stages take hidden states even when their range starts at layer 0 (ToyStage assumes that a range
-// starting at 0 embeds, which is true only without a separate head shard).
+// starting at 0 embeds, which is true only without a separate head shard). And a runner that lies: it
+// rewrites its results from its n-th run on (faulty-stage tests).
 
+import type { StageBatch, StageKvOp, StageResult, StageRunner } from "../../src/ports.ts";
 import { createToyStages, ToyStage, type ToyModel, type ToyStagesOptions } from "./toy-model.ts";
 
 class HiddenInToyStage extends ToyStage {
@@ -30,4 +32,20 @@ export function toyRemoteStages(model: ToyModel, options: ToyStagesOptions = {})
   return createToyStages(model, options).map((s) =>
     toyRemoteStage(model, s.layerStart, s.layerEnd),
   );
+}
+
+/** Wraps a runner and rewrites its results from the `fromRun`-th run on (1-based). */
+export function tamper(
+  inner: StageRunner,
+  fromRun: number,
+  edit: (r: StageResult) => Promise<StageResult> | StageResult,
+): StageRunner {
+  let n = 0;
+  return {
+    async run(batch: StageBatch, signal?: AbortSignal): Promise<StageResult> {
+      const r = await inner.run(batch, signal);
+      return ++n >= fromRun ? edit(r) : r;
+    },
+    kv: (op: StageKvOp) => inner.kv(op),
+  };
 }

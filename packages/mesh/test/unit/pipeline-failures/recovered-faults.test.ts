@@ -6,33 +6,18 @@
 import { describe, expect, it } from "vitest";
 import type { MeshError } from "../../../src/errors.ts";
 import { createMemoryMesh, type MemoryMesh } from "../../../src/pipeline/memory-mesh.ts";
-import type { StageBatch, StageKvOp, StageResult, StageRunner } from "../../../src/ports.ts";
+import type { StageResult, StageRunner } from "../../../src/ports.ts";
 import { PipeInferScheduler } from "../../../src/scheduler/scheduler.ts";
 import { referenceGreedy } from "../../support/sim-harness.ts";
 import { SimClock } from "../../support/sim-clock.ts";
 import { ToyModel } from "../../support/toy-model.ts";
-import { toyHeadStage, toyRemoteStages } from "../../support/toy-remote.ts";
+import { tamper, toyHeadStage, toyRemoteStages } from "../../support/toy-remote.ts";
 
 const vocabSize = 32;
 const model = new ToyModel({ layers: 4, vocabSize, hiddenSize: 8 });
 const prompt = [3, 1, 4, 1, 5];
 const capMs = 120_000;
 const MAX_TOKENS = 20;
-
-function tamper(
-  inner: StageRunner,
-  fromRun: number,
-  edit: (r: StageResult) => Promise<StageResult> | StageResult,
-): StageRunner {
-  let n = 0;
-  return {
-    async run(batch: StageBatch, signal?: AbortSignal): Promise<StageResult> {
-      const r = await inner.run(batch, signal);
-      return ++n >= fromRun ? edit(r) : r;
-    },
-    kv: (op: StageKvOp) => inner.kv(op),
-  };
-}
 
 /** Generates on `first` (built on `clock`), recovering onto healthy meshes; returns tokens and failures. */
 async function generate(

@@ -4,35 +4,19 @@
 // probability turns into null in JSON). Every test runs on a virtual clock with a time cap, so a hang fails.
 import { describe, expect, it } from "vitest";
 import { isMeshError, type MeshError } from "../../../src/errors.ts";
-import type { StageBatch, StageKvOp, StageResult, StageRunner } from "../../../src/ports.ts";
+import type { StageResult, StageRunner } from "../../../src/ports.ts";
 import { createMemoryMesh } from "../../../src/pipeline/memory-mesh.ts";
 import { encodeRun } from "../../../src/pipeline/wire.ts";
 import { greedyGenerate } from "../../support/greedy-driver.ts";
 import { SimClock } from "../../support/sim-clock.ts";
 import { ToyModel } from "../../support/toy-model.ts";
-import { toyHeadStage, toyRemoteStages } from "../../support/toy-remote.ts";
+import { tamper, toyHeadStage, toyRemoteStages } from "../../support/toy-remote.ts";
 
 const vocabSize = 32;
 const model = new ToyModel({ layers: 4, vocabSize, hiddenSize: 8 });
 const prompt = [3, 1, 4, 1, 5];
 /** Virtual time a generation may take before the test counts it as hung. */
 const capMs = 60_000;
-
-/** Wraps a runner and rewrites its results from the `fromRun`-th run on. */
-function tamper(
-  inner: StageRunner,
-  fromRun: number,
-  edit: (r: StageResult) => StageResult,
-): StageRunner {
-  let n = 0;
-  return {
-    async run(batch: StageBatch, signal?: AbortSignal): Promise<StageResult> {
-      const r = await inner.run(batch, signal);
-      return ++n >= fromRun ? edit(r) : r;
-    },
-    kv: (op: StageKvOp) => inner.kv(op),
-  };
-}
 
 async function generate(stageRunners: StageRunner[]): Promise<{ err: MeshError; tokens: number }> {
   const clock = new SimClock();

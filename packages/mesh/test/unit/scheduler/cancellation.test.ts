@@ -1,20 +1,9 @@
 // Early cancellation: runs cancelled mid-shard (and skipped before starting) leave every stage's KV cache
 // consistent, proven by the cache contents and by continuing the conversation correctly.
 import { describe, expect, it } from "vitest";
-import { createHarness, referenceGreedy, type Harness } from "../../support/sim-harness.ts";
+import { createHarness, expectCanonicalOnly, referenceGreedy } from "../../support/sim-harness.ts";
 
 const PROMPT = [2, 7, 1, 8, 2, 8];
-
-/** Every stage holds exactly the canonical context: one seq-0 cell per position, nothing else. */
-function expectCanonicalOnly(h: Harness, length: number): void {
-  for (const stage of h.sim.stages) {
-    const cells = stage.cache.entries();
-    expect(cells.every((c) => c.seqs.length === 1 && c.seqs[0] === 0)).toBe(true);
-    expect(cells.map((c) => c.pos).sort((a, b) => a - b)).toEqual(
-      Array.from({ length }, (_, i) => i),
-    );
-  }
-}
 
 describe("early cancellation", () => {
   // Slow stages with many checkpoints and a poor draft: many chains break while their runs are mid-shard.

@@ -10,7 +10,7 @@ import { chooseForkTip } from "../../../src/scheduler/correction-forks.ts";
 import type { DraftAlternative, DraftNode } from "../../../src/scheduler/draft-tree.ts";
 import type { RunRecord } from "../../../src/scheduler/runs.ts";
 import { targetProbs } from "../../../src/scheduler/sampling.ts";
-import { createHarness, referenceGreedy, type Harness } from "../../support/sim-harness.ts";
+import { createHarness, expectCanonicalOnly, referenceGreedy } from "../../support/sim-harness.ts";
 import { chiSquare, chiSquareCritical } from "../../support/sim-stats.ts";
 import { ToyModel, ToyReference } from "../../support/toy-model.ts";
 
@@ -144,17 +144,6 @@ describe("chooseForkTip", () => {
 });
 
 const FORKS = { speculation: { speculateCorrections: true } };
-
-/** Every stage holds exactly the canonical context: one seq-0 cell per position, nothing else. */
-function expectCanonicalOnly(h: Harness, length: number): void {
-  for (const stage of h.sim.stages) {
-    const cells = stage.cache.entries();
-    expect(cells.every((c) => c.seqs.length === 1 && c.seqs[0] === 0)).toBe(true);
-    expect(cells.map((c) => c.pos).sort((a, b) => a - b)).toEqual(
-      Array.from({ length }, (_, i) => i),
-    );
-  }
-}
 
 describe("correction forks in the scheduler", () => {
   const PROMPT = [3, 1, 4, 1, 5, 9, 2, 6];

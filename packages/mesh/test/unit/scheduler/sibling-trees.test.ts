@@ -6,7 +6,12 @@
 // sampling with the same seed (shared-noise sampling makes the token at a position a function of the seed
 // and the context only); the stages end holding canonical KV only.
 import { describe, expect, it } from "vitest";
-import { createHarness, referenceGreedy, type Harness } from "../../support/sim-harness.ts";
+import {
+  createHarness,
+  expectCanonicalOnly,
+  referenceGreedy,
+  type Harness,
+} from "../../support/sim-harness.ts";
 
 const PROMPT = [2, 7, 1, 8];
 const TOKENS = 32;
@@ -26,17 +31,6 @@ function harness(peers: number, cancelDelayMs: number, seed: number): Harness {
     config: CONFIG,
     sim: { hopMs: 2, compute: COMPUTE, stepsPerStage: 6, cancelDelayMs, seed },
   });
-}
-
-/** One seq-0 cell per position on every stage, nothing else. */
-function expectCanonicalOnly(h: Harness, length: number): void {
-  for (const stage of h.sim.stages) {
-    const cells = stage.cache.entries();
-    expect(cells.every((c) => c.seqs.length === 1 && c.seqs[0] === 0)).toBe(true);
-    expect(cells.map((c) => c.pos).sort((a, b) => a - b)).toEqual(
-      Array.from({ length }, (_, i) => i),
-    );
-  }
 }
 
 describe("sibling trees with cancellation at every position", () => {
