@@ -23,6 +23,7 @@ import argparse
 import hashlib
 import json
 import re
+import time
 from pathlib import Path
 
 import gguf
@@ -321,7 +322,9 @@ def main():
     work = a.work or here / "work" / a.preset
     out = a.out or (here.parent.parent / "public" / "models" / "pipemesh-tiny" if a.preset == "full" else work / "out")
     p = PRESETS[a.preset]
+    t0 = time.time()
     res = export_and_evaluate(out, work, a.seed, p)
+    res["seconds"] = round(time.time() - t0, 1)  # the pipeline adds up its stages' seconds
     (work / "stages").mkdir(parents=True, exist_ok=True)
     (work / "stages" / "gguf.json").write_text(json.dumps(res, indent=2) + "\n")
     patch_card(out / "MODEL_CARD.md", card_lines(res, p))
