@@ -14,8 +14,12 @@ def arch_row(name: str, a, params: int) -> str:
             f"{a.num_attention_heads} | {a.num_key_value_heads} | {a.head_dim} |")
 
 
-def sched_row(name: str, s: Schedule, r: dict) -> str:
-    return (f"| {name} | {s.steps} | {s.batch_size} x {SEQ_LEN} | {r['tokens']:,} | {s.lr:g} | "
+EARLIER = " (earlier run)"  # marks figures an adopted stage carried over (adopt.py)
+
+
+def sched_row(name: str, s: Schedule, r: dict, seq: int = SEQ_LEN) -> str:
+    mark = EARLIER if r.get("adopted") else ""
+    return (f"| {name}{mark} | {r.get('steps', s.steps)} | {s.batch_size} x {seq} | {r['tokens']:,} | {s.lr:g} | "
             f"{r['train_loss_ema']} | {fmt_s(r['seconds'])} |")
 
 
@@ -23,6 +27,9 @@ def write_card(out: Path, p: Preset, seed: int, r: dict, machine: dict) -> None:
     ev, params, acc = r["eval"], r["eval"]["params"], r["eval"]["acceptance"]
     ids = r["tokenizer"]["special_ids"]
     weak_step = int(r["weak"]["checkpoint"].split("-")[-1].split(".")[0])
+    d2, cont = r["distill2"], p.continuations
+    adopted = [n for n in ("target", "draft", "distill", "weak") if r[n].get("adopted")]
+    carried = set(ev.get("carried", []))
     lines = [
         "# pipemesh-tiny",
         "",
@@ -30,12 +37,14 @@ def write_card(out: Path, p: Preset, seed: int, r: dict, machine: dict) -> None:
         "(run `tools/train-default-model/train.sh`), embedded as pipemesh's default so that the demo and "
         "the tests run without downloading anything. It writes simple English prose; it is not "
         "instruction-tuned and knows nothing useful. Every number below was measured by the tool in the run "
-        "that produced these files.",
+        "that produced these files" + (f" or, where marked{EARLIER}, in the earlier run whose stages this one "
+                                        "adopted (see Training)." if adopted else "."),
         "",
         "| folder | role |",
         "|---|---|",
         f"| `target/` | the model being served ({p.target_args.num_hidden_layers} layers to split across peers) |",
-        "| `draft/` | the speculative draft: pretrained, then distilled from the target's logits |",
+        "| `draft/` | the speculative draft: pretrained, distilled from the target's logits, then distilled "
+        "further on the target's own greedy continuations |",
         f"| `draft-weak/` | a deliberately weak draft (the draft's checkpoint after {weak_step} steps) "
         "for the low-acceptance benchmark scenario |",
         "",
@@ -100,20 +109,41 @@ def write_card(out: Path, p: Preset, seed: int, r: dict, machine: dict) -> None:
         f"AdamW (betas 0.9/0.95, weight decay 0.1 on matrices), linear warm-up then cosine decay to 10% of the "
         f"peak learning rate, gradient clipping 1.0, bf16 autocast on CPU, seed {seed}. The draft is first "
         "pretrained on next-token loss, then distilled: forward KL from the target's next-token distribution "
-        "on the same kind of batches.",
+        "on the same kind of batches (distill), then distilled further on what speculative decoding verifies "
+        f"(distill2): the target's own greedy continuations ({cont.new_tokens} tokens) of {cont.prompts:,} random "
+        f"{cont.prompt_len}-token windows of the training split, with forward KL to the target's logits at every "
+        "position of each sequence (sequence-level distillation, as in DistillSpec). Every "
+        f"{p.distill2.ckpt_every} distill2 steps the draft's acceptance on the held-out prompts of the Evaluation "
+        "section is measured; the stage keeps the best checkpoint and stops at the first that reaches "
+        f"{cont.stop_acceptance} (checkpoints, by step: "
+        + ", ".join(f"{k}: {v}" for k, v in d2["scores"].items())
+        + f"; kept: step {d2['best_step']}). The target's {d2['continuations']['sequences']:,} continuations took "
+        f"{fmt_s(d2['continuations']['generation_seconds'])} to generate (included in the distill2 time).",
         "",
         "| stage | steps | batch | tokens | peak LR | final train loss (EMA) | time |",
         "|---|---|---|---|---|---|---|",
         sched_row("target", p.target, r["target"]),
         sched_row("draft (pretrain)", p.draft, r["draft"]),
         sched_row("draft (distill, KL)", p.distill, r["distill"]),
+        sched_row("draft (distill2, KL on target continuations)", p.distill2, r["distill2"],
+                  cont.prompt_len + cont.new_tokens - 1),
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['torch_threads']} torch threads, "
-        f"no GPU; torch {machine['torch']}, Python {machine['python']}. Whole pipeline (data, tokenizer, "
-        f"training, export, checks, evaluation): {fmt_s(r['total_seconds'])}. The machine was shared "
-        f"(15-minute load average {machine['load_avg_15min']} on {machine['cores']} cores when the run ended), "
-        "so these times are upper bounds; the tool's README gives idle-machine speeds.",
+        f"no GPU; torch {machine['torch']}, Python {machine['python']}. "
+        + (f"Whole pipeline (data, tokenizer, training, export, checks, evaluation): {fmt_s(r['total_seconds'])}. "
+           if not adopted else
+           f"This run's stages (data, tokenizer, distill2, export, checks, evaluation): {fmt_s(r['total_seconds'])}. ")
+        + f"The machine was shared (15-minute load average {machine['load_avg_15min']} on {machine['cores']} "
+        "cores when the run ended), so these times are upper bounds; the tool's README gives idle-machine speeds.",
         "",
+        *([] if not adopted else [
+            "This run continued the earlier one from its export (`pipeline.py --adopt-export`): its "
+            f"{', '.join(adopted[:-1])} and {adopted[-1]} stages were adopted, not rerun. The target, the KL-distilled draft (distill2's starting point) and the weak "
+            "draft are that run's exported float32 weights, unchanged; the rows marked"
+            f"{EARLIER} show that run's figures, measured on {r['target']['machine']['cpu']} "
+            f"({r['target']['machine']['cores']} cores, {r['target']['machine']['torch_threads']} torch threads, "
+            f"15-minute load average {r['target']['machine']['load_avg_15min']} when that run ended); its adopted training stages took "
+            f"{fmt_s(r['adopted_seconds'])}.", ""]),
         "## Evaluation",
         "",
         f"Validation loss: mean next-token cross-entropy (nats) over {p.val_windows} windows of {SEQ_LEN} "
@@ -121,7 +151,7 @@ def write_card(out: Path, p: Preset, seed: int, r: dict, machine: dict) -> None:
         "",
         "| model | validation loss |",
         "|---|---|",
-        *[f"| {n} | {v} |" for n, v in ev["val_loss"].items()],
+        *[f"| {n}{EARLIER if n in carried else ''} | {v} |" for n, v in ev["val_loss"].items()],
         "",
         f"Acceptance: greedy speculative decoding against the target, {p.draft_len} drafted tokens at a time, "
         f"{p.acceptance_prompts} held-out prompts of 32 tokens, {p.acceptance_new_tokens} new tokens each. "
@@ -129,12 +159,25 @@ def write_card(out: Path, p: Preset, seed: int, r: dict, machine: dict) -> None:
         "",
         "| draft | acceptance | accepted / drafted | tokens per target pass |",
         "|---|---|---|---|",
-        *[f"| {n} | **{a['acceptance']}** | {a['accepted']} / {a['drafted']} | {a['tokens_per_target_pass']} |"
-          for n, a in acc.items()],
+        *[f"| {n}{EARLIER if n in carried else ''} | **{a['acceptance']}** | {a['accepted']} / {a['drafted']} | "
+          f"{a['tokens_per_target_pass']} |" for n, a in acc.items()],
+        "",
+        "`draft-before-distill` is the pretrained draft, `draft-before-distill2` the draft after the KL stage "
+        "only. distill2 chose its checkpoint on these prompts, so as a check free of that choice, on "
+        f"{p.acceptance_prompts} other held-out prompts (the middles of {p.acceptance_prompts} equal slices of the "
+        "validation tokens, sharing no token with the prompts above): "
+        + ", ".join(f"{n} {a['acceptance']} ({a['accepted']} / {a['drafted']})"
+                    for n, a in ev["acceptance_second_set"].items()) + ".",
+        "",
+        f"distill2 moved the draft's acceptance from {acc['draft-before-distill2']['acceptance']} to "
+        f"{acc['draft']['acceptance']} and its validation loss on held-out text from "
+        f"{ev['val_loss']['draft-before-distill2']} to {ev['val_loss']['draft']}: it trades some fit to "
+        "the corpus for agreement with the target on the target's own text.",
         "",
         "Weak-draft candidates (acceptance of early draft checkpoints, by step): "
         + ", ".join(f"{s}: {v}" for s, v in r["weak"]["candidates"].items())
-        + f"; the most-trained one below {p.weak_max_acceptance} was kept.",
+        + f"; the most-trained one below {p.weak_max_acceptance} was kept"
+        + (f"{EARLIER}." if "weak" in adopted else "."),
         "",
         "Export checks (max abs difference of logits, float32):",
         "",

@@ -30,11 +30,24 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class Continuations:
+    """The distill2 stage's data: the target's greedy continuations of training-split prompts, the
+    sequences greedy speculative decoding runs on (its prompts are 32 tokens, then 64 greedy tokens)."""
+    prompts: int  # random windows of the training split, each continued by the target
+    prompt_len: int = 32
+    new_tokens: int = 64
+    gen_batch: int = 128  # rows continued together (KV cache, no padding: all prompts are prompt_len long)
+    stop_acceptance: float = 0.70  # distill2 stops at the first checkpoint whose acceptance reaches this
+
+
+@dataclass(frozen=True)
 class Preset:
     name: str
     target: Schedule
     draft: Schedule
     distill: Schedule
+    distill2: Schedule  # batch_size counts continuations (prompt_len + new_tokens tokens each)
+    continuations: Continuations
     target_args: ModelArgs = TARGET
     draft_args: ModelArgs = DRAFT
     weak_max_acceptance: float = 0.30  # the weak draft is the most-trained snapshot below this
@@ -50,6 +63,9 @@ PRESETS = {
         target=Schedule(steps=2000, lr=2e-3, batch_size=8),
         draft=Schedule(steps=1200, lr=3e-3, batch_size=8, snapshot_steps=(10, 25, 50, 100, 150, 200, 300)),
         distill=Schedule(steps=800, lr=1e-3, batch_size=8, warmup_steps=40),
+        # at most 1600 steps (under an hour at ~950 tokens/s); it stops at the first checkpoint >= 0.70
+        distill2=Schedule(steps=1600, lr=5e-4, batch_size=32, warmup_steps=20),
+        continuations=Continuations(prompts=4096),
     ),
     "smoke": Preset(
         name="smoke",
@@ -57,6 +73,8 @@ PRESETS = {
         draft=Schedule(steps=60, lr=3e-3, batch_size=8, warmup_steps=10, ckpt_every=25, log_every=10,
                        snapshot_steps=(5, 10, 20)),
         distill=Schedule(steps=30, lr=1e-3, batch_size=8, warmup_steps=5, ckpt_every=25, log_every=10),
+        distill2=Schedule(steps=30, lr=5e-4, batch_size=8, warmup_steps=5, ckpt_every=10, log_every=10),
+        continuations=Continuations(prompts=64, new_tokens=16, gen_batch=32, stop_acceptance=1.0),
         target_args=replace(TARGET, num_hidden_layers=4),
         weak_max_acceptance=0.5,
         acceptance_prompts=4,

@@ -42,6 +42,22 @@ def generate(model: Llama, ids: list[int], n: int, temperature: float = 0.0, gen
     return ids
 
 
+@torch.no_grad()
+def generate_batch(model: Llama, prompts: list[list[int]], n: int) -> np.ndarray:
+    """Greedy continuations of equal-length prompts, all rows at once with a KV cache: (rows, P + n).
+    Same tokens as generate() row by row (checked on the acceptance prompts)."""
+    x = torch.tensor(prompts)
+    B, P = x.shape
+    logits, past = model(x)
+    out = [x]
+    for i in range(n):
+        nxt = logits[:, -1].argmax(-1, keepdim=True)
+        out.append(nxt)
+        if i < n - 1:  # one new position, attending to everything before it
+            logits, past = model(nxt, torch.full((B, 1), P + i), torch.zeros(1, 1, 1, P + i + 1), past)
+    return torch.cat(out, 1).numpy()
+
+
 class CachedModel:
     """One sequence with a KV cache: extend() runs only the new tokens, sync() rolls the cache back
     to the longest prefix it shares with `ids`, keeping the last token uncached so its logits come out."""
@@ -91,9 +107,14 @@ def speculate(target: Llama, draft: Llama, prompt: list[int], new_tokens: int, k
     return ids[: len(prompt) + new_tokens], accepted, drafted, passes
 
 
-def acceptance_prompts(val: np.ndarray, count: int, length: int = 32) -> list[list[int]]:
-    """Evenly spaced windows of held-out (validation) tokens."""
-    starts = np.linspace(0, len(val) - length - 1, count).astype(int)
+def acceptance_prompts(val: np.ndarray, count: int, length: int = 32, second_set: bool = False) -> list[list[int]]:
+    """Evenly spaced windows of held-out (validation) tokens. second_set: the windows at the middles of
+    `count` equal slices instead, a set that shares no token with the first one."""
+    first = np.linspace(0, len(val) - length - 1, count).astype(int)
+    starts = first
+    if second_set:
+        starts = ((np.arange(count) + 0.5) * (len(val) - length - 1) / count).astype(int)
+        assert np.abs(starts[:, None] - first[None, :]).min() >= length, "the two prompt sets overlap"
     return [val[s : s + length].astype(int).tolist() for s in starts]
 
 

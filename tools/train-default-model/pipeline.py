@@ -1,21 +1,25 @@
 """One command for the default model pair: corpus -> tokenizer -> target -> draft -> distill ->
-weak draft -> export -> evaluate -> gguf (Q8_0 GGUF files and their evaluation) -> model card. Each
-finished stage leaves work/stages/<name>.json and is skipped on the next run, so an interrupted run
-resumes; training stages resume mid-way.
+distill2 (on the target's own continuations) -> weak draft -> export -> evaluate -> gguf (Q8_0 GGUF
+files and their evaluation) -> model card. Each finished stage leaves work/stages/<name>.json and is
+skipped on the next run, so an interrupted run resumes; training stages resume mid-way.
 
-    python pipeline.py [--preset full|smoke] [--seed 1234] [--work DIR] [--out DIR]
+    python pipeline.py [--preset full|smoke] [--seed 1234] [--work DIR] [--out DIR] [--adopt-export]
+
+--adopt-export continues the committed run when its work folder is gone (see adopt.py).
 """
 import argparse
 import json
 import os
 import platform
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 from tokenizers import Tokenizer
 
+import adopt
 import bpe
 import card
 import corpus
@@ -91,8 +95,53 @@ class Run:
         sched = {"target": self.p.target, "draft": self.p.draft, "distill": self.p.distill}[stage]
         return train.train(m, sched, self.tokens("train"), self.seed, stage, self.work / "ckpt" / stage, teacher)
 
-    def prompts(self) -> list[list[int]]:
-        return evaluate.acceptance_prompts(self.tokens("val"), self.p.acceptance_prompts)
+    def prompts(self, second_set: bool = False) -> list[list[int]]:
+        return evaluate.acceptance_prompts(self.tokens("val"), self.p.acceptance_prompts, second_set=second_set)
+
+    def continuations(self) -> np.ndarray:
+        """The target's greedy continuations of random training-split windows, (prompts, prompt_len +
+        new_tokens) uint16, cached in work/continuations/ (written in parts, so generation resumes)."""
+        c, d = self.p.continuations, self.work / "continuations"
+        if (d / "train.npy").exists():
+            return np.load(d / "train.npy")
+        d.mkdir(exist_ok=True)
+        tokens = self.tokens("train")
+        rng = np.random.default_rng([self.seed, zlib.crc32(b"continuations")])
+        starts = rng.integers(0, len(tokens) - c.prompt_len, size=c.prompts)
+        target, parts, t0 = self.load("target", "target/last.pt"), [], time.time()
+        for i in range(0, c.prompts, c.gen_batch):
+            part = d / f"part-{i:06d}.npy"
+            if not part.exists():
+                prompts = [tokens[s : s + c.prompt_len].astype(int).tolist() for s in starts[i : i + c.gen_batch]]
+                np.save(part, evaluate.generate_batch(target, prompts, c.new_tokens).astype(np.uint16))
+                done = i + len(prompts)
+                print(f"[continuations] {done}/{c.prompts} elapsed {train.fmt_s(time.time() - t0)}", flush=True)
+            parts.append(part)
+        seqs = np.concatenate([np.load(f) for f in parts])
+        np.save(d / "train.npy", seqs)
+        for f in parts:
+            f.unlink()
+        return seqs
+
+    def distill2(self) -> dict:
+        """The KL-distilled draft, trained further on forward KL to the target's logits at every position
+        of the target's own greedy continuations: the sequences greedy speculative decoding verifies.
+        Each checkpoint is scored by acceptance on the held-out prompts; the best one is kept, and the
+        stage stops at the first that reaches the preset's stop_acceptance."""
+        c = self.p.continuations
+        t0 = time.time()
+        seqs = self.continuations()
+        gen_seconds = round(time.time() - t0, 1)
+        target, draft, prompts = self.load("target", "target/last.pt"), self.load("draft", "distill/last.pt"), self.prompts()
+
+        def score(m: Llama) -> float:
+            return evaluate.acceptance(target, m, prompts, self.p.acceptance_new_tokens, self.p.draft_len)["acceptance"]
+
+        res = train.train(draft, self.p.distill2, self.tokens("train"), self.seed, "distill2",
+                          self.work / "ckpt" / "distill2", target, seqs=seqs, score=score, stop_at=c.stop_acceptance)
+        res["continuations"] = {"sequences": int(len(seqs)), "prompt_len": c.prompt_len, "new_tokens": c.new_tokens,
+                                "generation_seconds": gen_seconds}
+        return res
 
     def accept(self, target: Llama, draft: Llama) -> dict:
         return evaluate.acceptance(target, draft, self.prompts(), self.p.acceptance_new_tokens, self.p.draft_len)
@@ -115,7 +164,8 @@ class Run:
     # -- export & evaluation ------------------------------------------------------------------
     def models(self) -> dict[str, Llama]:
         weak = json.loads((self.work / "stages" / "weak.json").read_text())["checkpoint"]
-        return {"target": self.load("target", "target/last.pt"), "draft": self.load("draft", "distill/last.pt"),
+        draft = json.loads((self.work / "stages" / "distill2.json").read_text())["checkpoint"]
+        return {"target": self.load("target", "target/last.pt"), "draft": self.load("draft", draft),
                 "draft-weak": self.load("draft", weak)}
 
     def export_all(self) -> dict:
@@ -143,12 +193,26 @@ class Run:
 
     def evaluate_all(self) -> dict:
         models, tok = self.models(), self.tokenizer()
-        models["draft-before-distill"] = self.load("draft", "draft/last.pt")
+        # the pretrained draft (absent when its stage was adopted: its weights were never exported)
+        carried = adopt.carried_eval(self.work, "draft-before-distill")
+        if not carried:
+            models["draft-before-distill"] = self.load("draft", "draft/last.pt")
+        models["draft-before-distill2"] = self.load("draft", "distill/last.pt")
         val = self.tokens("val")
         res = {"val_loss": {n: round(evaluate.val_loss(m, val, self.p.val_windows), 4) for n, m in models.items()}}
         print(f"[eval] val loss {res['val_loss']}", flush=True)
         res["acceptance"] = {n: self.accept(models["target"], m) for n, m in models.items() if n != "target"}
         print(f"[eval] acceptance {res['acceptance']}", flush=True)
+        # distill2 chose its checkpoint on the prompts above; these share no token with them
+        second = self.prompts(second_set=True)
+        res["acceptance_second_set"] = {
+            n: evaluate.acceptance(models["target"], models[n], second, self.p.acceptance_new_tokens, self.p.draft_len)
+            for n in ("draft", "draft-before-distill2")}
+        print(f"[eval] acceptance, second prompt set {res['acceptance_second_set']}", flush=True)
+        if carried:
+            res["val_loss"]["draft-before-distill"] = carried["val_loss"]
+            res["acceptance"]["draft-before-distill"] = carried["acceptance"]
+            res["carried"] = ["draft-before-distill"]
         res["samples"] = []
         for i, text in enumerate(SAMPLE_PROMPTS):
             p = tok.encode(text).ids
@@ -193,23 +257,30 @@ def main():
     # One thread by default: the result then does not depend on the core count, and on a shared
     # machine two OpenMP threads lose most of their time waiting for each other at barriers.
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--adopt-export", action="store_true", help="continue from the exported pair and its card "
+                    "when the work folder lacks the earlier stages (adopt.py)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     work = args.work or TOOL_DIR / "work" / args.preset
     out = args.out or (MODELS_DIR / MODEL_NAME if args.preset == "full" else work / "out")
     run = Run(PRESETS[args.preset], args.seed, work, out)
     t0 = time.time()
-    results = {"corpus": run.stage("corpus", lambda: corpus.build_corpus(work, args.seed)),
-               "tokenizer": run.stage("tokenizer", run.make_tokenizer),
-               "target": run.stage("target", lambda: run.fit("target", "target"))}
+    results = {"corpus": run.stage("corpus", lambda: corpus.build_corpus(work, args.seed))}
+    if args.adopt_export:
+        adopt.adopt_export(run)
+    results["tokenizer"] = run.stage("tokenizer", run.make_tokenizer)
+    results["target"] = run.stage("target", lambda: run.fit("target", "target"))
     results["draft"] = run.stage("draft", lambda: run.fit("draft", "draft"))
     teacher = run.load("target", "target/last.pt")
     results["distill"] = run.stage("distill", lambda: run.fit("draft", "distill", "draft/last.pt", teacher))
+    results["distill2"] = run.stage("distill2", run.distill2)
     results["weak"] = run.stage("weak", run.pick_weak)
     results["export"] = run.stage("export", run.export_all)
     results["eval"] = run.stage("evaluate", run.evaluate_all)
     results["gguf"] = run.stage("gguf", lambda: export_gguf.export_and_evaluate(out, work, args.seed, run.p))
-    results["total_seconds"] = round(sum(r["seconds"] for r in results.values() if isinstance(r, dict)), 1)
+    stages = [r for r in results.values() if isinstance(r, dict)]
+    results["total_seconds"] = round(sum(r["seconds"] for r in stages if not r.get("adopted")), 1)
+    results["adopted_seconds"] = round(sum(r["seconds"] for r in stages if r.get("adopted")), 1)
     results["card"] = run.finish(results)  # always rewritten: cheap, and reflects every stage
     print(f"== all stages done; this invocation took {train.fmt_s(time.time() - t0)}, "
           f"stages total {train.fmt_s(results['total_seconds'])}; output in {out}", flush=True)

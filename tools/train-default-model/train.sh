@@ -2,6 +2,7 @@
 # Builds the embedded default model pair (public/models/pipemesh-tiny) from scratch: makes the
 # Python venv if missing, then runs every pipeline stage. Re-running resumes where it stopped.
 # Usage: tools/train-default-model/train.sh [--preset full|smoke] [--seed N] [--work DIR] [--out DIR]
+#        [--adopt-export]   (continue the committed run from its export when work/ is gone: adopt.py)
 #        tools/train-default-model/train.sh --gguf-only [same options]   (only the Q8_0 GGUF export and its
 #        evaluation, on an existing export: no training)
 set -euo pipefail
