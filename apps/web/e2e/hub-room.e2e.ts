@@ -69,9 +69,11 @@ describe.skipIf(!haveChromium)(
       });
       const { roomId, secret } = server.relay.createRoom(served.info, { emptyTtlMs: 600_000 });
       url = roomUrl(server.httpUrl, roomId, secret);
+      hubRoomId = roomId;
       browser = await launchBrowser({ webgpu: false });
     });
     let url = "";
+    let hubRoomId = "";
 
     afterAll(async () => {
       for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
@@ -129,7 +131,15 @@ describe.skipIf(!haveChromium)(
       const cache = mkdtempSync(join(tmpdir(), "pipemesh-hub-e2e-"));
       dirs.push(cache);
       const env = { HF_ENDPOINT: hub.url, PIPEMESH_CACHE_DIR: cache };
-      const peer = startCli(["join", "--backend", "cpu", "--name", "hub-edge"], {
+      // The edge claims the tab's measured speed, so the room splits the layers between the two (a probe
+      // on a loaded machine can measure a peer slow enough to be left idle, and the reply then takes one).
+      const tabSpeed = server.relay
+        .room(hubRoomId)
+        ?.state()
+        .members.find((m) => m.role === "stage")?.caps.matmulGflops;
+      expect(tabSpeed).toBeGreaterThan(0);
+      const speed = ["--matmul-gflops", String(tabSpeed)];
+      const peer = startCli(["join", "--backend", "cpu", "--name", "hub-edge", ...speed], {
         ...env,
         PIPEMESH_ROOM_URL: url,
       });
