@@ -54,15 +54,16 @@ async function runOnce(head: Head, opts: GenerateOptions, signal: AbortSignal): 
   });
   const decoder = head.tokenizer === undefined ? undefined : new StreamDecoder(head.tokenizer);
   const stream = !opts.json && decoder !== undefined;
-  if (stream) {
-    for await (const ev of generation) {
-      for (const t of ev.tokens) process.stdout.write(decoder.push(t));
-    }
-  }
   let result;
   try {
+    if (stream) {
+      for await (const ev of generation) {
+        for (const t of ev.tokens) process.stdout.write(decoder.push(t));
+      }
+    }
     result = await generation.result;
   } catch (e) {
+    if (stream) process.stdout.write(`${decoder.flush()}\n`);
     reportPartial(e, opts.json);
     throw e;
   }
