@@ -8,6 +8,7 @@ import type { ChildProcess } from "node:child_process";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collect, runCli, startCli } from "../support/run-cli.ts";
+import { EQUAL_SPEED } from "../support/fault-injection.ts";
 
 const KEY = "test-key";
 const PROMPT = "Once upon a time";
@@ -59,7 +60,9 @@ describe("pipemesh serve: OpenAI-compatible API", () => {
     const url = await waitForStdout(server, /room for \S+: (http\S+)/);
     base = new URL(url).origin;
     children.push(
-      ...["api-a", "api-b"].map((n) => startCli(["join", url, "--backend", "cpu", "--name", n])),
+      ...["api-a", "api-b"].map((n) =>
+        startCli(["join", url, "--backend", "cpu", "--name", n, ...EQUAL_SPEED]),
+      ),
     );
     const local = runCli([
       "generate",

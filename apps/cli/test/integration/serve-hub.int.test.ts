@@ -18,6 +18,7 @@ import {
   type HubServer,
 } from "../../../../packages/engine/test/support/hub-server.ts";
 import { generateTokens, goldenArgs, startCli, waitForLine } from "../support/run-cli.ts";
+import { EQUAL_SPEED } from "../support/fault-injection.ts";
 
 const FIXTURE = "llama-q4km-mix";
 const golden = loadGgufGolden(FIXTURE);
@@ -52,7 +53,7 @@ describe("pipemesh serve --model hf:...", () => {
     // The peers start together, in the given order (the plan follows join order, unless a peer's cache
     // holds layers of the model: then it gets those back).
     const peers = order.map((i) =>
-      startCli(["join", "--name", `hub-${i}`], {
+      startCli(["join", "--name", `hub-${i}`, ...EQUAL_SPEED], {
         ...env,
         HF_TOKEN: "",
         PIPEMESH_ROOM_URL: url,
@@ -106,7 +107,7 @@ describe("pipemesh serve --model hf:...", () => {
       children.push(server);
       const url = await waitForLine(server, "stdout", /room for \S+: (http\S+)/);
       const peers = [cacheDir(), cacheDir()].map((dir, i) =>
-        startCli(["join", "--name", `gated-${i}`], {
+        startCli(["join", "--name", `gated-${i}`, ...EQUAL_SPEED], {
           ...env,
           HF_TOKEN: "",
           PIPEMESH_ROOM_URL: url,
@@ -155,7 +156,7 @@ describe("pipemesh serve --model hf:...", () => {
       const server = startCli(["serve", "--port", "0", "--model", url]);
       children.push(server);
       const room = await waitForLine(server, "stdout", /room for \S+: (http\S+)/);
-      const peer = startCli(["join", "--name", "url-peer"], {
+      const peer = startCli(["join", "--name", "url-peer", ...EQUAL_SPEED], {
         PIPEMESH_ROOM_URL: room,
         PIPEMESH_CACHE_DIR: cacheDir(),
       });

@@ -20,6 +20,7 @@ import {
   startCli,
   waitForLine,
 } from "../support/run-cli.ts";
+import { EQUAL_SPEED } from "../support/fault-injection.ts";
 
 const LAYERS = (
   JSON.parse(readFileSync(join(readDefaultPair().target, "config.json"), "utf8")) as {
@@ -49,7 +50,7 @@ describe("pipemesh serve + join + generate --room", () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
 
     const peers = ["edge-a", "edge-b"].map((name) =>
-      startCli(["join", url, "--backend", "cpu", "--name", name]),
+      startCli(["join", url, "--backend", "cpu", "--name", name, ...EQUAL_SPEED]),
     );
     children.push(...peers);
     await Promise.all(peers.map((p) => waitForLine(p, "stderr", /joined room/)));
@@ -81,7 +82,9 @@ describe("pipemesh serve + join + generate --room", () => {
     const server = startCli(["serve", "--port", "0", "--model", file, "--draft", file]);
     children.push(server);
     const url = await waitForLine(server, "stdout", /room for llama-q4km-mix\.gguf: (http\S+)/);
-    const peers = ["gguf-a", "gguf-b"].map((name) => startCli(["join", url, "--name", name]));
+    const peers = ["gguf-a", "gguf-b"].map((name) =>
+      startCli(["join", url, "--name", name, ...EQUAL_SPEED]),
+    );
     children.push(...peers);
     // The head takes the model from the room and waits for both stages to load (bounded below the
     // test's own timeout, so a failure shows the head's and the peers' last lines).
