@@ -47,6 +47,10 @@ export interface GenerateOptions {
   calibrate: boolean | undefined;
   /** Let the speculation governor switch speculation off where it is slower; undefined: default (on). */
   governor: boolean | undefined;
+  /** Launch correction forks at the draft's other candidates (pipeinfer); undefined: default (off). */
+  corrections: boolean | undefined;
+  /** Most KV partitions (drafted trees kept at once); undefined: the scheduler's default. */
+  maxPartitions: number | undefined;
   linkLatencyMs: number;
   linkBandwidthMbps: number;
   kvCells: number | undefined;
@@ -76,6 +80,8 @@ export const GENERATE_USAGE = `usage: pipemesh generate [--model DIR] [--draft D
   --draft-branches B, --draft-max K, --p-accept, --p-split, --p-recovery, --p-decay   speculation knobs
   --max-in-flight N       most speculative runs in flight at once (pipeinfer; default 4)
   --governor on|off       pipeinfer: turn speculation off where it measures slower than plain (default on)
+  --corrections on|off    pipeinfer: also speculate the draft's second choices where a miss is likely (default off)
+  --max-partitions N      most drafted trees whose KV is kept at once (default 12; caps runs in flight)
   --calibrate on|off      gate speculation on the draft's calibrated confidence (default on) or its raw probability
   --link-latency-ms MS, --link-bandwidth-mbps MBPS   shape every hop (benchmarks)
   --no-recovery           a stage lost mid-generation ends it (ERR_PEER_LOST and the tokens so far)
@@ -185,6 +191,8 @@ export function parseGenerateArgs(argv: readonly string[], io?: RoomUrlIo): Gene
         "max-in-flight": { type: "string" },
         calibrate: { type: "string" },
         governor: { type: "string" },
+        corrections: { type: "string" },
+        "max-partitions": { type: "string" },
         "link-latency-ms": { type: "string" },
         "link-bandwidth-mbps": { type: "string" },
         "kv-cells": { type: "string" },
@@ -257,6 +265,8 @@ export function parseGenerateArgs(argv: readonly string[], io?: RoomUrlIo): Gene
     maxInFlight: int("max-in-flight", v["max-in-flight"], 1, 64),
     calibrate: onOff("calibrate", v.calibrate),
     governor: onOff("governor", v.governor),
+    corrections: onOff("corrections", v.corrections),
+    maxPartitions: int("max-partitions", v["max-partitions"], 1, 64),
     linkLatencyMs: num("link-latency-ms", v["link-latency-ms"], 0, 10_000) ?? 0,
     linkBandwidthMbps: num("link-bandwidth-mbps", v["link-bandwidth-mbps"], 0, 1_000_000) ?? 0,
     kvCells: int("kv-cells", v["kv-cells"], 16, 1 << 22),

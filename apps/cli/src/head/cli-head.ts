@@ -115,6 +115,8 @@ export function speculationOf(opts: GenerateOptions): Record<string, number | bo
     maxInFlightRuns: opts.maxInFlight,
     calibrate: opts.calibrate,
     governor: opts.governor,
+    speculateCorrections: opts.corrections,
+    maxPartitions: opts.maxPartitions,
   };
 }
 
