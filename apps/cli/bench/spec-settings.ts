@@ -15,6 +15,8 @@ export interface Knobs {
   maxInFlightRuns?: number;
   firstDraftMax?: number;
   governor?: boolean;
+  /** PipeInfer's correction forks (the draft's other candidates where a miss is likely). */
+  corrections?: boolean;
 }
 
 export interface ScenarioSettings {
@@ -59,6 +61,7 @@ export function untunedKnobs(mode: DecodeMode): Knobs {
     draftMax: d.draftMax,
     pAccept: d.pAccept,
     governor: d.governor,
+    corrections: d.speculateCorrections,
   };
 }
 
@@ -102,6 +105,7 @@ export function knobArgs(k: Knobs): string[] {
   if (k.pAccept !== undefined) a.push("--p-accept", String(k.pAccept));
   if (k.maxInFlightRuns !== undefined) a.push("--max-in-flight", String(k.maxInFlightRuns));
   if (k.governor !== undefined) a.push("--governor", k.governor ? "on" : "off");
+  if (k.corrections !== undefined) a.push("--corrections", k.corrections ? "on" : "off");
   return a;
 }
 

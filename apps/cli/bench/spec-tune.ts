@@ -29,8 +29,10 @@ type TunedMode = "speculative" | "pipeinfer";
 
 /**
  * The values tried per knob, in the order the knobs are visited. Speculative: the draft tree's depth,
- * width and stopping threshold. PipeInfer: the governor, how many micro-batches fly at once, their depth
- * (first of a chain and later) and the stopping threshold.
+ * width and stopping threshold. PipeInfer: the governor, how many micro-batches fly at once (up to the
+ * scheduler's 12 KV partitions), correction forks, their depth (first of a chain and later) and the
+ * stopping threshold. Wide speculation and forks pay where stages idle between runs (the simulation gives
+ * them 1.95x synchronous speculation in wan) and cost where stages share cores.
  */
 export const SEARCH: Record<TunedMode, [keyof Knobs, readonly (number | boolean)[]][]> = {
   speculative: [
@@ -40,7 +42,8 @@ export const SEARCH: Record<TunedMode, [keyof Knobs, readonly (number | boolean)
   ],
   pipeinfer: [
     ["governor", [true, false]],
-    ["maxInFlightRuns", [2, 3, 4, 6]],
+    ["maxInFlightRuns", [2, 3, 4, 6, 8, 12]],
+    ["corrections", [false, true]],
     ["draftMax", [2, 3, 4, 6]],
     ["firstDraftMax", [1, 2, 3, 4]],
     ["pAccept", [0.02, 0.05, 0.1, 0.2, 0.4]],

@@ -6,7 +6,7 @@
 // single-peer plain run. Prints the tables, then one JSON line:
 // {scenarios, ratios, decodeRatios, settings, machine, elapsedMs}. Exits 1 if any row is not exact.
 // Usage: npm run bench:spec -- [--scenarios lan,wan] [--drafters ort,engine] [--max-tokens N] [--prompts N]
-//        [--backend cpu|webgpu] [--plot FILE.svg] [--knobs "--p-accept 0.05 ..."] [--untuned]
+//        [--backend cpu|webgpu] [--plot FILE.svg] [--knobs="--p-accept 0.05 ..."] [--untuned]
 //        [--settings FILE.json (default apps/cli/bench/spec-defaults.json)]
 //        npm run bench:spec -- --tune [--scenarios ...] [--tune-prompts N] [--tune-tokens N] [--tune-passes N]
 
