@@ -6,8 +6,10 @@ import { parseGenerateArgs } from "../../src/args.ts";
 import { speculationOf } from "../../src/head/cli-head.ts";
 
 const resolved = (args: string[]) =>
-  resolveConfig({ speculation: speculationOf(parseGenerateArgs([...args, "--prompt", "hi"])) }, true)
-    .speculation;
+  resolveConfig(
+    { speculation: speculationOf(parseGenerateArgs([...args, "--prompt", "hi"])) },
+    true,
+  ).speculation;
 
 describe("generate speculation flags", () => {
   it("leaves the scheduler's defaults when absent", () => {
