@@ -7,8 +7,7 @@
 import type { ChildProcess } from "node:child_process";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collect, runCli, startCli } from "../support/run-cli.ts";
-import { EQUAL_SPEED } from "../support/fault-injection.ts";
+import { collect, EQUAL_SPEED, runCli, startCli } from "../support/run-cli.ts";
 
 const KEY = "test-key";
 const PROMPT = "Once upon a time";

@@ -17,8 +17,13 @@ import {
   startHubServer,
   type HubServer,
 } from "../../../../packages/engine/test/support/hub-server.ts";
-import { generateTokens, goldenArgs, startCli, waitForLine } from "../support/run-cli.ts";
-import { EQUAL_SPEED } from "../support/fault-injection.ts";
+import {
+  EQUAL_SPEED,
+  generateTokens,
+  goldenArgs,
+  startCli,
+  waitForLine,
+} from "../support/run-cli.ts";
 
 const FIXTURE = "llama-q4km-mix";
 const golden = loadGgufGolden(FIXTURE);

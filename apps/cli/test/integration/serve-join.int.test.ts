@@ -14,13 +14,13 @@ import {
 } from "../../../../packages/engine/test/fixtures/gguf-fixtures.ts";
 import {
   collect,
+  EQUAL_SPEED,
   generateTokens,
   goldenArgs,
   runCli,
   startCli,
   waitForLine,
 } from "../support/run-cli.ts";
-import { EQUAL_SPEED } from "../support/fault-injection.ts";
 
 const LAYERS = (
   JSON.parse(readFileSync(join(readDefaultPair().target, "config.json"), "utf8")) as {

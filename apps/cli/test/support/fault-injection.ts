@@ -1,6 +1,5 @@
-// For tests and benchmarks that start or kill stage processes: the `pipemesh join` children of a process
-// (the stages `generate --peers N` starts; Linux `pgrep`), seeded draws of which one and when, and the
-// join flag that gives test peers one speed.
+// For tests and benchmarks that kill or stop stage processes: the `pipemesh join` children of a process
+// (the stages `generate --peers N` starts; Linux `pgrep`) and seeded draws of which one and when.
 
 import { execFileSync } from "node:child_process";
 
@@ -31,10 +30,3 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-
-/**
- * `pipemesh join` flags for test peers that must all hold layers: one claimed speed instead of each peer's
- * own probe. The room splits layers in proportion to speed, and a probe on a loaded machine can measure a
- * peer slow enough to be left idle, which a test that waits for every peer's stage would wait on forever.
- */
-export const EQUAL_SPEED: readonly string[] = ["--matmul-gflops", "1"];

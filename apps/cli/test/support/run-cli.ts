@@ -108,3 +108,10 @@ export function goldenArgs(golden: {
     "--ignore-eos",
   ];
 }
+
+/**
+ * `pipemesh join` flags for test peers that must all hold layers: one claimed speed instead of each peer's
+ * own probe. The room splits layers in proportion to speed, and a probe on a loaded machine can measure a
+ * peer slow enough to be left idle, which a test that waits for every peer's stage would wait on forever.
+ */
+export const EQUAL_SPEED: readonly string[] = ["--matmul-gflops", "1"];
